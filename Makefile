@@ -1,0 +1,53 @@
+# The README's two commands. Each installs what is missing, configures, builds, then benchmarks or tests.
+#   make bench   benchmark every task's reference on the CPU backend into ./kforge.db
+#   make test    build and run the tests (what CI runs)
+PRESET ?= ci
+BUILD_DIR := build/$(PRESET)
+KFORGE := $(BUILD_DIR)/kforge
+JOBS ?= $(shell nproc)
+
+# Debian packages kforge builds and tests with (found by CMake's find_package; nothing is downloaded).
+DEBIAN_PACKAGES := cmake ninja-build g++ make nlohmann-json3-dev libcli11-dev libsqlite3-dev libssl-dev \
+                   libcurl4-openssl-dev libgtest-dev libbenchmark-dev libdlpack-dev sqlite3 clang-format
+
+.PHONY: deps configure build test bench format format-check tidy clean
+
+deps:
+	@missing=""; \
+	for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	  else \
+	    echo "kforge needs these Debian packages; run:"; \
+	    echo "  sudo apt-get update && sudo apt-get install -y$$missing"; \
+	    exit 3; \
+	  fi; \
+	fi
+
+configure: deps
+	cmake --preset $(PRESET)
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build format-check
+	ctest --preset $(PRESET) -j $(JOBS)
+
+bench: build
+	$(KFORGE) bench --backend cpu --db kforge.db
+
+format:
+	git ls-files '*.cpp' '*.h' '*.cu' | xargs clang-format -i
+
+format-check:
+	git ls-files '*.cpp' '*.h' '*.cu' | xargs clang-format --dry-run --Werror
+
+tidy: configure
+	git ls-files 'core/*.cpp' 'backends/*.cpp' 'verifier/*.cpp' 'harness/*.cpp' | xargs clang-tidy -p $(BUILD_DIR) --quiet
+
+clean:
+	rm -rf build

@@ -1,0 +1,3 @@
+#include "harness/runner.h"
+
+int main(int argc, char** argv) { return kforge::runner_main(argc, argv); }

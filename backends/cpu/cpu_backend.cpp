@@ -1,0 +1,148 @@
+#include "backends/cpu/cpu_backend.h"
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/process.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace kforge {
+namespace {
+
+std::string read_text(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string trim(std::string text) {
+  const auto begin = text.find_first_not_of(" \t\n");
+  const auto end = text.find_last_not_of(" \t\n");
+  return begin == std::string::npos ? "" : text.substr(begin, end - begin + 1);
+}
+
+// "32K", "1024K", "32M" from sysfs cache size files.
+int64_t parse_cache_size(const std::string& text) {
+  if (text.empty()) return 0;
+  int64_t value = std::atoll(text.c_str());
+  if (text.find('K') != std::string::npos) value *= 1024;
+  if (text.find('M') != std::string::npos) value *= 1024 * 1024;
+  return value;
+}
+
+std::string cpuinfo_field(const std::string& cpuinfo, const std::string& key) {
+  std::istringstream lines(cpuinfo);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(key, 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) return trim(line.substr(colon + 1));
+    }
+  }
+  return {};
+}
+
+class CpuBackend final : public Backend {
+ public:
+  [[nodiscard]] std::string name() const override { return "cpu"; }
+  [[nodiscard]] bool is_gpu() const override { return false; }
+
+  [[nodiscard]] std::optional<std::string> unavailable_reason() const override {
+    if (compiler().empty()) return "no C++ compiler: set CXX or install g++";
+    return std::nullopt;
+  }
+
+  [[nodiscard]] std::vector<DeviceInfo> devices() const override { return {probe_host_cpu()}; }
+  [[nodiscard]] std::string reference_file() const override { return "cpu"; }
+
+  [[nodiscard]] std::string toolchain_fingerprint() const override {
+    // Like ccache's compiler_check=mtime: the compiler binary's identity, plus the host CPU because of -march=native.
+    const auto path = compiler();
+    struct stat info {};
+    std::string identity = path.string();
+    if (!path.empty() && stat(std::filesystem::canonical(path).c_str(), &info) == 0)
+      identity += ":" + std::to_string(info.st_size) + ":" + std::to_string(info.st_mtime);
+    const DeviceInfo cpu = probe_host_cpu();
+    std::string features;
+    for (const auto& f : cpu.features) features += f + ",";
+    return identity + "|" + cpu.name + "|" + features;
+  }
+
+  [[nodiscard]] std::vector<std::string> default_flags() const override {
+    return {"-std=c++17", "-O3", "-march=native", "-fopenmp", "-fPIC", "-shared"};
+  }
+
+  CompileResult compile(const std::filesystem::path& source, const std::filesystem::path& output,
+                        const std::vector<std::string>& flags) const override {
+    const auto cxx = compiler();
+    if (cxx.empty()) throw_environment("no C++ compiler found: install g++ (apt-get install g++) or set CXX");
+    std::vector<std::string> argv{cxx.string()};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    argv.insert(argv.end(), {"-I" + kernel_include_dir().string(), source.string(), "-o", output.string()});
+    const CommandResult run = run_command(argv, std::chrono::minutes(5));
+    CompileResult result;
+    result.ok = run.status.success();
+    result.log = run.output;
+    if (run.status.timed_out)
+      result.log += "\n[kforge] the compiler ran longer than 5 minutes and was stopped";
+    else if (!result.ok && run.status.signal != 0)
+      result.log += "\n[kforge] the compiler died: " + run.status.describe();
+    return result;
+  }
+
+ private:
+  static std::filesystem::path compiler() {
+    const char* cxx = std::getenv("CXX");
+    const std::string name = cxx && *cxx ? cxx : "c++";
+    if (name.find('/') != std::string::npos) return name;
+    return find_program(name);
+  }
+};
+
+}  // namespace
+
+DeviceInfo probe_host_cpu() {
+  static const DeviceInfo k_info = [] {
+    DeviceInfo info;
+    const std::string cpuinfo = read_text("/proc/cpuinfo");
+    info.name = cpuinfo_field(cpuinfo, "model name");
+    if (info.name.empty()) info.name = "unknown CPU";
+    info.compute_units = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const std::string mhz = read_text("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq");
+    info.clock_mhz =
+        !mhz.empty() ? std::atof(mhz.c_str()) / 1000.0 : std::atof(cpuinfo_field(cpuinfo, "cpu MHz").c_str());
+    std::istringstream flags(cpuinfo_field(cpuinfo, "flags"));
+    const std::set<std::string> wanted{"sse4_2",   "avx",      "avx2",        "fma",         "avx512f",
+                                       "avx512bw", "avx512vl", "avx512_bf16", "avx512_fp16", "amx_tile"};
+    for (std::string flag; flags >> flag;)
+      if (wanted.contains(flag)) info.features.push_back(flag);
+    auto feature = [&](const char* f) {
+      return std::find(info.features.begin(), info.features.end(), f) != info.features.end();
+    };
+    info.arch = feature("avx512f") ? "x86-64-v4" : feature("avx2") ? "x86-64-v3" : "x86-64";
+    for (int index = 0; index < 8; ++index) {
+      const std::filesystem::path dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index);
+      if (!std::filesystem::exists(dir)) break;
+      const int level = std::atoi(read_text(dir / "level").c_str());
+      const int64_t size = parse_cache_size(trim(read_text(dir / "size")));
+      if (level == 2) info.l2_bytes = size;
+      if (size > 0 && level >= 2) info.last_level_cache_bytes = std::max(info.last_level_cache_bytes, size);
+    }
+    const std::string meminfo = read_text("/proc/meminfo");
+    info.memory_bytes = std::atoll(cpuinfo_field(meminfo, "MemTotal").c_str()) * 1024;
+    info.runtime_version = "OpenMP";
+    return info;
+  }();
+  return k_info;
+}
+
+std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+
+}  // namespace kforge

@@ -1,0 +1,27 @@
+// Loading a compiled kernel into the runner process: dlopen(RTLD_LOCAL), the ABI tag, the entry points.
+// Shared by every backend whose artifacts are shared objects (cpu; cuda and hip host code too).
+#pragma once
+
+#define KFORGE_HOST
+#include <kforge/kernel.h>
+
+#include <filesystem>
+#include <string>
+
+namespace kforge {
+
+using RunFn = int (*)(const kforge_call*);
+using SetupFn = int (*)(const kforge_problem*, void**);
+using TeardownFn = void (*)(void*);
+
+struct KernelModule {
+  void* handle = nullptr;
+  RunFn run = nullptr;
+  SetupFn setup = nullptr;        // (optional)
+  TeardownFn teardown = nullptr;  // (optional)
+};
+
+// Loads `artifact`; on failure returns false and says why in `error` (a missing symbol, another ABI version).
+bool load_kernel_module(const std::filesystem::path& artifact, KernelModule& module, std::string& error);
+
+}  // namespace kforge

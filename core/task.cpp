@@ -1,0 +1,368 @@
+#include "core/task.h"
+
+#include "core/error.h"
+#include "core/hash.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace kforge {
+namespace {
+
+using nlohmann::json;
+
+// Reads one task file, remembering the file name so every complaint names the file and the JSON path.
+class Reader {
+ public:
+  explicit Reader(std::filesystem::path file) : m_file(std::move(file)) {}
+
+  [[noreturn]] void fail(const std::string& path, const std::string& problem) const {
+    throw_usage(m_file.string() + ": " + path + ": " + problem);
+  }
+
+  const json& field(const json& object, const std::string& path, const char* key) const {
+    auto it = object.find(key);
+    if (it == object.end()) fail(path, std::string("missing required field '") + key + "'");
+    return *it;
+  }
+
+  std::string string(const json& object, const std::string& path, const char* key) const {
+    const json& value = field(object, path, key);
+    if (!value.is_string()) fail(path + "." + key, "expected a string, got " + std::string(value.type_name()));
+    return value.get<std::string>();
+  }
+
+  int64_t integer(const json& object, const std::string& path, const char* key) const {
+    const json& value = field(object, path, key);
+    if (!value.is_number_integer()) fail(path + "." + key, "expected an integer, got " + value.dump());
+    return value.get<int64_t>();
+  }
+
+  double number(const json& value, const std::string& path) const {
+    if (!value.is_number()) fail(path, "expected a number, got " + value.dump());
+    return value.get<double>();
+  }
+
+  const json& array(const json& object, const std::string& path, const char* key, bool allow_empty) const {
+    const json& value = field(object, path, key);
+    if (!value.is_array()) fail(path + "." + key, "expected an array");
+    if (!allow_empty && value.empty()) fail(path + "." + key, "must not be empty");
+    return value;
+  }
+
+  void only_keys(const json& object, const std::string& path, std::initializer_list<const char*> keys) const {
+    if (!object.is_object()) fail(path, "expected an object, got " + object.dump());
+    for (const auto& [key, value] : object.items()) {
+      bool known = false;
+      for (const char* k : keys) known = known || key == k;
+      if (!known) fail(path + "." + key, "unknown field (misspelt?)");
+    }
+  }
+
+  Expr expression(const json& value, const std::string& path) const {
+    if (value.is_number()) return Expr::parse(value.dump());
+    if (!value.is_string()) fail(path, "expected an expression string or a number");
+    try {
+      return Expr::parse(value.get<std::string>());
+    } catch (const std::invalid_argument& e) {
+      fail(path, e.what());
+    }
+  }
+
+ private:
+  std::filesystem::path m_file;
+};
+
+bool is_snake_case(const std::string& name) {
+  static const std::regex k_pattern("[a-z][a-z0-9_]*");
+  return std::regex_match(name, k_pattern);
+}
+
+InitSpec parse_init(const Reader& r, const json& object, const std::string& path) {
+  const std::string dist = r.string(object, path, "dist");
+  auto param = [&](const char* key, std::optional<double> fallback) {
+    auto it = object.find(key);
+    if (it == object.end()) {
+      if (!fallback) r.fail(path, std::string("distribution '") + dist + "' needs '" + key + "'");
+      return *fallback;
+    }
+    return r.number(*it, path + "." + key);
+  };
+  InitSpec init;
+  if (dist == "normal") {
+    r.only_keys(object, path, {"dist", "mean", "std"});
+    init = {InitSpec::Dist::normal, param("mean", 0.0), param("std", 1.0)};
+    if (init.b <= 0) r.fail(path + ".std", "must be positive");
+  } else if (dist == "uniform") {
+    r.only_keys(object, path, {"dist", "low", "high"});
+    init = {InitSpec::Dist::uniform, param("low", 0.0), param("high", 1.0)};
+    if (init.b <= init.a) r.fail(path + ".high", "must be greater than low");
+  } else if (dist == "randint") {
+    r.only_keys(object, path, {"dist", "low", "high"});
+    init = {InitSpec::Dist::randint, param("low", 0.0), param("high", std::nullopt)};
+    if (init.b <= init.a) r.fail(path + ".high", "must be greater than low");
+    if (init.a != std::floor(init.a) || init.b != std::floor(init.b)) r.fail(path, "randint bounds must be integers");
+  } else if (dist == "bernoulli") {
+    r.only_keys(object, path, {"dist", "p"});
+    init = {InitSpec::Dist::bernoulli, param("p", 0.5), 0.0};
+    if (init.a <= 0 || init.a >= 1) r.fail(path + ".p", "must be strictly between 0 and 1");
+  } else {
+    r.fail(path + ".dist", "unknown distribution '" + dist + "' (expected normal, uniform, randint or bernoulli)");
+  }
+  return init;
+}
+
+TensorSpec parse_tensor(const Reader& r, const json& object, const std::string& path, bool is_input) {
+  if (is_input)
+    r.only_keys(object, path, {"name", "dtype", "shape", "init"});
+  else
+    r.only_keys(object, path, {"name", "dtype", "shape"});
+  TensorSpec tensor;
+  tensor.name = r.string(object, path, "name");
+  if (!is_snake_case(tensor.name)) r.fail(path + ".name", "'" + tensor.name + "' is not snake_case");
+  const std::string dtype = r.string(object, path, "dtype");
+  auto parsed = parse_dtype(dtype);
+  if (!parsed) r.fail(path + ".dtype", "unknown dtype '" + dtype + "' (expected one of " + dtype_names() + ")");
+  tensor.dtype = *parsed;
+  const json& shape = r.array(object, path, "shape", true);
+  for (size_t i = 0; i < shape.size(); ++i)
+    tensor.shape.push_back(r.expression(shape[i], path + ".shape[" + std::to_string(i) + "]"));
+  if (is_input) tensor.init = parse_init(r, r.field(object, path, "init"), path + ".init");
+  return tensor;
+}
+
+}  // namespace
+
+const std::vector<std::string>& task_categories() {
+  static const std::vector<std::string> k_categories{
+      "activation", "attention", "broadcast",     "convolution", "fuse",    "index",  "loss",
+      "math",       "matmul",    "normalization", "optimizer",   "pooling", "reduce", "resize"};
+  return k_categories;
+}
+
+Tolerance default_tolerance(DType dtype) {
+  switch (dtype) {
+    case DType::f32:
+      return {1e-5, 1e-4};
+    case DType::f64:
+      return {1e-10, 1e-8};
+    case DType::f16:
+    case DType::bf16:
+      return {1e-2, 1e-2};
+    default:
+      return {0.0, 0.0};
+  }
+}
+
+Tolerance Task::tolerance_for(const TensorSpec& output) const {
+  if (!dtype_is_float(output.dtype)) return {0.0, 0.0};
+  return tolerance.value_or(default_tolerance(output.dtype));
+}
+
+const ShapeSet* Task::find_shape(std::string_view label) const {
+  for (const auto& shape : shapes)
+    if (shape.label == label) return &shape;
+  return nullptr;
+}
+
+int64_t numel(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+Task parse_task(const json& root, const std::filesystem::path& file) {
+  const Reader r(file);
+  r.only_keys(root, "$",
+              {"name", "version", "category", "level", "description", "pytorch", "inputs", "outputs", "params",
+               "shapes", "tolerance", "flops", "bytes", "reference"});
+  Task task;
+  task.file = file;
+  task.name = r.string(root, "$", "name");
+  if (!is_snake_case(task.name)) r.fail("$.name", "'" + task.name + "' is not snake_case");
+  if (!file.empty() && file.stem() != task.name)
+    r.fail("$.name", "'" + task.name + "' differs from the file name '" + file.stem().string() + "'");
+  task.version = r.integer(root, "$", "version");
+  if (task.version < 1) r.fail("$.version", "must be at least 1");
+  task.category = r.string(root, "$", "category");
+  const auto& categories = task_categories();
+  if (std::find(categories.begin(), categories.end(), task.category) == categories.end())
+    r.fail("$.category", "unknown category '" + task.category + "'");
+  task.level = static_cast<int>(r.integer(root, "$", "level"));
+  if (task.level < 1 || task.level > 3) r.fail("$.level", "must be 1, 2 or 3");
+  task.description = r.string(root, "$", "description");
+  if (task.description.size() < 20) r.fail("$.description", "too short to be prompt-ready");
+  if (root.contains("pytorch")) task.pytorch = r.string(root, "$", "pytorch");
+
+  std::set<std::string> tensor_names;
+  auto add_tensors = [&](const char* key, bool is_input, std::vector<TensorSpec>& into) {
+    const json& list = r.array(root, "$", key, false);
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string path = std::string("$.") + key + "[" + std::to_string(i) + "]";
+      into.push_back(parse_tensor(r, list[i], path, is_input));
+      if (!tensor_names.insert(into.back().name).second)
+        r.fail(path + ".name", "duplicate tensor name '" + into.back().name + "'");
+    }
+  };
+  add_tensors("inputs", true, task.inputs);
+  add_tensors("outputs", false, task.outputs);
+
+  std::set<std::string> param_names;
+  if (root.contains("params")) {
+    const json& list = r.array(root, "$", "params", true);
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string path = "$.params[" + std::to_string(i) + "]";
+      r.only_keys(list[i], path, {"name", "type", "value"});
+      ParamSpec param;
+      param.name = r.string(list[i], path, "name");
+      const std::string type = r.string(list[i], path, "type");
+      if (type != "int" && type != "float")
+        r.fail(path + ".type", "unknown type '" + type + "' (expected int or float)");
+      param.is_integer = type == "int";
+      param.value = r.number(r.field(list[i], path, "value"), path + ".value");
+      if (param.is_integer && param.value != std::floor(param.value)) r.fail(path + ".value", "not an integer");
+      if (!param_names.insert(param.name).second) r.fail(path + ".name", "duplicate param '" + param.name + "'");
+      task.params.push_back(param);
+    }
+  }
+
+  // Every name a shape, flops or bytes expression reads must be a dim (given by each size set) or a param.
+  std::set<std::string> dim_names;
+  for (const auto* tensors : {&task.inputs, &task.outputs})
+    for (const auto& tensor : *tensors)
+      for (const auto& dim : tensor.shape)
+        for (const auto& name : dim.names())
+          if (!param_names.contains(name)) dim_names.insert(name);
+
+  task.flops = r.expression(r.field(root, "$", "flops"), "$.flops");
+  task.bytes = r.expression(r.field(root, "$", "bytes"), "$.bytes");
+  for (const Expr* expr : {&task.flops, &task.bytes})
+    for (const auto& name : expr->names())
+      if (!param_names.contains(name) && !dim_names.contains(name))
+        r.fail(expr == &task.flops ? "$.flops" : "$.bytes",
+               "names '" + name + "', which is neither a dim of a tensor shape nor a param");
+
+  const json& shapes = r.array(root, "$", "shapes", false);
+  std::set<std::string> labels;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const std::string path = "$.shapes[" + std::to_string(i) + "]";
+    r.only_keys(shapes[i], path, {"label", "role", "dims", "params"});
+    ShapeSet shape;
+    shape.label = r.string(shapes[i], path, "label");
+    if (!labels.insert(shape.label).second) r.fail(path + ".label", "duplicate label '" + shape.label + "'");
+    const std::string role = r.string(shapes[i], path, "role");
+    if (role != "check" && role != "bench")
+      r.fail(path + ".role", "unknown role '" + role + "' (expected check or bench)");
+    shape.role = role == "check" ? ShapeRole::check : ShapeRole::bench;
+    const json& dims = r.field(shapes[i], path, "dims");
+    if (!dims.is_object()) r.fail(path + ".dims", "expected an object of dim name to size");
+    for (const auto& [name, value] : dims.items()) {
+      if (!dim_names.contains(name)) r.fail(path + ".dims." + name, "no tensor shape uses the dim '" + name + "'");
+      if (!value.is_number_integer() || value.get<int64_t>() < 1)
+        r.fail(path + ".dims." + name, "expected a positive integer, got " + value.dump());
+      shape.dims[name] = value.get<int64_t>();
+    }
+    for (const auto& name : dim_names)
+      if (!shape.dims.contains(name)) r.fail(path + ".dims", "missing dim '" + name + "'");
+    if (shapes[i].contains("params")) {
+      const json& overrides = shapes[i]["params"];
+      if (!overrides.is_object()) r.fail(path + ".params", "expected an object of param name to value");
+      for (const auto& [name, value] : overrides.items()) {
+        if (!param_names.contains(name)) r.fail(path + ".params." + name, "unknown param '" + name + "'");
+        shape.params[name] = r.number(value, path + ".params." + name);
+      }
+    }
+    task.shapes.push_back(std::move(shape));
+  }
+  auto has_role = [&](ShapeRole role) {
+    return std::any_of(task.shapes.begin(), task.shapes.end(), [&](const ShapeSet& s) { return s.role == role; });
+  };
+  if (!has_role(ShapeRole::check)) r.fail("$.shapes", "needs at least one size set with role 'check'");
+  if (!has_role(ShapeRole::bench)) r.fail("$.shapes", "needs at least one size set with role 'bench'");
+
+  if (root.contains("tolerance")) {
+    const json& tol = root["tolerance"];
+    r.only_keys(tol, "$.tolerance", {"atol", "rtol"});
+    Tolerance tolerance{r.number(r.field(tol, "$.tolerance", "atol"), "$.tolerance.atol"),
+                        r.number(r.field(tol, "$.tolerance", "rtol"), "$.tolerance.rtol")};
+    if (tolerance.atol < 0 || tolerance.rtol < 0) r.fail("$.tolerance", "atol and rtol must not be negative");
+    task.tolerance = tolerance;
+  }
+
+  task.reference = {{"cpu", "cpu.cpp"}, {"gpu", "gpu.cu"}};
+  if (root.contains("reference")) {
+    const json& ref = root["reference"];
+    r.only_keys(ref, "$.reference", {"cpu", "gpu", "baselines"});
+    for (const char* key : {"cpu", "gpu"})
+      if (ref.contains(key)) task.reference[key] = r.string(ref, "$.reference", key);
+    if (ref.contains("baselines")) {
+      const json& baselines = ref["baselines"];
+      if (!baselines.is_object()) r.fail("$.reference.baselines", "expected an object of baseline name to file");
+      for (const auto& [name, value] : baselines.items()) {
+        if (!value.is_string()) r.fail("$.reference.baselines." + name, "expected a file name");
+        task.reference["baseline:" + name] = value.get<std::string>();
+      }
+    }
+  }
+
+  task.spec_hash = sha256_hex(root.dump());
+  for (const auto& shape : task.shapes) (void)resolve_problem(task, shape);  // every size set must bind
+  return task;
+}
+
+Task load_task(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) throw_usage(file.string() + ": cannot open the task file");
+  json root;
+  try {
+    root = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw_usage(file.string() + ": $: invalid JSON: " + e.what());
+  }
+  return parse_task(root, file);
+}
+
+Problem resolve_problem(const Task& task, const ShapeSet& shape) {
+  Problem problem;
+  problem.shape = &shape;
+  for (const auto& [name, value] : shape.dims) problem.bindings[name] = static_cast<double>(value);
+  for (const auto& param : task.params) {
+    auto it = shape.params.find(param.name);
+    const double value = it == shape.params.end() ? param.value : it->second;
+    problem.bindings[param.name] = value;
+    problem.params.emplace_back(param.name, value);
+  }
+  const std::string where = task.file.string() + ": shape '" + shape.label + "'";
+  auto concrete = [&](const TensorSpec& tensor) {
+    std::vector<int64_t> dims;
+    for (size_t d = 0; d < tensor.shape.size(); ++d) {
+      double value = 0.0;
+      try {
+        value = tensor.shape[d].eval(problem.bindings);
+      } catch (const std::invalid_argument& e) {
+        throw_usage(where + ": tensor '" + tensor.name + "': " + e.what());
+      }
+      if (value < 1 || value != std::floor(value) || value > 9e15)
+        throw_usage(where + ": tensor '" + tensor.name + "' dim " + std::to_string(d) + " ('" + tensor.shape[d].text() +
+                    "') is " + std::to_string(value) + ", not a positive integer");
+      dims.push_back(static_cast<int64_t>(value));
+    }
+    return dims;
+  };
+  for (const auto& input : task.inputs) problem.input_shapes.push_back(concrete(input));
+  for (const auto& output : task.outputs) problem.output_shapes.push_back(concrete(output));
+  try {
+    problem.flops = task.flops.eval(problem.bindings);
+    problem.bytes = task.bytes.eval(problem.bindings);
+  } catch (const std::invalid_argument& e) {
+    throw_usage(where + ": " + e.what());
+  }
+  return problem;
+}
+
+}  // namespace kforge

@@ -1,0 +1,34 @@
+// Running kernels in isolated child processes (spec section 5, isolation): every batch of cases runs in a
+// fresh `kforge-runner` process with rlimits, a scrubbed environment and its own temporary directory;
+// tensors travel through shared memory; the process group and any re-parented orphan die afterwards.
+#pragma once
+
+#include "verifier/cascade.h"
+
+#include <cstdint>
+#include <filesystem>
+
+namespace kforge {
+
+struct SandboxLimits {
+  int64_t address_space_bytes = int64_t{16} << 30;  // RLIMIT_AS (not applied under AddressSanitizer)
+  int64_t file_size_bytes = int64_t{64} << 20;      // RLIMIT_FSIZE: caps what a kernel can print or write
+  int64_t open_files = 64;                          // RLIMIT_NOFILE
+};
+
+class ProcessExecutor final : public KernelExecutor {
+ public:
+  explicit ProcessExecutor(std::filesystem::path runner = default_runner(), SandboxLimits limits = {});
+
+  ExecOutcome execute(const std::filesystem::path& artifact, std::vector<Case>& cases,
+                      const ExecLimits& limits) override;
+
+  // $KFORGE_RUNNER, else kforge-runner beside this executable, else the one in the build tree.
+  static std::filesystem::path default_runner();
+
+ private:
+  std::filesystem::path m_runner;
+  SandboxLimits m_limits;
+};
+
+}  // namespace kforge

@@ -1,0 +1,11 @@
+// Reference (oracle): c = a + b.
+#include <kforge/kernel.h>
+
+extern "C" int kforge_run(const kforge_call* call) {
+  const float* a = static_cast<const float*>(call->inputs[0].data);
+  const float* b = static_cast<const float*>(call->inputs[1].data);
+  float* c = static_cast<float*>(call->outputs[0].data);
+  const int64_t n = kforge_numel(&call->outputs[0]);
+  for (int64_t i = 0; i < n; ++i) c[i] = a[i] + b[i];
+  return 0;
+}

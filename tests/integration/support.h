@@ -1,0 +1,54 @@
+// Shared set-up for integration tests: the source tree's suite, a private compile cache, the kforge binary.
+#pragma once
+
+#include "backends/backend.h"
+#include "core/process.h"
+#include "harness/compile_cache.h"
+#include "harness/sandbox.h"
+#include "harness/suite.h"
+#include "verifier/cascade.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace kforge::testing {
+
+inline std::filesystem::path source_dir() { return KFORGE_TEST_SOURCE_DIR; }
+inline std::filesystem::path test_kernel(const std::string& name) {
+  return source_dir() / "tests" / "kernels" / (name + ".cpp");
+}
+inline Suite source_suite() { return Suite(source_dir() / "tasks"); }
+
+// A CPU backend, cache, executors and cascade wired as `kforge verify` wires them.
+struct CpuHarness {
+  std::unique_ptr<Backend> backend = make_backend("cpu");
+  CompileCache cache{*backend, KFORGE_TEST_CACHE_DIR};
+  ProcessExecutor executor;
+  ProcessExecutor oracle;
+  Cascade cascade{cache, executor, oracle};
+  Suite suite = source_suite();
+
+  Verdict verify(const std::string& task_name, const std::filesystem::path& kernel, double timeout_seconds = 60,
+                 bool bench = true) {
+    const Task task = suite.load(task_name);
+    CascadeOptions options;
+    options.check_limits = {std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000)), 2};
+    options.bench_limits = {std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 4000)), 2};
+    options.bench_correctness = bench;
+    return cascade.evaluate(task, kernel, suite.reference(task, "cpu"), options);
+  }
+};
+
+// Runs the kforge binary with `args` (a shell-quoted string); returns its exit code and output.
+inline CommandResult run_kforge(const std::string& args, const std::string& env = "") {
+  const std::string command = "cd '" + source_dir().string() + "' && " + env + " XDG_CACHE_HOME='" +
+                              std::string(KFORGE_TEST_CACHE_DIR) + "-cli' '" + std::string(KFORGE_TEST_BINARY) + "' " +
+                              args;
+  return run_command({"/bin/sh", "-c", command}, std::chrono::minutes(5));
+}
+
+}  // namespace kforge::testing

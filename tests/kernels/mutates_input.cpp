@@ -1,0 +1,14 @@
+// Exploit: vector_add computed in place into its input `a`, then copied out (inputs are read-only).
+#include <kforge/kernel.h>
+
+extern "C" int kforge_run(const kforge_call* call) {
+  float* a = static_cast<float*>(call->inputs[0].data);
+  const float* b = static_cast<const float*>(call->inputs[1].data);
+  float* c = static_cast<float*>(call->outputs[0].data);
+  const int64_t n = kforge_numel(&call->outputs[0]);
+  for (int64_t i = 0; i < n; ++i) {
+    a[i] += b[i];
+    c[i] = a[i];
+  }
+  return 0;
+}

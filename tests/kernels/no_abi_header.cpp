@@ -1,0 +1,2 @@
+// ABI error: does not include <kforge/kernel.h>, so it carries no ABI tag.
+extern "C" int kforge_run(const void*) { return 0; }

@@ -1,0 +1,123 @@
+#include "core/error.h"
+#include "core/task.h"
+#include "task_fixture.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+namespace kforge {
+namespace {
+
+using nlohmann::json;
+
+TEST(Task, ParsesAndResolvesAValidTask) {
+  const Task task = parse_task(testing::valid_task_json(), "tasks/broadcast/scale_rows.json");
+  EXPECT_EQ(task.name, "scale_rows");
+  EXPECT_EQ(task.version, 2);
+  ASSERT_EQ(task.inputs.size(), 2u);
+  EXPECT_EQ(task.inputs[1].dtype, DType::i64);
+  EXPECT_EQ(task.inputs[1].init.dist, InitSpec::Dist::randint);
+  EXPECT_EQ(task.spec_hash.size(), 64u);
+  const Problem big = resolve_problem(task, *task.find_shape("big"));
+  EXPECT_EQ(big.output_shapes[0], (std::vector<int64_t>{64, 513}));
+  EXPECT_DOUBLE_EQ(big.bytes, 4.0 * 64 * 1024 * 5);  // the size set overrides k
+  ASSERT_EQ(big.params.size(), 2u);
+  EXPECT_EQ(big.params[0].first, "alpha");
+  EXPECT_DOUBLE_EQ(big.params[0].second, 2.5);
+  EXPECT_DOUBLE_EQ(big.params[1].second, 5);
+  // Without a tolerance field each output gets its dtype's default.
+  EXPECT_DOUBLE_EQ(task.tolerance_for(task.outputs[0]).rtol, 1e-4);
+}
+
+TEST(Task, SpecHashChangesWithTheSpec) {
+  json changed = testing::valid_task_json();
+  changed["description"] = "y[b, i] = x[b, i] * alpha, for a contiguous row-major matrix.";
+  EXPECT_NE(parse_task(testing::valid_task_json(), "scale_rows.json").spec_hash,
+            parse_task(changed, "scale_rows.json").spec_hash);
+}
+
+struct BadCase {
+  const char* what;
+  std::function<void(json&)> mutate;
+  const char* path;     // must appear in the message
+  const char* problem;  // must appear in the message
+};
+
+class MalformedTask : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(MalformedTask, IsRefusedNamingFileAndField) {
+  json task = testing::valid_task_json();
+  GetParam().mutate(task);
+  try {
+    (void)parse_task(task, "tasks/broadcast/scale_rows.json");
+    FAIL() << "accepted: " << GetParam().what;
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(e.code(), ExitCode::usage);
+    EXPECT_EQ(message.rfind("tasks/broadcast/scale_rows.json: ", 0), 0u) << message;
+    EXPECT_NE(message.find(GetParam().path), std::string::npos) << message;
+    EXPECT_NE(message.find(GetParam().problem), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Task, MalformedTask,
+    ::testing::Values(
+        BadCase{"missing field", [](json& t) { t.erase("flops"); }, "$", "missing required field 'flops'"},
+        BadCase{"unknown dtype", [](json& t) { t["inputs"][1]["dtype"] = "f33"; }, "$.inputs[1].dtype",
+                "unknown dtype 'f33'"},
+        BadCase{"unknown dim", [](json& t) { t["outputs"][0]["shape"][1] = "Q"; }, "$.shapes[0].dims",
+                "missing dim 'Q'"},
+        BadCase{"name differs from file", [](json& t) { t["name"] = "other"; }, "$.name", "differs from the file name"},
+        BadCase{"bad category", [](json& t) { t["category"] = "misc"; }, "$.category", "unknown category"},
+        BadCase{"level out of range", [](json& t) { t["level"] = 4; }, "$.level", "must be 1, 2 or 3"},
+        BadCase{"version not an integer", [](json& t) { t["version"] = "1"; }, "$.version", "expected an integer"},
+        BadCase{"no bench shape", [](json& t) { t["shapes"].erase(1); }, "$.shapes", "role 'bench'"},
+        BadCase{"zero dim", [](json& t) { t["shapes"][0]["dims"]["B"] = 0; }, "$.shapes[0].dims.B", "positive integer"},
+        BadCase{"dim no tensor uses", [](json& t) { t["shapes"][0]["dims"]["Z"] = 3; }, "$.shapes[0].dims.Z",
+                "no tensor shape uses"},
+        BadCase{"misspelt field", [](json& t) { t["tolerence"] = json::object(); }, "$.tolerence", "unknown field"},
+        BadCase{"bad distribution", [](json& t) { t["inputs"][0]["init"]["dist"] = "gauss"; }, "$.inputs[0].init.dist",
+                "unknown distribution"},
+        BadCase{"randint without high", [](json& t) { t["inputs"][1]["init"].erase("high"); }, "$.inputs[1].init",
+                "needs 'high'"},
+        BadCase{"bad expression", [](json& t) { t["bytes"] = "4 * (B"; }, "$.bytes", "expected ')'"},
+        BadCase{"flops names an unknown", [](json& t) { t["flops"] = "B * Q"; }, "$.flops", "'Q'"},
+        BadCase{"unknown param override", [](json& t) { t["shapes"][1]["params"]["beta"] = 1; },
+                "$.shapes[1].params.beta", "unknown param"},
+        BadCase{"non-integer int param", [](json& t) { t["params"][1]["value"] = 2.5; }, "$.params[1].value",
+                "not an integer"},
+        BadCase{"duplicate tensor", [](json& t) { t["outputs"][0]["name"] = "x"; }, "$.outputs[0].name",
+                "duplicate tensor name"},
+        BadCase{"negative tolerance",
+                [](json& t) {
+                  t["tolerance"] = {{"atol", -1}, {"rtol", 0}};
+                },
+                "$.tolerance", "must not be negative"},
+        BadCase{"output dim not positive", [](json& t) { t["outputs"][0]["shape"][1] = "N - 7"; }, "shape 'small'",
+                "not a positive integer"}),
+    [](const auto& info) {
+      std::string name = info.param.what;
+      for (char& c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      return name;
+    });
+
+TEST(Task, LoadNamesTheFileOnBadJson) {
+  const auto file = std::filesystem::temp_directory_path() / "kforge_bad_json.json";
+  { std::ofstream(file) << "{\"name\": \"kforge_bad_json\", "; }
+  try {
+    (void)load_task(file);
+    FAIL() << "bad JSON accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(file.string() + ": $: invalid JSON"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove(file);
+}
+
+}  // namespace
+}  // namespace kforge

@@ -1,0 +1,265 @@
+#include "verifier/cascade.h"
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "verifier/compare.h"
+#include "verifier/inputs.h"
+#include "verifier/static_scan.h"
+
+#define KFORGE_HOST
+#include <kforge/kernel.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <sstream>
+
+namespace kforge {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+std::string read_source(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw_usage(file.string() + ": cannot read the kernel source");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string format_number(double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.9g", value);
+  return buffer;
+}
+
+// The first line of a compiler log that names an error (else its first line), for one-line messages.
+std::string first_error_line(const std::string& log) {
+  std::istringstream lines(log);
+  std::string line;
+  std::string first;
+  while (std::getline(lines, line)) {
+    if (first.empty() && !line.empty()) first = line;
+    if (line.find("error") != std::string::npos) return line;
+  }
+  return first.empty() ? "(the compiler printed nothing)" : first;
+}
+
+std::string describe_case(const Case& c) {
+  return "shape '" + c.problem.shape->label + "' seed " + std::to_string(c.seed);
+}
+
+// Copies the inputs and poisoned outputs of `cases`, so the oracle gets its own buffers.
+std::vector<Case> clone_for_oracle(const std::vector<Case>& cases) {
+  std::vector<Case> copies;
+  for (const auto& c : cases) {
+    Case copy;
+    copy.problem = c.problem;
+    copy.seed = c.seed;
+    copy.inputs = c.inputs;
+    copy.outputs = c.outputs;
+    copies.push_back(std::move(copy));
+  }
+  return copies;
+}
+
+class Evaluation {
+ public:
+  Evaluation(const Task& task, Verdict& verdict) : m_task(task), m_verdict(verdict) {}
+
+  void fail(const std::string& stage, Status status, const std::string& message, double seconds) {
+    m_verdict.status = status;
+    m_verdict.message = message;
+    m_verdict.stages.push_back({stage, "failed", seconds, message});
+  }
+
+  void pass(const std::string& stage, double seconds, std::string detail = {}) {
+    m_verdict.stages.push_back({stage, "passed", seconds, std::move(detail)});
+  }
+
+  // Turns an executor outcome into a failed stage; true when the stage may go on.
+  bool accept_outcome(const std::string& stage, const ExecOutcome& outcome, const std::vector<Case>& cases,
+                      double seconds) {
+    const std::string log = outcome.log.empty() ? "" : "; kernel output: " + outcome.log.substr(0, 2000);
+    if (outcome.kind == ExecOutcome::Kind::abi_error) {
+      fail("load", Status::abi_error, outcome.detail + log, seconds);
+      return false;
+    }
+    if (std::none_of(m_verdict.stages.begin(), m_verdict.stages.end(), [](const auto& s) { return s.name == "load"; }))
+      pass("load", 0.0, "kforge_run found, ABI " + std::to_string(KFORGE_ABI_VERSION));
+    switch (outcome.kind) {
+      case ExecOutcome::Kind::ok:
+      case ExecOutcome::Kind::abi_error:
+        break;
+      case ExecOutcome::Kind::timeout:
+        fail(stage, Status::timeout, outcome.detail + log, seconds);
+        return false;
+      case ExecOutcome::Kind::runtime_error:
+        fail(stage, Status::runtime_error, outcome.detail + log, seconds);
+        return false;
+    }
+    for (const auto& c : cases) {
+      if (c.ran && c.kernel_rc != 0) {
+        fail(stage, Status::runtime_error,
+             "kforge_run returned " + std::to_string(c.kernel_rc) + " on " + describe_case(c), seconds);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Checks every case of the candidate against the oracle's; records the first failure.
+  bool check_cases(const std::string& stage, const std::vector<Case>& got, const std::vector<Case>& expected,
+                   double seconds) {
+    for (size_t i = 0; i < got.size(); ++i) {
+      const Case& c = got[i];
+      for (size_t t = 0; t < c.inputs.size(); ++t) {
+        const Mutation mutation = compare_bytes(c.inputs[t], c.inputs_after[t]);
+        if (mutation.changed > 0) {
+          fail(stage, Status::incorrect,
+               "the kernel changed its input '" + m_task.inputs[t].name + "' (" + std::to_string(mutation.changed) +
+                   " of " + std::to_string(c.inputs[t].numel()) + " elements, first at " +
+                   format_index(c.inputs[t].shape, mutation.first_changed) + ") on " + describe_case(c) +
+                   "; inputs are read-only",
+               seconds);
+          return false;
+        }
+      }
+      for (size_t t = 0; t < c.outputs.size(); ++t) {
+        const Tolerance tolerance = m_task.tolerance_for(m_task.outputs[t]);
+        const Comparison cmp = compare_tensors(expected[i].outputs[t], c.outputs[t], tolerance);
+        if (cmp.ok) continue;
+        MismatchReport report;
+        report.shape = c.problem.shape->label;
+        report.seed = c.seed;
+        report.output = m_task.outputs[t].name;
+        report.elements = c.outputs[t].numel();
+        report.mismatches = cmp.mismatches;
+        report.unwritten = cmp.unwritten;
+        report.max_abs_error = cmp.max_abs_error;
+        report.max_rel_error = cmp.max_rel_error;
+        report.first_index = format_index(c.outputs[t].shape, cmp.first_mismatch);
+        report.expected = cmp.first_expected;
+        report.got = cmp.first_got;
+        report.atol = tolerance.atol;
+        report.rtol = tolerance.rtol;
+        std::string message = "output '" + report.output + "' wrong on " + describe_case(c) + ": " +
+                              std::to_string(report.mismatches) + " of " + std::to_string(report.elements) +
+                              " elements mismatch";
+        if (report.unwritten > 0) message += " (" + std::to_string(report.unwritten) + " never written)";
+        message += "; first at " + report.first_index + ": expected " + format_number(report.expected) + ", got " +
+                   format_number(report.got) + "; max abs error " + format_number(report.max_abs_error) +
+                   ", max rel error " + format_number(report.max_rel_error) + " (atol " + format_number(report.atol) +
+                   ", rtol " + format_number(report.rtol) + ")";
+        m_verdict.mismatch = report;
+        fail(stage, Status::incorrect, message, seconds);
+        return false;
+      }
+    }
+    return true;
+  }
+
+ private:
+  const Task& m_task;
+  Verdict& m_verdict;
+};
+
+}  // namespace
+
+std::vector<Case> make_cases(const Task& task, ShapeRole role, const std::vector<uint64_t>& seeds) {
+  std::vector<Case> cases;
+  for (const auto& shape : task.shapes) {
+    if (shape.role != role) continue;
+    for (uint64_t seed : seeds) {
+      Case c;
+      c.problem = resolve_problem(task, shape);
+      c.seed = seed;
+      c.inputs = generate_inputs(task, c.problem, seed);
+      c.outputs = make_poisoned_outputs(task, c.problem);
+      cases.push_back(std::move(c));
+    }
+  }
+  return cases;
+}
+
+Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candidate,
+                          const std::filesystem::path& reference, const CascadeOptions& options) {
+  const auto started = Clock::now();
+  Verdict verdict;
+  verdict.task = task.name;
+  verdict.task_version = task.version;
+  verdict.backend = options.backend;
+  Evaluation evaluation(task, verdict);
+  auto finish = [&]() -> Verdict {
+    verdict.seconds = seconds_since(started);
+    return verdict;
+  };
+
+  // Stage 1: static scan.
+  auto stage_start = Clock::now();
+  const std::string source = read_source(candidate);
+  verdict.kernel_hash = sha256_hex(source);
+  verdict.findings = scan_source(source, options.is_gpu);
+  for (const auto& finding : verdict.findings) {
+    if (finding.forbidden) {
+      evaluation.fail("static_scan", Status::invalid, "forbidden in a kernel: " + finding.message,
+                      seconds_since(stage_start));
+      return finish();
+    }
+  }
+  evaluation.pass("static_scan", seconds_since(stage_start),
+                  std::to_string(verdict.findings.size()) + " warning" + (verdict.findings.size() == 1 ? "" : "s"));
+
+  // Stage 2: compile the candidate, and the reference beside it.
+  stage_start = Clock::now();
+  auto reference_build = std::async(std::launch::async, [&] { return m_compiler.compile(reference); });
+  const CompileOutcome built = m_compiler.compile(candidate);
+  const CompileOutcome reference_built = reference_build.get();
+  if (!reference_built.ok)
+    throw_environment("the reference kernel " + reference.string() + " does not compile:\n" + reference_built.log);
+  verdict.compile_cache_hit = built.cache_hit;
+  if (!built.ok) {
+    verdict.compile_log = built.log.substr(0, 16000);
+    evaluation.fail("compile", Status::compile_error, "does not compile: " + first_error_line(built.log),
+                    built.seconds);
+    return finish();
+  }
+  evaluation.pass("compile", built.seconds, (built.cache_hit ? "cache hit: " : "compiled: ") + built.artifact.string());
+
+  // Stages 3 and 4: load, then every check size with fixed seeds and one fresh seed.
+  const uint64_t fresh = options.fresh_seed != 0 ? options.fresh_seed : fresh_seed();
+  for (int s = 1; s < options.check_seeds; ++s) verdict.seeds.push_back(static_cast<uint64_t>(s));
+  verdict.seeds.push_back(fresh);
+
+  auto run_stage = [&](const std::string& stage, ShapeRole role, const std::vector<uint64_t>& seeds,
+                       const ExecLimits& limits) {
+    const auto start = Clock::now();
+    std::vector<Case> cases = make_cases(task, role, seeds);
+    std::vector<Case> expected = clone_for_oracle(cases);
+    auto oracle_run =
+        std::async(std::launch::async, [&] { return m_oracle.execute(reference_built.artifact, expected, limits); });
+    const ExecOutcome outcome = m_executor.execute(built.artifact, cases, limits);
+    const ExecOutcome oracle_outcome = oracle_run.get();
+    if (oracle_outcome.kind != ExecOutcome::Kind::ok)
+      throw_environment("the reference kernel " + reference.string() + " failed on " + task.name + ": " +
+                        oracle_outcome.detail);
+    for (const auto& c : expected)
+      if (c.kernel_rc != 0)
+        throw_environment("the reference kernel returned " + std::to_string(c.kernel_rc) + " on " + describe_case(c));
+    if (!evaluation.accept_outcome(stage, outcome, cases, seconds_since(start))) return false;
+    if (!evaluation.check_cases(stage, cases, expected, seconds_since(start))) return false;
+    evaluation.pass(stage, seconds_since(start), std::to_string(cases.size()) + " cases");
+    return true;
+  };
+
+  if (!run_stage("check", ShapeRole::check, verdict.seeds, options.check_limits)) return finish();
+  // Stage 5: the bench sizes, one fresh seed.
+  if (options.bench_correctness && !run_stage("bench", ShapeRole::bench, {fresh}, options.bench_limits))
+    return finish();
+  return finish();
+}
+
+}  // namespace kforge

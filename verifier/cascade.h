@@ -1,0 +1,95 @@
+// The verifier cascade (spec section 5, stages 1-5): static scan, compile, load, correctness on the check
+// sizes, correctness on the bench sizes. The first failing stage decides the status.
+//
+// The cascade owns the logic; compiling and running kernels in isolated processes are the harness's job,
+// reached through the two interfaces below, so the verifier never depends on the harness.
+#pragma once
+
+#include "core/task.h"
+#include "verifier/tensor.h"
+#include "verifier/verdict.h"
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace kforge {
+
+struct CompileOutcome {
+  bool ok = false;
+  std::filesystem::path artifact;  // when ok
+  std::string log;                 // the compiler's output
+  bool cache_hit = false;
+  double seconds = 0.0;
+};
+
+// Turns a kernel source into a loadable artifact.
+class KernelCompiler {
+ public:
+  virtual ~KernelCompiler() = default;
+  // Compiles `source`; a compile error is an outcome, an unusable toolchain throws Error(environment).
+  virtual CompileOutcome compile(const std::filesystem::path& source) = 0;
+};
+
+// One call of a kernel: its problem, inputs, and what the kernel left behind.
+struct Case {
+  Problem problem;
+  uint64_t seed = 0;
+  std::vector<HostTensor> inputs;        // what the kernel is given; never changed by the executor
+  std::vector<HostTensor> outputs;       // poisoned before, the kernel's results after
+  std::vector<HostTensor> inputs_after;  // the input buffers as the kernel left them
+  bool ran = false;
+  int kernel_rc = 0;
+};
+
+struct ExecLimits {
+  std::chrono::milliseconds timeout{30000};  // wall clock for the whole batch
+  int num_threads = 1;
+};
+
+struct ExecOutcome {
+  enum class Kind { ok, abi_error, runtime_error, timeout } kind = Kind::ok;
+  std::string detail;  // why, when not ok
+  std::string log;     // what the kernel printed, capped
+};
+
+// Runs a batch of cases through one artifact in an isolated process.
+class KernelExecutor {
+ public:
+  virtual ~KernelExecutor() = default;
+  // Runs every case in order and stops at the first kernel that returns non-zero. Fills outputs,
+  // inputs_after, ran and kernel_rc of each case it ran. Infrastructure faults throw Error(environment).
+  virtual ExecOutcome execute(const std::filesystem::path& artifact, std::vector<Case>& cases,
+                              const ExecLimits& limits) = 0;
+};
+
+struct CascadeOptions {
+  std::string backend = "cpu";
+  bool is_gpu = false;
+  int check_seeds = 3;            // the last one is drawn fresh
+  bool bench_correctness = true;  // stage 5
+  ExecLimits check_limits;
+  ExecLimits bench_limits{std::chrono::milliseconds(120000), 1};
+  uint64_t fresh_seed = 0;  // 0: draw one
+};
+
+class Cascade {
+ public:
+  // `oracle` runs the reference that produces expected outputs, in processes of its own.
+  Cascade(KernelCompiler& compiler, KernelExecutor& executor, KernelExecutor& oracle)
+      : m_compiler(compiler), m_executor(executor), m_oracle(oracle) {}
+
+  Verdict evaluate(const Task& task, const std::filesystem::path& candidate, const std::filesystem::path& reference,
+                   const CascadeOptions& options);
+
+ private:
+  KernelCompiler& m_compiler;
+  KernelExecutor& m_executor;
+  KernelExecutor& m_oracle;
+};
+
+// Builds the cases of `role` for `seeds`, inputs drawn and outputs poisoned.
+std::vector<Case> make_cases(const Task& task, ShapeRole role, const std::vector<uint64_t>& seeds);
+
+}  // namespace kforge
