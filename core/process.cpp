@@ -127,8 +127,24 @@ void ChildProcess::kill_group() {
   }
 }
 
+void ChildProcess::mark_reaped(ExitStatus status) {
+  ::kill(-m_pid, SIGKILL);  // whatever the child left in its group goes with it
+  m_reaped = true;
+  m_status = status;
+  std::lock_guard lock(g_children_mutex);
+  g_children.erase(m_pid);
+}
+
+bool ChildProcess::exited() {
+  if (m_reaped) return true;
+  int status = 0;
+  if (waitpid(m_pid, &status, WNOHANG) != m_pid) return false;
+  mark_reaped(decode(status));
+  return true;
+}
+
 ExitStatus ChildProcess::wait_until(std::chrono::steady_clock::time_point deadline) {
-  if (m_reaped) throw std::logic_error("ChildProcess waited twice");
+  if (m_reaped) return m_status;
   ExitStatus result;
   auto pause = std::chrono::microseconds(200);
   for (;;) {
@@ -149,10 +165,7 @@ ExitStatus ChildProcess::wait_until(std::chrono::steady_clock::time_point deadli
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(20000));
   }
-  ::kill(-m_pid, SIGKILL);  // whatever the child left in its group goes with it
-  m_reaped = true;
-  std::lock_guard lock(g_children_mutex);
-  g_children.erase(m_pid);
+  mark_reaped(result);
   return result;
 }
 

@@ -42,13 +42,19 @@ class ChildProcess {
 
   [[nodiscard]] pid_t pid() const { return m_pid; }
   // Waits for the child to exit until `deadline`; on expiry kills the whole group and reports timed_out.
+  // Returns the stored status when the child was already reaped by exited().
   ExitStatus wait_until(std::chrono::steady_clock::time_point deadline);
+  // Whether the child has exited (reaping it if so), without blocking.
+  bool exited();
   // SIGKILL to the whole process group (idempotent).
   void kill_group();
 
  private:
+  void mark_reaped(ExitStatus status);
+
   pid_t m_pid = -1;
   bool m_reaped = false;
+  ExitStatus m_status;
 };
 
 struct CommandResult {

@@ -2,10 +2,14 @@
 
 #include "backends/backend.h"
 #include "core/error.h"
+#include "harness/bench.h"
 #include "harness/compile_cache.h"
+#include "harness/devices.h"
 #include "harness/npy.h"
 #include "harness/sandbox.h"
+#include "harness/store.h"
 #include "harness/suite.h"
+#include "reports/leaderboard.h"
 #include "verifier/cascade.h"
 #include "verifier/compare.h"
 #include "verifier/inputs.h"
@@ -31,7 +35,10 @@ struct GlobalOptions {
   bool verbose = false;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   double timeout_seconds = 60.0;
-  std::string flags;  // overrides the backend's compile flags
+  std::string flags;      // overrides the backend's compile flags
+  bool time = false;      // verify: also run stages 6 and 7
+  bool hot = false;       // timing without cache flushing
+  double max_time = 5.0;  // seconds of measured time per kernel and shape before giving up on the noise target
 };
 
 std::vector<std::string> split_flags(const std::string& text) {
@@ -163,6 +170,20 @@ int cmd_devices(const GlobalOptions& g) {
   return 0;
 }
 
+// "1.23 ms", "456 us", "2.1 s".
+std::string format_time(double ns) {
+  char text[32];
+  if (ns >= 1e9)
+    std::snprintf(text, sizeof text, "%.3g s", ns / 1e9);
+  else if (ns >= 1e6)
+    std::snprintf(text, sizeof text, "%.3g ms", ns / 1e6);
+  else if (ns >= 1e3)
+    std::snprintf(text, sizeof text, "%.3g us", ns / 1e3);
+  else
+    std::snprintf(text, sizeof text, "%.3g ns", ns);
+  return text;
+}
+
 void print_verdict(const Verdict& v, bool verbose) {
   std::printf("%s v%lld on %s: %s", v.task.c_str(), static_cast<long long>(v.task_version), v.backend.c_str(),
               std::string(status_name(v.status)).c_str());
@@ -183,6 +204,21 @@ void print_verdict(const Verdict& v, bool verbose) {
       std::printf(" %llu%s", static_cast<unsigned long long>(v.seeds[i]), i + 1 == v.seeds.size() ? " (fresh)" : "");
     std::printf("\n");
   }
+  for (const auto& t : v.timings) {
+    std::printf("  timing %s (%s, %zu samples, %s): median %s", t.shape.c_str(), t.hot ? "hot" : "cold",
+                t.candidate.count, t.stop_reason.c_str(), format_time(t.candidate.median_ns).c_str());
+    if (t.reference.count > 0)
+      std::printf(", reference %s, speedup %.2fx", format_time(t.reference.median_ns).c_str(), t.speedup);
+    std::printf(", noise %.2f%%", 100 * t.candidate.rel_stdev);
+    if (t.sol.time_ns > 0)
+      std::printf(", %.1f%% of speed of light (%s-bound)", 100 * t.sol_fraction, t.sol.bound_by.c_str());
+    std::printf("\n");
+  }
+  if (!v.flags.empty()) {
+    std::printf("  flags:");
+    for (const auto& flag : v.flags) std::printf(" %s", flag.c_str());
+    std::printf("\n");
+  }
   if (v.mismatch)
     std::printf("  reproduce: kforge run --task %s --shape %s --seed %llu FILE --dump DIR\n", v.task.c_str(),
                 v.mismatch->shape.c_str(), static_cast<unsigned long long>(v.mismatch->seed));
@@ -200,6 +236,15 @@ CascadeOptions cascade_options(const GlobalOptions& g, const Backend& backend) {
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(g.timeout_seconds * 1000));
   options.check_limits = {timeout, g.threads};
   options.bench_limits = {timeout * 4, g.threads};
+  options.timing = g.time;
+  options.timing_config.hot = g.hot;
+  options.timing_config.stop.max_seconds = g.max_time;
+  options.timing_limits = {timeout * 4 + std::chrono::milliseconds(static_cast<int64_t>(g.max_time * 8000)), g.threads};
+  if (g.time) {
+    const DeviceInfo device = describe_device(backend, CompileCache::default_root());
+    options.timing_config.rotation_bytes = 4 * device.last_level_cache_bytes;
+    options.peaks = device_peaks(device);
+  }
   return options;
 }
 
@@ -284,6 +329,49 @@ int cmd_run(const GlobalOptions& g, const std::string& task_name, const std::str
   return ok ? 0 : 1;
 }
 
+int cmd_leaderboard(const GlobalOptions& g, const std::string& db_file, size_t top) {
+  if (!std::filesystem::exists(db_file)) throw_usage(db_file + ": no such database (run kforge bench first)");
+  const Database db(db_file, true);
+  const auto boards = query_boards(db, top);
+  if (g.json_output)
+    std::cout << to_json(boards).dump(2) << "\n";
+  else
+    std::cout << format_boards(boards);
+  return 0;
+}
+
+int cmd_db_info(const GlobalOptions& g, const std::string& db_file) {
+  if (!std::filesystem::exists(db_file)) throw_usage(db_file + ": no such database");
+  Store store(db_file);
+  const auto counts = store.row_counts();
+  Statement runs(store.database(), "SELECT status, count(*) FROM runs GROUP BY status ORDER BY status");
+  json run_status = json::object();
+  while (runs.step()) run_status[runs.column_text(0)] = runs.column_int(1);
+  if (g.json_output) {
+    std::cout << json{{"file", db_file},
+                      {"schema_version", store.schema_version()},
+                      {"rows", counts},
+                      {"runs", run_status}}
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  std::printf("%s: schema version %d\n", db_file.c_str(), store.schema_version());
+  for (const auto& [table, count] : counts)
+    std::printf("  %-12s %10lld rows\n", table.c_str(), static_cast<long long>(count));
+  for (const auto& [status, count] : run_status.items())
+    std::printf("  runs %s: %lld\n", status.c_str(), static_cast<long long>(count.get<int64_t>()));
+  return 0;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::istringstream parts(text);
+  for (std::string item; std::getline(parts, item, ',');)
+    if (!item.empty()) items.push_back(item);
+  return items;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -320,6 +408,11 @@ int run_cli(int argc, char** argv) {
   };
   auto* verify = app.add_subcommand("verify", "Run the verifier cascade on one kernel and print the verdict");
   add_kernel_options(verify);
+  verify->add_flag("--time", g.time, "Also time it beside the reference (stages 6 and 7)");
+  verify->add_flag("--hot", g.hot, "Time without flushing caches between calls");
+  verify
+      ->add_option("--max-time", g.max_time, "Seconds of measured time per kernel before giving up on the noise target")
+      ->capture_default_str();
 
   auto* run = app.add_subcommand(
       "run", "Run one kernel on one shape and seed; dump inputs, outputs and expected outputs as .npy");
@@ -330,6 +423,41 @@ int run_cli(int argc, char** argv) {
   run->add_option("--shape", shape_label, "Shape label (see kforge tasks show)")->required();
   run->add_option("--seed", seed, "Input seed")->capture_default_str();
   run->add_option("--dump", dump_dir, "Folder for the .npy files")->required();
+
+  std::string db_file = "kforge.db";
+  BenchOptions bench_options;
+  std::string bench_tasks;
+  std::string kernels_dir;
+  bool fresh = false;
+  auto* bench = app.add_subcommand("bench", "Benchmark the suite: references first, then any --kernels, into --db");
+  bench->add_option("--db", db_file, "SQLite store")->capture_default_str();
+  bench->add_option("--backend", g.backend, "Backend: cpu, cuda, hip")->capture_default_str();
+  bench->add_option("--tasks", bench_tasks, "Comma-separated task names or globs (default: all)");
+  bench->add_option("--category", bench_options.category, "Only this category");
+  bench->add_option("--level", bench_options.level, "Only this level (1, 2, 3)")->check(CLI::Range(1, 3));
+  bench->add_option("--kernels", kernels_dir, "Folder of candidates named <task>.cpp (or .cu)");
+  bench->add_option("--jobs,-j", bench_options.jobs, "Parallel compiles (default: cores)");
+  bench->add_option("--threads", g.threads, "CPU threads a kernel may use")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  bench->add_flag("--fresh", fresh, "Redo work already in the store (default: resume, skipping it)");
+  bool resume = true;
+  bench->add_flag("--resume", resume, "Skip work already in the store (the default)");
+  bench->add_flag("--hot", g.hot, "Time without flushing caches between calls");
+  bench->add_option("--max-time", g.max_time, "Measured seconds per kernel before giving up on the noise target")
+      ->capture_default_str();
+  bench->add_option("--timeout", g.timeout_seconds, "Seconds each correctness stage may take")->capture_default_str();
+  bench->add_option("--flags", g.flags, "Compiler flags replacing the backend's defaults");
+
+  size_t top = 5;
+  auto* leaderboard = app.add_subcommand("leaderboard", "Best correct kernels per (task version, device, shape)");
+  leaderboard->add_option("--db", db_file, "SQLite store")->capture_default_str();
+  leaderboard->add_option("--top", top, "Kernels per board (0: all)")->capture_default_str();
+
+  auto* db = app.add_subcommand("db", "Inspect the store");
+  db->require_subcommand(1);
+  auto* db_info = db->add_subcommand("info", "Schema version and row counts");
+  db_info->add_option("--db", db_file, "SQLite store")->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -343,6 +471,25 @@ int run_cli(int argc, char** argv) {
     if (app.got_subcommand("devices")) return cmd_devices(g);
     if (app.got_subcommand("verify")) return cmd_verify(g, task_name, kernel_file);
     if (app.got_subcommand("run")) return cmd_run(g, task_name, shape_label, seed, kernel_file, dump_dir);
+    if (app.got_subcommand("leaderboard")) return cmd_leaderboard(g, db_file, top);
+    if (db->got_subcommand("info")) return cmd_db_info(g, db_file);
+    if (app.got_subcommand("bench")) {
+      bench_options.tasks_dir = g.tasks_dir;
+      bench_options.db = db_file;
+      bench_options.backend = g.backend;
+      bench_options.task_patterns = split_list(bench_tasks);
+      bench_options.kernels_dir = kernels_dir;
+      if (bench_options.jobs <= 0)
+        bench_options.jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+      bench_options.threads = g.threads;
+      bench_options.resume = !fresh;
+      bench_options.hot = g.hot;
+      bench_options.max_time = g.max_time;
+      bench_options.timeout_seconds = g.timeout_seconds;
+      bench_options.flags = split_flags(g.flags);
+      bench_options.json = g.json_output;
+      return run_bench(bench_options);
+    }
   } catch (const Error& e) {
     std::fprintf(stderr, "kforge: error: %s\n", e.what());
     return static_cast<int>(e.code());

@@ -51,44 +51,50 @@ class Fd {
   int m_fd;
 };
 
-// A shared mapping of every tensor of a batch, laid out case by case, inputs then outputs.
+// One shared mapping holding every tensor of a runner request.
 class TensorArena {
  public:
-  explicit TensorArena(std::vector<Case>& cases) {
-    size_t size = 0;
-    for (auto& c : cases) {
-      for (auto* list : {&c.inputs, &c.outputs}) {
-        std::vector<size_t> offsets;
-        for (const auto& t : *list) {
-          offsets.push_back(size);
-          size = align_up(size + std::max<size_t>(t.nbytes(), 1));
-        }
-        m_offsets.push_back(std::move(offsets));
-      }
-    }
-    m_size = std::max<size_t>(size, k_alignment);
+  // Reserves a place for `tensor`; returns its offset.
+  size_t reserve(const HostTensor& tensor) {
+    const size_t offset = m_size;
+    m_size = align_up(m_size + std::max<size_t>(tensor.nbytes(), 1));
+    return offset;
+  }
+
+  // Creates the memfd and maps it; call once, after every reserve().
+  void map() {
+    m_size = std::max<size_t>(m_size, k_alignment);
     m_fd.adopt(memfd_create("kforge-tensors", MFD_CLOEXEC));
     if (m_fd.get() < 0) throw_environment(std::string("memfd_create failed: ") + strerror(errno));
     if (ftruncate(m_fd.get(), static_cast<off_t>(m_size)) != 0)
       throw_environment("cannot size the shared tensor memory (" + std::to_string(m_size) +
                         " bytes): " + strerror(errno));
     m_base = mmap(nullptr, m_size, PROT_READ | PROT_WRITE, MAP_SHARED, m_fd.get(), 0);
-    if (m_base == MAP_FAILED) throw_environment(std::string("mmap of the tensor memory failed: ") + strerror(errno));
+    if (m_base == MAP_FAILED) {
+      m_base = nullptr;
+      throw_environment(std::string("mmap of the tensor memory failed: ") + strerror(errno));
+    }
   }
+
+  TensorArena() = default;
   TensorArena(const TensorArena&) = delete;
   TensorArena& operator=(const TensorArena&) = delete;
-  ~TensorArena() { munmap(m_base, m_size); }
+  ~TensorArena() {
+    if (m_base != nullptr) munmap(m_base, m_size);
+  }
 
   [[nodiscard]] int fd() const { return m_fd.get(); }
-  [[nodiscard]] std::byte* at(size_t offset) const { return static_cast<std::byte*>(m_base) + offset; }
-  // Offsets of case `c`'s inputs (which = 0) or outputs (which = 1).
-  [[nodiscard]] const std::vector<size_t>& offsets(size_t c, int which) const { return m_offsets[2 * c + which]; }
+  void write(size_t offset, const HostTensor& tensor) const {
+    std::memcpy(at(offset), tensor.data.data(), tensor.nbytes());
+  }
+  void read(size_t offset, HostTensor& tensor) const { std::memcpy(tensor.data.data(), at(offset), tensor.nbytes()); }
 
  private:
+  [[nodiscard]] std::byte* at(size_t offset) const { return static_cast<std::byte*>(m_base) + offset; }
+
   Fd m_fd;
   void* m_base = nullptr;
   size_t m_size = 0;
-  std::vector<std::vector<size_t>> m_offsets;
 };
 
 // A fresh private directory, removed with everything in it.
@@ -127,6 +133,21 @@ std::string format_bytes(int64_t bytes) {
   return text.str();
 }
 
+json params_json(const Problem& problem) {
+  json params = json::array();
+  for (const auto& [name, value] : problem.params)
+    params.push_back({name, value, static_cast<int64_t>(std::llround(value))});
+  return params;
+}
+
+// What one runner process did: the events it sent and how it ended.
+struct RunnerRun {
+  std::vector<json> events;
+  ExitStatus status;
+  bool deadline_hit = false;
+  std::string log;  // what the kernel printed, capped
+};
+
 }  // namespace
 
 ProcessExecutor::ProcessExecutor(std::filesystem::path runner, SandboxLimits limits)
@@ -141,55 +162,31 @@ std::filesystem::path ProcessExecutor::default_runner() {
   return KFORGE_BUILD_RUNNER;
 }
 
-ExecOutcome ProcessExecutor::execute(const std::filesystem::path& artifact, std::vector<Case>& cases,
-                                     const ExecLimits& limits) {
-  if (m_runner.empty() || !std::filesystem::exists(m_runner))
-    throw_environment("cannot find kforge-runner (looked for " + m_runner.string() + "); set KFORGE_RUNNER");
+namespace {
+
+// Starts kforge-runner in `dir` (which holds the request and the artifacts) with the arena on fd 3, and
+// collects its events until it ends or the deadline passes; the process group and strays are killed after.
+RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& sandbox,
+                     const std::filesystem::path& dir, const TensorArena& arena, const ExecLimits& limits) {
+  if (runner.empty() || !std::filesystem::exists(runner))
+    throw_environment("cannot find kforge-runner (looked for " + runner.string() + "); set KFORGE_RUNNER");
   const auto deadline = Clock::now() + limits.timeout;
-  TempDir dir;
-  std::filesystem::copy_file(artifact, dir.path() / rp::k_artifact_file);
-
-  TensorArena arena(cases);
-  json request;
-  request["num_threads"] = limits.num_threads;
-  request["cases"] = json::array();
-  for (size_t i = 0; i < cases.size(); ++i) {
-    Case& c = cases[i];
-    json spec;
-    spec["inputs"] = json::array();
-    spec["outputs"] = json::array();
-    for (size_t t = 0; t < c.inputs.size(); ++t) {
-      std::memcpy(arena.at(arena.offsets(i, 0)[t]), c.inputs[t].data.data(), c.inputs[t].nbytes());
-      spec["inputs"].push_back(tensor_json(c.inputs[t], arena.offsets(i, 0)[t]));
-    }
-    for (size_t t = 0; t < c.outputs.size(); ++t) {
-      std::memcpy(arena.at(arena.offsets(i, 1)[t]), c.outputs[t].data.data(), c.outputs[t].nbytes());
-      spec["outputs"].push_back(tensor_json(c.outputs[t], arena.offsets(i, 1)[t]));
-    }
-    spec["params"] = json::array();
-    for (const auto& [name, value] : c.problem.params)
-      spec["params"].push_back({name, value, static_cast<int64_t>(std::llround(value))});
-    request["cases"].push_back(std::move(spec));
-  }
-  std::ofstream(dir.path() / rp::k_request_file) << request.dump();
-
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) throw_environment(std::string("pipe failed: ") + strerror(errno));
   Fd events_read(pipe_fds[0]);
   Fd events_write(pipe_fds[1]);
 
   SpawnOptions options;
-  options.argv = {m_runner.string()};
-  options.cwd = dir.path();
-  options.stdout_file = dir.path() / "output.log";
+  options.argv = {runner.string()};
+  options.cwd = dir;
+  options.stdout_file = dir / "output.log";
   options.inherit_fds = {{arena.fd(), rp::k_tensor_fd}, {events_write.get(), rp::k_event_fd}};
   options.env = std::vector<std::string>{"PATH=/usr/bin:/bin",
-                                         "HOME=" + dir.path().string(),
-                                         "TMPDIR=" + dir.path().string(),
+                                         "HOME=" + dir.string(),
+                                         "TMPDIR=" + dir.string(),
                                          "LANG=C",
                                          "OMP_NUM_THREADS=" + std::to_string(limits.num_threads),
                                          "KFORGE_SANDBOX=process"};
-  const SandboxLimits sandbox = m_limits;
   const auto cpu_seconds =
       static_cast<rlim_t>(limits.timeout.count() / 1000 + 1) * static_cast<rlim_t>(std::max(1, limits.num_threads)) + 5;
   options.before_exec = [sandbox, cpu_seconds] {
@@ -206,97 +203,221 @@ ExecOutcome ProcessExecutor::execute(const std::filesystem::path& artifact, std:
 #endif
   };
 
+  RunnerRun run;
   ChildProcess child(options);
   events_write.reset();
-
-  // Read events until the runner closes its end or the deadline passes.
-  std::vector<json> events;
   std::string pending;
-  bool deadline_hit = false;
-  char buffer[4096];
+  char buffer[65536];
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) {
-      deadline_hit = true;
+      run.deadline_hit = true;
       break;
     }
     pollfd pfd{events_read.get(), POLLIN, 0};
-    const int ready = poll(&pfd, 1, static_cast<int>(std::min<int64_t>(left, 1000)));
+    const int ready = poll(&pfd, 1, static_cast<int>(std::min<int64_t>(left, 20)));
     if (ready < 0 && errno == EINTR) continue;
-    if (ready == 0) continue;
+    // Something the kernel started can hold the pipe open after the runner is gone: the runner's exit, not
+    // the pipe's end, says when to stop listening.
+    if (ready == 0) {
+      if (child.exited()) {
+        pfd.revents = 0;
+        if (poll(&pfd, 1, 0) <= 0) break;
+      }
+      continue;
+    }
     const ssize_t n = read(events_read.get(), buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     pending.append(buffer, static_cast<size_t>(n));
-    if (pending.size() > (1 << 20)) break;  // a runner does not say this much: something is writing garbage
     for (size_t newline; (newline = pending.find('\n')) != std::string::npos;) {
-      const std::string line = pending.substr(0, newline);
+      json event = json::parse(pending.substr(0, newline), nullptr, false);
       pending.erase(0, newline + 1);
-      json event = json::parse(line, nullptr, false);
-      if (!event.is_discarded() && event.is_object()) events.push_back(std::move(event));
+      if (!event.is_discarded() && event.is_object()) run.events.push_back(std::move(event));
     }
+    if (pending.size() > (64 << 20)) break;  // no runner says this much: something is writing garbage
   }
-  const ExitStatus status =
-      deadline_hit ? (child.kill_group(), child.wait_until(Clock::now())) : child.wait_until(deadline);
+  if (run.deadline_hit) child.kill_group();
+  run.status = child.wait_until(run.deadline_hit ? Clock::now() : deadline);
+  run.deadline_hit = run.deadline_hit || run.status.timed_out;
   reap_strays();
+  run.log = read_file_capped(dir / "output.log", 4096);
+  for (const auto& event : run.events)
+    if (event.value("event", "") == "error")
+      throw_environment("kforge-runner refused its request: " + event.value("detail", ""));
+  return run;
+}
 
+// How a runner that did not finish ended, as a kernel outcome; ok when it sent "done" and exited 0.
+ExecOutcome judge_exit(const RunnerRun& run, const std::string& where, const ExecLimits& limits,
+                       const SandboxLimits& sandbox) {
   ExecOutcome outcome;
-  outcome.log = read_file_capped(dir.path() / "output.log", 4096);
-  bool done = false;
-  constexpr size_t k_none = static_cast<size_t>(-1);
-  size_t running = k_none;
-  for (const auto& event : events) {
-    const std::string kind = event.value("event", "");
-    if (kind == "abi_error") {
+  outcome.log = run.log;
+  for (const auto& event : run.events) {
+    if (event.value("event", "") == "abi_error") {
       outcome.kind = ExecOutcome::Kind::abi_error;
       outcome.detail = event.value("detail", "the kernel could not be loaded");
       return outcome;
     }
-    if (kind == "error") throw_environment("kforge-runner refused its request: " + event.value("detail", ""));
-    const size_t index = event.value("index", size_t{0});
+  }
+  const bool done =
+      std::any_of(run.events.begin(), run.events.end(), [](const json& e) { return e.value("event", "") == "done"; });
+  if (run.deadline_hit) {
+    outcome.kind = ExecOutcome::Kind::timeout;
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(limits.timeout.count()) / 1000.0);
+    outcome.detail = std::string("no result within ") + seconds + " s" + where + "; the runner was killed";
+  } else if (run.status.signal != 0) {
+    outcome.kind = ExecOutcome::Kind::runtime_error;
+    outcome.detail = "the kernel crashed with " + run.status.describe() + where;
+    if (run.status.signal == SIGXCPU) outcome.detail += " (CPU time limit)";
+    if (run.status.signal == SIGXFSZ)
+      outcome.detail += " (it wrote more than " + format_bytes(sandbox.file_size_bytes) + " of output)";
+#if !defined(__SANITIZE_ADDRESS__)
+    if (run.status.signal == SIGSEGV || run.status.signal == SIGABRT || run.status.signal == SIGBUS)
+      outcome.detail += "; note: the runner's address space is limited to " +
+                        format_bytes(sandbox.address_space_bytes) + ", so a huge allocation fails";
+#endif
+  } else if (!done) {
+    outcome.kind = ExecOutcome::Kind::runtime_error;
+    outcome.detail = "the runner ended with " + run.status.describe() + where +
+                     " before finishing (a kernel must not exit the process or close its descriptors)";
+  } else if (run.status.exit_code != 0) {
+    outcome.kind = ExecOutcome::Kind::runtime_error;
+    outcome.detail = "the runner ended with " + run.status.describe() + " after its work";
+  }
+  return outcome;
+}
+
+}  // namespace
+
+ExecOutcome ProcessExecutor::execute(const std::filesystem::path& artifact, std::vector<Case>& cases,
+                                     const ExecLimits& limits) {
+  TempDir dir;
+  std::filesystem::copy_file(artifact, dir.path() / rp::k_artifact_file);
+  TensorArena arena;
+  std::vector<std::vector<size_t>> input_offsets(cases.size());
+  std::vector<std::vector<size_t>> output_offsets(cases.size());
+  for (size_t i = 0; i < cases.size(); ++i) {
+    for (const auto& t : cases[i].inputs) input_offsets[i].push_back(arena.reserve(t));
+    for (const auto& t : cases[i].outputs) output_offsets[i].push_back(arena.reserve(t));
+  }
+  arena.map();
+  json request{{"mode", "run"}, {"num_threads", limits.num_threads}, {"cases", json::array()}};
+  for (size_t i = 0; i < cases.size(); ++i) {
+    json spec{{"inputs", json::array()}, {"outputs", json::array()}, {"params", params_json(cases[i].problem)}};
+    for (size_t t = 0; t < cases[i].inputs.size(); ++t) {
+      arena.write(input_offsets[i][t], cases[i].inputs[t]);
+      spec["inputs"].push_back(tensor_json(cases[i].inputs[t], input_offsets[i][t]));
+    }
+    for (size_t t = 0; t < cases[i].outputs.size(); ++t) {
+      arena.write(output_offsets[i][t], cases[i].outputs[t]);
+      spec["outputs"].push_back(tensor_json(cases[i].outputs[t], output_offsets[i][t]));
+    }
+    request["cases"].push_back(std::move(spec));
+  }
+  std::ofstream(dir.path() / rp::k_request_file) << request.dump();
+
+  const RunnerRun run = run_runner(m_runner, m_limits, dir.path(), arena, limits);
+  constexpr size_t k_none = static_cast<size_t>(-1);
+  size_t running = k_none;
+  for (const auto& event : run.events) {
+    const std::string kind = event.value("event", "");
+    const size_t index = event.value("index", k_none);
     if (index >= cases.size()) continue;
     if (kind == "start") running = index;
     if (kind == "end") {
       running = k_none;
-      Case& c = cases[index];
-      c.ran = true;
-      c.kernel_rc = event.value("rc", 0);
+      cases[index].ran = true;
+      cases[index].kernel_rc = event.value("rc", 0);
     }
-    if (kind == "done") done = true;
   }
   // Results come from the shared memory, whatever the events said.
   for (size_t i = 0; i < cases.size(); ++i) {
     Case& c = cases[i];
     if (!c.ran) continue;
-    for (size_t t = 0; t < c.outputs.size(); ++t)
-      std::memcpy(c.outputs[t].data.data(), arena.at(arena.offsets(i, 1)[t]), c.outputs[t].nbytes());
+    for (size_t t = 0; t < c.outputs.size(); ++t) arena.read(output_offsets[i][t], c.outputs[t]);
     c.inputs_after = c.inputs;
-    for (size_t t = 0; t < c.inputs.size(); ++t)
-      std::memcpy(c.inputs_after[t].data.data(), arena.at(arena.offsets(i, 0)[t]), c.inputs[t].nbytes());
+    for (size_t t = 0; t < c.inputs.size(); ++t) arena.read(input_offsets[i][t], c.inputs_after[t]);
   }
-  const std::string where = running != k_none ? " while running " + case_name(cases[running]) : "";
-  if (status.timed_out || deadline_hit) {
-    outcome.kind = ExecOutcome::Kind::timeout;
-    outcome.detail = "no result within " + std::to_string(limits.timeout.count() / 1000.0).substr(0, 5) + " s" + where +
-                     "; the runner was killed";
-  } else if (status.signal != 0) {
-    outcome.kind = ExecOutcome::Kind::runtime_error;
-    outcome.detail = "the kernel crashed with " + status.describe() + where;
-    if (status.signal == SIGXCPU) outcome.detail += " (CPU time limit)";
-    if (status.signal == SIGXFSZ)
-      outcome.detail += " (it wrote more than " + format_bytes(sandbox.file_size_bytes) + " of output)";
-#if !defined(__SANITIZE_ADDRESS__)
-    if (status.signal == SIGSEGV || status.signal == SIGABRT || status.signal == SIGBUS)
-      outcome.detail += "; note: the runner's address space is limited to " +
-                        format_bytes(m_limits.address_space_bytes) + ", so a huge allocation fails";
-#endif
-  } else if (!done) {
-    outcome.kind = ExecOutcome::Kind::runtime_error;
-    outcome.detail = "the runner ended with " + status.describe() + where +
-                     " before finishing its cases (a kernel must not exit the process or close its descriptors)";
-  } else if (status.exit_code != 0) {
-    outcome.kind = ExecOutcome::Kind::runtime_error;
-    outcome.detail = "the runner ended with " + status.describe() + " after its cases";
+  return judge_exit(run, running != k_none ? " while running " + case_name(cases[running]) : "", limits, m_limits);
+}
+
+TimingOutcome ProcessExecutor::time(const std::filesystem::path& candidate, const std::filesystem::path& reference,
+                                    TimingJob& job, const ExecLimits& limits) {
+  TempDir dir;
+  std::filesystem::copy_file(candidate, dir.path() / rp::k_artifact_file);
+  if (!reference.empty()) std::filesystem::copy_file(reference, dir.path() / rp::k_reference_file);
+  TensorArena arena;
+  std::vector<size_t> input_offsets;
+  std::vector<size_t> output_offsets;
+  for (const auto& t : job.bench.inputs) input_offsets.push_back(arena.reserve(t));
+  for (const auto& t : job.bench.outputs) output_offsets.push_back(arena.reserve(t));
+  std::vector<std::vector<size_t>> fresh_offsets(job.fresh.size());
+  for (size_t f = 0; f < job.fresh.size(); ++f)
+    for (const auto& t : job.fresh[f].inputs) fresh_offsets[f].push_back(arena.reserve(t));
+  const size_t slots = std::max<size_t>(job.check_slots, 1);
+  std::vector<std::vector<size_t>> slot_offsets(slots);
+  for (size_t s = 0; s < slots; ++s)
+    for (const auto& t : job.bench.outputs) slot_offsets[s].push_back(arena.reserve(t));
+  arena.map();
+
+  auto describe = [&](const std::vector<HostTensor>& tensors, const std::vector<size_t>& offsets) {
+    json list = json::array();
+    for (size_t t = 0; t < tensors.size(); ++t) {
+      arena.write(offsets[t], tensors[t]);
+      list.push_back(tensor_json(tensors[t], offsets[t]));
+    }
+    return list;
+  };
+  const TimingConfig& config = job.config;
+  json request{{"mode", "time"},
+               {"num_threads", limits.num_threads},
+               {"with_reference", !reference.empty()},
+               {"hot", config.hot},
+               {"rotation_bytes", config.rotation_bytes},
+               {"warmup_seconds", config.warmup_seconds},
+               {"check_probability", config.check_probability},
+               {"seed", config.seed},
+               {"stop",
+                {{"min_samples", config.stop.min_samples},
+                 {"min_seconds", config.stop.min_seconds},
+                 {"max_seconds", config.stop.max_seconds},
+                 {"target_noise", config.stop.target_noise}}},
+               {"case",
+                {{"inputs", describe(job.bench.inputs, input_offsets)},
+                 {"outputs", describe(job.bench.outputs, output_offsets)},
+                 {"params", params_json(job.bench.problem)}}},
+               {"fresh", json::array()},
+               {"check_slots", json::array()}};
+  for (size_t f = 0; f < job.fresh.size(); ++f)
+    request["fresh"].push_back(describe(job.fresh[f].inputs, fresh_offsets[f]));
+  for (size_t s = 0; s < slots; ++s) request["check_slots"].push_back(describe(job.bench.outputs, slot_offsets[s]));
+  std::ofstream(dir.path() / rp::k_request_file) << request.dump();
+
+  const RunnerRun run = run_runner(m_runner, m_limits, dir.path(), arena, limits);
+  TimingOutcome outcome;
+  outcome.exec = judge_exit(run, " while timing " + case_name(job.bench), limits, m_limits);
+  for (const auto& event : run.events) {
+    const std::string kind = event.value("event", "");
+    if (kind == "end") outcome.kernel_rc = event.value("rc", 0);
+    if (kind == "samples") {
+      auto samples = event.value("samples_ns", std::vector<double>{});
+      (event.value("role", "") == "reference" ? outcome.reference_ns : outcome.candidate_ns) = std::move(samples);
+      outcome.rotation = event.value("rotation", size_t{1});
+    }
+    if (kind == "stopped") outcome.stop_reason = event.value("reason", "");
+    if (kind == "check") {
+      const size_t slot = event.value("slot", slots);
+      const size_t fresh = event.value("fresh", job.fresh.size());
+      if (slot >= slots || fresh >= job.fresh.size()) continue;
+      CheckCall check;
+      check.fresh_index = fresh;
+      check.kernel_rc = event.value("rc", 0);
+      check.outputs = job.bench.outputs;
+      for (size_t t = 0; t < check.outputs.size(); ++t) arena.read(slot_offsets[slot][t], check.outputs[t]);
+      outcome.checks.push_back(std::move(check));
+    }
   }
   return outcome;
 }

@@ -22,6 +22,8 @@ class ProcessExecutor final : public KernelExecutor {
 
   ExecOutcome execute(const std::filesystem::path& artifact, std::vector<Case>& cases,
                       const ExecLimits& limits) override;
+  TimingOutcome time(const std::filesystem::path& candidate, const std::filesystem::path& reference, TimingJob& job,
+                     const ExecLimits& limits) override;
 
   // $KFORGE_RUNNER, else kforge-runner beside this executable, else the one in the build tree.
   static std::filesystem::path default_runner();

@@ -111,6 +111,95 @@ class Evaluation {
     return true;
   }
 
+  // Stage 6 for one bench shape: expected outputs for the fresh check inputs from the oracle (its own
+  // process), then the candidate timed beside the reference in one runner, then every checked call compared.
+  bool time_shape(const ShapeSet& shape, uint64_t fresh, const std::filesystem::path& candidate,
+                  const std::filesystem::path& reference, KernelExecutor& executor, KernelExecutor& oracle,
+                  const CascadeOptions& options) {
+    const auto start = Clock::now();
+    TimingJob job;
+    auto make = [&](uint64_t seed) {
+      Case c;
+      c.problem = resolve_problem(m_task, shape);
+      c.seed = seed;
+      c.inputs = generate_inputs(m_task, c.problem, seed);
+      c.outputs = make_poisoned_outputs(m_task, c.problem);
+      return c;
+    };
+    job.bench = make(fresh ^ 0x5bd1e995ull);
+    job.fresh = {make(fresh + 101), make(fresh + 202)};
+    size_t output_bytes = 0;
+    for (const auto& t : job.bench.outputs) output_bytes += t.nbytes();
+    job.check_slots =
+        std::clamp<size_t>(static_cast<size_t>(options.check_memory_bytes) / std::max<size_t>(output_bytes, 1), 2, 4);
+    job.config = options.timing_config;
+    job.config.seed = fresh ^ 0x9e3779b97f4a7c15ull;
+
+    std::vector<Case> expected = clone_for_oracle(job.fresh);
+    const ExecOutcome oracle_outcome = oracle.execute(reference, expected, options.bench_limits);
+    if (oracle_outcome.kind != ExecOutcome::Kind::ok)
+      throw_environment("the reference kernel failed on " + m_task.name + ": " + oracle_outcome.detail);
+
+    const TimingOutcome timed = executor.time(candidate, options.time_reference ? reference : std::filesystem::path(),
+                                              job, options.timing_limits);
+    const double seconds = seconds_since(start);
+    if (!accept_outcome("timing", timed.exec, {}, seconds)) return false;
+    if (timed.kernel_rc != 0) {
+      fail("timing", Status::runtime_error,
+           "kforge_run returned " + std::to_string(timed.kernel_rc) + " while being timed on shape '" + shape.label +
+               "'",
+           seconds);
+      return false;
+    }
+    if (timed.checks.empty() || timed.candidate_ns.empty()) {
+      fail("timing", Status::runtime_error, "the timing run on shape '" + shape.label + "' returned no checked call",
+           seconds);
+      return false;
+    }
+    std::vector<const CheckCall*> first_of(job.fresh.size(), nullptr);
+    for (const auto& check : timed.checks) {
+      for (size_t t = 0; t < check.outputs.size(); ++t) {
+        const Tolerance tolerance = m_task.tolerance_for(m_task.outputs[t]);
+        const Comparison cmp = compare_tensors(expected[check.fresh_index].outputs[t], check.outputs[t], tolerance);
+        if (!cmp.ok) {
+          fail("timing", Status::incorrect,
+               "a timed call on fresh inputs (shape '" + shape.label + "') left output '" + m_task.outputs[t].name +
+                   "' wrong: " + std::to_string(cmp.mismatches) + " of " + std::to_string(check.outputs[t].numel()) +
+                   " elements mismatch, first at " + format_index(check.outputs[t].shape, cmp.first_mismatch) +
+                   ": expected " + format_number(cmp.first_expected) + ", got " + format_number(cmp.first_got) +
+                   " (a kernel that caches, replays or skips work while timed)",
+               seconds);
+          return false;
+        }
+        // The same inputs twice must give the same outputs, within tolerance.
+        if (const CheckCall* earlier = first_of[check.fresh_index]) {
+          if (!compare_tensors(earlier->outputs[t], check.outputs[t], tolerance).ok)
+            m_verdict.flags.push_back("nondeterministic");
+        }
+      }
+      if (first_of[check.fresh_index] == nullptr) first_of[check.fresh_index] = &check;
+    }
+
+    ShapeTiming timing;
+    timing.shape = shape.label;
+    timing.hot = job.config.hot;
+    timing.candidate_samples_ns = timed.candidate_ns;
+    timing.reference_samples_ns = timed.reference_ns;
+    timing.candidate = summarize(timed.candidate_ns);
+    timing.reference = summarize(timed.reference_ns);
+    timing.speedup = timing.reference.count > 0 ? timing.reference.median_ns / timing.candidate.median_ns : 1.0;
+    timing.flops = job.bench.problem.flops;
+    timing.bytes = job.bench.problem.bytes;
+    const std::string dtype(dtype_name(m_task.outputs[0].dtype));
+    timing.sol = speed_of_light(timing.flops, timing.bytes, dtype, options.peaks, !job.config.hot);
+    timing.sol_fraction = timing.sol.time_ns / timing.candidate.median_ns;
+    timing.stop_reason = timed.stop_reason;
+    timing.checked_calls = timed.checks.size();
+    timing.rotation = timed.rotation;
+    m_verdict.timings.push_back(std::move(timing));
+    return true;
+  }
+
   // Checks every case of the candidate against the oracle's; records the first failure.
   bool check_cases(const std::string& stage, const std::vector<Case>& got, const std::vector<Case>& expected,
                    double seconds) {
@@ -259,6 +348,32 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
   // Stage 5: the bench sizes, one fresh seed.
   if (options.bench_correctness && !run_stage("bench", ShapeRole::bench, {fresh}, options.bench_limits))
     return finish();
+  if (!options.timing) return finish();
+
+  // Stages 6 and 7: time every bench shape, then check the times are physically possible.
+  stage_start = Clock::now();
+  for (const auto& shape : task.shapes) {
+    if (shape.role != ShapeRole::bench) continue;
+    if (!evaluation.time_shape(shape, fresh, built.artifact, reference_built.artifact, m_executor, m_oracle, options))
+      return finish();
+  }
+  evaluation.pass("timing", seconds_since(stage_start), std::to_string(verdict.timings.size()) + " bench shape(s)");
+  stage_start = Clock::now();
+  for (const auto& timing : verdict.timings) {
+    if (timing.sol.time_ns > 0 && timing.candidate.min_ns < timing.sol.time_ns) {
+      char text[256];
+      std::snprintf(text, sizeof text,
+                    "faster than physically possible on shape '%s': min %.4g ns < speed-of-light %.4g ns (%s bound)",
+                    timing.shape.c_str(), timing.candidate.min_ns, timing.sol.time_ns, timing.sol.bound_by.c_str());
+      evaluation.fail("sanity", Status::invalid, text, seconds_since(stage_start));
+      return finish();
+    }
+    if (timing.reference.count > 0 && timing.speedup > options.suspicious_speedup)
+      verdict.flags.push_back("suspicious");
+  }
+  std::sort(verdict.flags.begin(), verdict.flags.end());
+  verdict.flags.erase(std::unique(verdict.flags.begin(), verdict.flags.end()), verdict.flags.end());
+  evaluation.pass("sanity", seconds_since(stage_start), verdict.flags.empty() ? "" : "flags raised");
   return finish();
 }
 

@@ -6,6 +6,8 @@
 #pragma once
 
 #include "core/task.h"
+#include "verifier/speed_of_light.h"
+#include "verifier/stats.h"
 #include "verifier/tensor.h"
 #include "verifier/verdict.h"
 
@@ -54,7 +56,40 @@ struct ExecOutcome {
   std::string log;     // what the kernel printed, capped
 };
 
-// Runs a batch of cases through one artifact in an isolated process.
+struct TimingConfig {
+  bool hot = false;            // no cache flush between calls
+  int64_t rotation_bytes = 0;  // cold: rotate buffer sets totalling at least this (>= 4x the last-level cache)
+  StopRule stop;
+  double warmup_seconds = 0.025;
+  double check_probability = 0.05;  // chance that a timed call gets fresh inputs and is checked
+  uint64_t seed = 1;                // draws which calls are checked
+};
+
+// A timing run: the candidate (and the reference, alternating) on one bench case.
+struct TimingJob {
+  Case bench;               // inputs and poisoned outputs
+  std::vector<Case> fresh;  // inputs the kernel has not seen; checked calls run on these
+  size_t check_slots = 4;   // how many checked calls' outputs to keep (the last call is always one)
+  TimingConfig config;
+};
+
+struct CheckCall {
+  size_t fresh_index = 0;
+  int kernel_rc = 0;
+  std::vector<HostTensor> outputs;
+};
+
+struct TimingOutcome {
+  ExecOutcome exec;
+  int kernel_rc = 0;                 // non-zero when a timed call failed
+  std::vector<double> candidate_ns;  // raw samples, one per call
+  std::vector<double> reference_ns;  // empty when timed without a reference
+  std::vector<CheckCall> checks;
+  std::string stop_reason;
+  size_t rotation = 1;  // buffer sets rotated through
+};
+
+// Runs kernels in isolated processes.
 class KernelExecutor {
  public:
   virtual ~KernelExecutor() = default;
@@ -62,6 +97,9 @@ class KernelExecutor {
   // inputs_after, ran and kernel_rc of each case it ran. Infrastructure faults throw Error(environment).
   virtual ExecOutcome execute(const std::filesystem::path& artifact, std::vector<Case>& cases,
                               const ExecLimits& limits) = 0;
+  // Times `candidate`, alternating with `reference` unless it is empty, in one process (spec section 6).
+  virtual TimingOutcome time(const std::filesystem::path& candidate, const std::filesystem::path& reference,
+                             TimingJob& job, const ExecLimits& limits) = 0;
 };
 
 struct CascadeOptions {
@@ -72,6 +110,14 @@ struct CascadeOptions {
   ExecLimits check_limits;
   ExecLimits bench_limits{std::chrono::milliseconds(120000), 1};
   uint64_t fresh_seed = 0;  // 0: draw one
+  // Stages 6 and 7: timing and its sanity checks.
+  bool timing = false;
+  bool time_reference = true;  // alternate with the reference; false when the candidate is the reference
+  TimingConfig timing_config;
+  ExecLimits timing_limits{std::chrono::milliseconds(300000), 1};
+  DevicePeaks peaks;
+  double suspicious_speedup = 10.0;
+  int64_t check_memory_bytes = int64_t{256} << 20;  // budget for the outputs of checked timed calls
 };
 
 class Cascade {

@@ -25,7 +25,13 @@ std::optional<Status> parse_status(std::string_view name) {
   return std::nullopt;
 }
 
-nlohmann::json to_json(const Verdict& verdict) {
+nlohmann::json to_json(const TimingStats& stats) {
+  return {{"count", stats.count},   {"median_ns", stats.median_ns}, {"mean_ns", stats.mean_ns},
+          {"min_ns", stats.min_ns}, {"max_ns", stats.max_ns},       {"q1_ns", stats.q1_ns},
+          {"q3_ns", stats.q3_ns},   {"stdev_ns", stats.stdev_ns},   {"rel_stdev", stats.rel_stdev}};
+}
+
+nlohmann::json to_json(const Verdict& verdict, bool with_samples) {
   nlohmann::json out;
   out["task"] = verdict.task;
   out["task_version"] = verdict.task_version;
@@ -63,6 +69,27 @@ nlohmann::json to_json(const Verdict& verdict) {
                        {"got", number(m.got)},
                        {"atol", m.atol},
                        {"rtol", m.rtol}};
+  }
+  out["timings"] = nlohmann::json::array();
+  for (const auto& t : verdict.timings) {
+    nlohmann::json timing{{"shape", t.shape},
+                          {"mode", t.hot ? "hot" : "cold"},
+                          {"candidate", to_json(t.candidate)},
+                          {"speedup", t.speedup},
+                          {"flops", t.flops},
+                          {"bytes", t.bytes},
+                          {"sol_time_ns", t.sol.time_ns},
+                          {"sol_bound_by", t.sol.bound_by},
+                          {"sol_fraction", t.sol_fraction},
+                          {"stop_reason", t.stop_reason},
+                          {"checked_calls", t.checked_calls},
+                          {"rotation", t.rotation}};
+    if (t.reference.count > 0) timing["reference"] = to_json(t.reference);
+    if (with_samples) {
+      timing["candidate_samples_ns"] = t.candidate_samples_ns;
+      timing["reference_samples_ns"] = t.reference_samples_ns;
+    }
+    out["timings"].push_back(std::move(timing));
   }
   if (!verdict.compile_log.empty()) out["compile_log"] = verdict.compile_log;
   return out;

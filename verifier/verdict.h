@@ -1,7 +1,9 @@
 // What happened to a kernel: a value, never an exception (style: errors in three tiers).
 #pragma once
 
+#include "verifier/speed_of_light.h"
 #include "verifier/static_scan.h"
+#include "verifier/stats.h"
 
 #include <nlohmann/json.hpp>
 
@@ -40,6 +42,24 @@ struct MismatchReport {
   double rtol = 0.0;
 };
 
+// Stage 6 for one bench shape: candidate and reference timed side by side in one process.
+struct ShapeTiming {
+  std::string shape;
+  bool hot = false;
+  TimingStats candidate;
+  TimingStats reference;  // count 0 when the candidate was timed alone (it is the reference)
+  std::vector<double> candidate_samples_ns;
+  std::vector<double> reference_samples_ns;
+  double speedup = 0.0;  // reference median / candidate median
+  double flops = 0.0;
+  double bytes = 0.0;
+  SpeedOfLight sol;
+  double sol_fraction = 0.0;  // speed-of-light time / candidate median
+  std::string stop_reason;
+  size_t checked_calls = 0;  // timed calls that got fresh inputs and were checked
+  size_t rotation = 1;       // buffer sets rotated through (cold timing)
+};
+
 struct Verdict {
   std::string task;
   int64_t task_version = 0;
@@ -54,11 +74,14 @@ struct Verdict {
   std::string compile_log;  // compile_error only, capped
   bool compile_cache_hit = false;
   std::vector<uint64_t> seeds;
+  std::vector<ShapeTiming> timings;  // stage 6, one per bench shape, when timing ran
   double seconds = 0.0;
 
   [[nodiscard]] bool ok() const { return status == Status::ok; }
 };
 
-nlohmann::json to_json(const Verdict& verdict);
+// `with_samples` adds the raw timing samples.
+nlohmann::json to_json(const Verdict& verdict, bool with_samples = false);
+nlohmann::json to_json(const TimingStats& stats);
 
 }  // namespace kforge

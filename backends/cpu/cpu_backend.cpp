@@ -7,10 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 namespace kforge {
 namespace {
@@ -135,12 +137,45 @@ DeviceInfo probe_host_cpu() {
       if (level == 2) info.l2_bytes = size;
       if (size > 0 && level >= 2) info.last_level_cache_bytes = std::max(info.last_level_cache_bytes, size);
     }
+    // Peaks: lanes per vector x 2 (FMA) x 2 FMA units x logical CPUs x clock. Without cpufreq (VMs) the
+    // reported clock is nominal, so allow 1.5x for turbo: the bound must never be below what is possible.
+    const double clock_hz = (mhz.empty() ? 1.5 : 1.0) * info.clock_mhz * 1e6;
+    const double f32_lanes = feature("avx512f") ? 16 : feature("avx") ? 8 : 4;
+    const double flops_per_cycle = f32_lanes * (feature("fma") ? 2 : 1) * 2;
+    const double f32_peak = flops_per_cycle * info.compute_units * clock_hz;
+    info.peak_flops["f32"] = f32_peak;
+    info.peak_flops["f64"] = f32_peak / 2;
+    info.peak_flops["bf16"] = feature("avx512_bf16") ? 2 * f32_peak : f32_peak;
+    info.peak_flops["f16"] = feature("avx512_fp16") ? 2 * f32_peak : f32_peak;
     const std::string meminfo = read_text("/proc/meminfo");
     info.memory_bytes = std::atoll(cpuinfo_field(meminfo, "MemTotal").c_str()) * 1024;
     info.runtime_version = "OpenMP";
     return info;
   }();
   return k_info;
+}
+
+double measure_triad_bandwidth(int threads, int64_t last_level_cache_bytes) {
+  const size_t count =
+      static_cast<size_t>(std::max<int64_t>(4 * last_level_cache_bytes, int64_t{64} << 20)) / sizeof(double);
+  std::vector<double> a(count), b(count, 1.0), c(count, 2.0);
+  threads = std::max(1, threads);
+  auto triad = [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) a[i] = b[i] + 3.0 * c[i];
+  };
+  double best = 0.0;
+  for (int repetition = 0; repetition < 5; ++repetition) {
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t)
+      workers.emplace_back(triad, count * static_cast<size_t>(t) / static_cast<size_t>(threads),
+                           count * static_cast<size_t>(t + 1) / static_cast<size_t>(threads));
+    for (auto& w : workers) w.join();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    best = std::max(best, 3.0 * static_cast<double>(count * sizeof(double)) / seconds);
+  }
+  if (a[count / 2] != 7.0) return 0.0;  // keeps the loop from being optimised away
+  return best;
 }
 
 std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }

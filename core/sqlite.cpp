@@ -1,0 +1,104 @@
+#include "core/sqlite.h"
+
+#include "core/error.h"
+
+namespace kforge {
+
+Database::Database(const std::filesystem::path& file, bool read_only) : m_file(file.string()) {
+  const int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (sqlite3_open_v2(m_file.c_str(), &m_db, flags | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+    const std::string why = m_db ? sqlite3_errmsg(m_db) : "out of memory";
+    sqlite3_close(m_db);
+    m_db = nullptr;
+    throw_environment("cannot open the database " + m_file + ": " + why);
+  }
+  sqlite3_busy_timeout(m_db, 30000);
+  if (!read_only) exec("PRAGMA journal_mode=WAL");
+  exec("PRAGMA foreign_keys=ON");
+  exec("PRAGMA synchronous=NORMAL");
+}
+
+Database::~Database() { sqlite3_close_v2(m_db); }
+
+void Database::fail(const std::string& doing) const {
+  throw_environment("database " + m_file + ": " + doing + ": " + sqlite3_errmsg(m_db));
+}
+
+void Database::exec(const std::string& sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(m_db, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+    const std::string why = message ? message : sqlite3_errmsg(m_db);
+    sqlite3_free(message);
+    throw_environment("database " + m_file + ": " + why + " (while running: " + sql.substr(0, 80) + ")");
+  }
+}
+
+Transaction::Transaction(Database& db) : m_db(db) { m_db.exec("BEGIN IMMEDIATE"); }
+
+Transaction::~Transaction() {
+  if (!m_done) sqlite3_exec(m_db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void Transaction::commit() {
+  m_db.exec("COMMIT");
+  m_done = true;
+}
+
+Statement::Statement(const Database& db, const std::string& sql) : m_db(db) {
+  if (sqlite3_prepare_v2(db.handle(), sql.c_str(), -1, &m_stmt, nullptr) != SQLITE_OK)
+    db.fail("preparing '" + sql.substr(0, 60) + "'");
+}
+
+Statement::~Statement() { sqlite3_finalize(m_stmt); }
+
+Statement& Statement::bind(int index, int64_t value) {
+  sqlite3_bind_int64(m_stmt, index, value);
+  return *this;
+}
+
+Statement& Statement::bind(int index, double value) {
+  sqlite3_bind_double(m_stmt, index, value);
+  return *this;
+}
+
+Statement& Statement::bind(int index, const std::string& value) {
+  sqlite3_bind_text(m_stmt, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::optional<double> value) {
+  return value ? bind(index, *value) : bind_null(index);
+}
+
+Statement& Statement::bind_null(int index) {
+  sqlite3_bind_null(m_stmt, index);
+  return *this;
+}
+
+bool Statement::step() {
+  const int rc = sqlite3_step(m_stmt);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  m_db.fail("executing a statement");
+}
+
+void Statement::run() {
+  while (step()) {
+  }
+}
+
+void Statement::reset() {
+  sqlite3_reset(m_stmt);
+  sqlite3_clear_bindings(m_stmt);
+}
+
+int64_t Statement::column_int(int index) const { return sqlite3_column_int64(m_stmt, index); }
+double Statement::column_double(int index) const { return sqlite3_column_double(m_stmt, index); }
+bool Statement::column_is_null(int index) const { return sqlite3_column_type(m_stmt, index) == SQLITE_NULL; }
+
+std::string Statement::column_text(int index) const {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(m_stmt, index));
+  return text ? std::string(text, static_cast<size_t>(sqlite3_column_bytes(m_stmt, index))) : std::string();
+}
+
+}  // namespace kforge

@@ -1,0 +1,293 @@
+#include "harness/bench.h"
+
+#include "backends/backend.h"
+#include "core/error.h"
+#include "core/hash.h"
+#include "harness/compile_cache.h"
+#include "harness/devices.h"
+#include "harness/sandbox.h"
+#include "harness/store.h"
+#include "harness/suite.h"
+#include "verifier/cascade.h"
+
+#include <fnmatch.h>
+#include <unistd.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace kforge {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void on_interrupt(int) { g_interrupted = true; }
+
+struct WorkItem {
+  const Task* task = nullptr;
+  std::filesystem::path source;
+  std::string origin;  // reference or human
+  std::string label;   // what the table shows
+  int64_t task_id = 0;
+  int64_t kernel_id = 0;
+};
+
+struct Row {
+  std::string task;
+  std::string kernel;
+  std::string status;
+  std::string message;
+  double median_ns = 0.0;
+  double speedup = 0.0;
+  double sol_fraction = 0.0;
+  bool skipped = false;
+};
+
+std::string read_text(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+bool matches(const Task& task, const BenchOptions& options) {
+  if (!options.category.empty() && task.category != options.category) return false;
+  if (options.level != 0 && task.level != options.level) return false;
+  if (options.task_patterns.empty()) return true;
+  for (const auto& pattern : options.task_patterns)
+    if (fnmatch(pattern.c_str(), task.name.c_str(), 0) == 0) return true;
+  return false;
+}
+
+std::string format_duration(double seconds) {
+  char text[32];
+  if (seconds >= 60)
+    std::snprintf(text, sizeof text, "%dm%02ds", static_cast<int>(seconds) / 60, static_cast<int>(seconds) % 60);
+  else
+    std::snprintf(text, sizeof text, "%.0fs", seconds);
+  return text;
+}
+
+std::string format_time(double ns) {
+  char text[32];
+  if (ns <= 0) return "-";
+  if (ns >= 1e9)
+    std::snprintf(text, sizeof text, "%.3g s", ns / 1e9);
+  else if (ns >= 1e6)
+    std::snprintf(text, sizeof text, "%.3g ms", ns / 1e6);
+  else if (ns >= 1e3)
+    std::snprintf(text, sizeof text, "%.3g us", ns / 1e3);
+  else
+    std::snprintf(text, sizeof text, "%.3g ns", ns);
+  return text;
+}
+
+// A progress bar with ETA on a terminal, plain lines otherwise.
+class Progress {
+ public:
+  explicit Progress(size_t total) : m_total(total), m_tty(isatty(STDOUT_FILENO) != 0), m_start(Clock::now()) {}
+
+  void starting(size_t index, const std::string& what) {
+    if (!m_tty) return;
+    const double elapsed = std::chrono::duration<double>(Clock::now() - m_start).count();
+    const std::string eta =
+        index > 0
+            ? " ETA " + format_duration(elapsed / static_cast<double>(index) * static_cast<double>(m_total - index))
+            : "";
+    constexpr int k_width = 30;
+    const int filled = static_cast<int>(k_width * index / std::max<size_t>(m_total, 1));
+    std::printf("\r\033[K[%s%s] %zu/%zu %s%s", std::string(static_cast<size_t>(filled), '#').c_str(),
+                std::string(static_cast<size_t>(k_width - filled), '.').c_str(), index, m_total, what.c_str(),
+                eta.c_str());
+    std::fflush(stdout);
+  }
+
+  void finished(size_t index, const Row& row) {
+    if (m_tty) std::printf("\r\033[K");
+    std::printf("[%zu/%zu] %s %s: %s", index + 1, m_total, row.task.c_str(), row.kernel.c_str(),
+                row.skipped ? "already in the store" : row.status.c_str());
+    if (!row.skipped && row.status == "ok")
+      std::printf(", median %s, speedup %.2fx, %.1f%% of speed of light", format_time(row.median_ns).c_str(),
+                  row.speedup, 100 * row.sol_fraction);
+    else if (!row.skipped)
+      std::printf(": %s", row.message.substr(0, 200).c_str());
+    std::printf("\n");
+    std::fflush(stdout);
+  }
+
+ private:
+  size_t m_total;
+  bool m_tty;
+  Clock::time_point m_start;
+};
+
+void print_summary(const std::vector<Row>& rows, double seconds) {
+  std::printf("\n%-24s %-22s %-14s %12s %9s %8s\n", "TASK", "KERNEL", "STATUS", "MEDIAN", "SPEEDUP", "SOL");
+  int failed = 0;
+  for (const auto& row : rows) {
+    const bool timed = !row.skipped && row.status == "ok";
+    char speedup[16] = "-";
+    char sol[16] = "-";
+    if (timed) {
+      std::snprintf(speedup, sizeof speedup, "%.2fx", row.speedup);
+      std::snprintf(sol, sizeof sol, "%.1f%%", 100 * row.sol_fraction);
+    }
+    std::printf("%-24s %-22s %-14s %12s %9s %8s\n", row.task.c_str(), row.kernel.substr(0, 22).c_str(),
+                row.skipped ? "(stored)" : row.status.c_str(), timed ? format_time(row.median_ns).c_str() : "-",
+                speedup, sol);
+    failed += !row.skipped && row.status != "ok";
+  }
+  std::printf("%zu kernels, %d not ok, %s\n", rows.size(), failed, format_duration(seconds).c_str());
+}
+
+}  // namespace
+
+int run_bench(const BenchOptions& options) {
+  const auto started = Clock::now();
+  const Suite suite(options.tasks_dir);
+  const std::vector<Task> all = suite.load_all();
+  std::vector<const Task*> selected;
+  for (const auto& task : all)
+    if (matches(task, options)) selected.push_back(&task);
+  if (selected.empty()) throw_usage("no task matches the selection (see kforge tasks list)");
+  if (!options.kernels_dir.empty() && !std::filesystem::is_directory(options.kernels_dir))
+    throw_usage("--kernels " + options.kernels_dir.string() + ": not a directory");
+
+  auto backend = make_backend(options.backend);
+  if (auto reason = backend->unavailable_reason())
+    throw_environment("backend '" + options.backend + "' is unavailable: " + *reason);
+  const DeviceInfo device = describe_device(*backend, CompileCache::default_root());
+  CompileCache cache(*backend, CompileCache::default_root(), options.flags);
+  ProcessExecutor executor;
+  ProcessExecutor oracle;
+  Cascade cascade(cache, executor, oracle);
+
+  Store store(options.db);
+  const int64_t device_id = store.upsert_device(backend->name(), device, device_fingerprint(backend->name(), device));
+  const std::string timing_mode = options.hot ? "hot" : "cold";
+
+  // The references first (the baselines), then the candidates.
+  std::vector<WorkItem> items;
+  const std::string extension = backend->is_gpu() ? ".cu" : ".cpp";
+  for (const Task* task : selected)
+    items.push_back({task, suite.reference(*task, backend->reference_file()), "reference", "reference"});
+  if (!options.kernels_dir.empty()) {
+    for (const Task* task : selected) {
+      const auto file = options.kernels_dir / (task->name + extension);
+      if (std::filesystem::exists(file)) items.push_back({task, file, "human", file.filename().string()});
+    }
+  }
+  for (auto& item : items) {
+    item.task_id = store.upsert_task(*item.task, read_text(item.task->file));
+    const std::string source = read_text(item.source);
+    KernelRecord record{sha256_hex(source),  item.task->name, backend->name(), item.origin, "", source,
+                        item.source.string()};
+    item.kernel_id = store.upsert_kernel(record);
+  }
+
+  std::vector<bool> skip(items.size(), false);
+  for (size_t i = 0; i < items.size(); ++i)
+    skip[i] = options.resume && store.has_evaluation(device_id, items[i].task_id, items[i].kernel_id, timing_mode);
+
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  // Compile everything not yet evaluated in parallel; the evaluations below then hit the cache.
+  {
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> workers;
+    for (int w = 0; w < std::max(1, options.jobs); ++w) {
+      workers.emplace_back([&] {
+        for (size_t i; (i = next++) < items.size();) {
+          if (skip[i] || g_interrupted) continue;
+          try {
+            (void)cache.compile(items[i].source);
+          } catch (const Error&) {
+            // The evaluation reports it with the right status.
+          }
+        }
+      });
+    }
+    for (auto& w : workers) w.join();
+  }
+
+  const int64_t run_id = store.begin_run("bench", backend->name());
+  std::printf("kforge bench: %zu kernels over %zu tasks on %s (%s), %s timing, into %s\n", items.size(),
+              selected.size(), device.name.c_str(), backend->name().c_str(), timing_mode.c_str(), options.db.c_str());
+  std::fflush(stdout);
+
+  CascadeOptions base;
+  base.backend = backend->name();
+  base.is_gpu = backend->is_gpu();
+  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options.timeout_seconds * 1000));
+  base.check_limits = {timeout, options.threads};
+  base.bench_limits = {timeout * 4, options.threads};
+  base.timing = true;
+  base.timing_config.hot = options.hot;
+  base.timing_config.rotation_bytes = 4 * device.last_level_cache_bytes;
+  base.timing_config.stop.max_seconds = options.max_time;
+  base.timing_limits = {timeout * 4 + std::chrono::milliseconds(static_cast<int64_t>(options.max_time * 8000)),
+                        options.threads};
+  base.peaks = device_peaks(device);
+
+  Progress progress(items.size());
+  std::vector<Row> rows;
+  bool any_failed = false;
+  for (size_t i = 0; i < items.size() && !g_interrupted; ++i) {
+    const WorkItem& item = items[i];
+    Row row{item.task->name, item.label, "", "", 0, 0, 0, skip[i]};
+    if (!skip[i]) {
+      progress.starting(i, item.task->name + " " + item.label);
+      CascadeOptions cascade_options = base;
+      cascade_options.time_reference = item.origin != "reference";
+      const Verdict verdict = cascade.evaluate(*item.task, item.source,
+                                               suite.reference(*item.task, backend->reference_file()), cascade_options);
+      std::vector<std::string> bench_shapes;
+      for (const auto& shape : item.task->shapes)
+        if (shape.role == ShapeRole::bench) bench_shapes.push_back(shape.label);
+      if (g_interrupted && !verdict.ok()) break;  // a kernel cut short by Ctrl-C is not a result
+      store.record_evaluation(run_id, device_id, item.task_id, item.kernel_id, verdict, bench_shapes, timing_mode);
+      row.status = std::string(status_name(verdict.status));
+      row.message = verdict.message;
+      if (!verdict.timings.empty()) {
+        row.median_ns = verdict.timings.front().candidate.median_ns;
+        row.speedup = verdict.timings.front().speedup;
+        row.sol_fraction = verdict.timings.front().sol_fraction;
+      }
+      any_failed = any_failed || !verdict.ok();
+    }
+    progress.finished(i, row);
+    rows.push_back(std::move(row));
+  }
+  store.finish_run(run_id, g_interrupted ? "interrupted" : "finished");
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  if (options.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& row : rows)
+      out.push_back({{"task", row.task},
+                     {"kernel", row.kernel},
+                     {"status", row.skipped ? "stored" : row.status},
+                     {"median_ns", row.median_ns},
+                     {"speedup", row.speedup},
+                     {"sol_fraction", row.sol_fraction},
+                     {"message", row.message}});
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    print_summary(rows, seconds);
+  }
+  if (g_interrupted) {
+    std::printf("interrupted: rerun the same command to finish the remaining work\n");
+    return 130;
+  }
+  return any_failed ? 1 : 0;
+}
+
+}  // namespace kforge

@@ -1,0 +1,323 @@
+#include "harness/store.h"
+
+#include "core/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <ctime>
+
+#ifndef KFORGE_VERSION
+#define KFORGE_VERSION "dev"
+#endif
+
+namespace kforge {
+namespace {
+
+// Each entry takes the schema from version i to i + 1. Append, never edit: files in the wild are at every
+// version that was ever released.
+const char* const k_migrations[] = {
+    R"sql(
+CREATE TABLE runs (
+  id             INTEGER PRIMARY KEY,
+  started_at     TEXT NOT NULL,
+  finished_at    TEXT,
+  status         TEXT NOT NULL CHECK (status IN ('running', 'finished', 'interrupted')),
+  command        TEXT NOT NULL,
+  backend        TEXT NOT NULL,
+  host           TEXT NOT NULL,
+  pid            INTEGER NOT NULL,
+  kforge_version TEXT NOT NULL
+);
+CREATE TABLE devices (
+  id                      INTEGER PRIMARY KEY,
+  fingerprint             TEXT NOT NULL UNIQUE,
+  backend                 TEXT NOT NULL,
+  name                    TEXT NOT NULL,
+  arch                    TEXT NOT NULL,
+  compute_units           INTEGER,
+  clock_mhz               REAL,
+  memory_bytes            INTEGER,
+  last_level_cache_bytes  INTEGER,
+  peak_flops_f32          REAL,
+  peak_bandwidth          REAL,
+  peak_bandwidth_measured INTEGER NOT NULL DEFAULT 0,
+  info_json               TEXT NOT NULL
+);
+CREATE TABLE tasks (
+  id        INTEGER PRIMARY KEY,
+  name      TEXT NOT NULL,
+  version   INTEGER NOT NULL,
+  spec_hash TEXT NOT NULL,
+  category  TEXT NOT NULL,
+  level     INTEGER NOT NULL,
+  spec_json TEXT NOT NULL,
+  UNIQUE (name, version, spec_hash)
+);
+CREATE TABLE kernels (
+  id         INTEGER PRIMARY KEY,
+  hash       TEXT NOT NULL,
+  task       TEXT NOT NULL,
+  backend    TEXT NOT NULL,
+  origin     TEXT NOT NULL CHECK (origin IN ('reference', 'baseline', 'human', 'agent')),
+  model      TEXT,
+  parent_id  INTEGER REFERENCES kernels (id),
+  path       TEXT,
+  source     TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  UNIQUE (hash, task, backend)
+);
+CREATE TABLE evaluations (
+  id                  INTEGER PRIMARY KEY,
+  run_id              INTEGER NOT NULL REFERENCES runs (id),
+  device_id           INTEGER NOT NULL REFERENCES devices (id),
+  task_id             INTEGER NOT NULL REFERENCES tasks (id),
+  kernel_id           INTEGER NOT NULL REFERENCES kernels (id),
+  shape               TEXT NOT NULL,
+  timing_mode         TEXT NOT NULL CHECK (timing_mode IN ('cold', 'hot', 'none')),
+  status              TEXT NOT NULL CHECK (status IN ('ok', 'compile_error', 'abi_error', 'runtime_error',
+                                                      'timeout', 'incorrect', 'invalid')),
+  flags               TEXT NOT NULL DEFAULT '[]',
+  message             TEXT NOT NULL DEFAULT '',
+  time_median_ns      REAL,
+  time_mean_ns        REAL,
+  time_min_ns         REAL,
+  time_max_ns         REAL,
+  time_q1_ns          REAL,
+  time_q3_ns          REAL,
+  time_rel_stdev      REAL,
+  time_samples        INTEGER,
+  reference_median_ns REAL,
+  speedup             REAL,
+  flops               REAL,
+  bytes               REAL,
+  sol_time_ns         REAL,
+  sol_fraction        REAL,
+  stop_reason         TEXT,
+  verdict_json        TEXT NOT NULL,
+  created_at          TEXT NOT NULL,
+  UNIQUE (device_id, task_id, kernel_id, shape, timing_mode)
+);
+CREATE INDEX evaluations_by_board ON evaluations (task_id, device_id, status);
+CREATE TABLE samples (
+  evaluation_id INTEGER NOT NULL REFERENCES evaluations (id) ON DELETE CASCADE,
+  role          TEXT NOT NULL CHECK (role IN ('candidate', 'reference')),
+  idx           INTEGER NOT NULL,
+  time_ns       REAL NOT NULL,
+  PRIMARY KEY (evaluation_id, role, idx)
+) WITHOUT ROWID;
+)sql",
+};
+
+static_assert(std::size(k_migrations) == k_schema_version, "one migration per schema version");
+
+std::string now_utc() {
+  const std::time_t now = std::time(nullptr);
+  std::tm parts{};
+  gmtime_r(&now, &parts);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  return name;
+}
+
+int64_t last_id_or_lookup(Database& db, Statement& lookup) {
+  if (lookup.step()) return lookup.column_int(0);
+  db.fail("a row that was just written is missing");
+}
+
+}  // namespace
+
+Store::Store(const std::filesystem::path& file) : m_db(file) { migrate(); }
+
+Store::~Store() = default;
+
+int Store::schema_version() const {
+  Statement statement(m_db, "PRAGMA user_version");
+  statement.step();
+  return static_cast<int>(statement.column_int(0));
+}
+
+void Store::migrate() {
+  Transaction transaction(m_db);
+  const int version = schema_version();
+  if (version > k_schema_version)
+    throw_environment("database " + m_db.file() + " has schema version " + std::to_string(version) +
+                      ", newer than this kforge understands (" + std::to_string(k_schema_version) +
+                      "): use a newer kforge or another --db");
+  if (version == 0) {
+    Statement tables(m_db, "SELECT count(*) FROM sqlite_master");
+    tables.step();
+    if (tables.column_int(0) > 0)
+      throw_environment("database " + m_db.file() +
+                        " is not a kforge store (it has tables but no kforge schema version)");
+  }
+  for (int v = version; v < k_schema_version; ++v) m_db.exec(k_migrations[v]);
+  if (version != k_schema_version) m_db.exec("PRAGMA user_version = " + std::to_string(k_schema_version));
+  transaction.commit();
+}
+
+std::map<std::string, int64_t> Store::row_counts() const {
+  std::map<std::string, int64_t> counts;
+  for (const char* table : {"runs", "devices", "tasks", "kernels", "evaluations", "samples"}) {
+    Statement statement(m_db, std::string("SELECT count(*) FROM ") + table);
+    statement.step();
+    counts[table] = statement.column_int(0);
+  }
+  return counts;
+}
+
+int64_t Store::begin_run(const std::string& command, const std::string& backend) {
+  Transaction transaction(m_db);
+  Statement insert(m_db,
+                   "INSERT INTO runs (started_at, status, command, backend, host, pid, kforge_version) "
+                   "VALUES (?, 'running', ?, ?, ?, ?, ?)");
+  insert.bind(1, now_utc()).bind(2, command).bind(3, backend).bind(4, host_name()).bind(5, int64_t{getpid()});
+  insert.bind(6, std::string(KFORGE_VERSION)).run();
+  const int64_t id = sqlite3_last_insert_rowid(m_db.handle());
+  transaction.commit();
+  return id;
+}
+
+void Store::finish_run(int64_t run_id, const std::string& status) {
+  Transaction transaction(m_db);
+  Statement update(m_db, "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?");
+  update.bind(1, status).bind(2, now_utc()).bind(3, run_id).run();
+  transaction.commit();
+}
+
+int64_t Store::upsert_device(const std::string& backend, const DeviceInfo& device, const std::string& fingerprint) {
+  nlohmann::json info{{"name", device.name},
+                      {"arch", device.arch},
+                      {"runtime_version", device.runtime_version},
+                      {"driver_version", device.driver_version},
+                      {"compute_units", device.compute_units},
+                      {"clock_mhz", device.clock_mhz},
+                      {"memory_bytes", device.memory_bytes},
+                      {"l2_bytes", device.l2_bytes},
+                      {"last_level_cache_bytes", device.last_level_cache_bytes},
+                      {"peak_flops", device.peak_flops},
+                      {"peak_flops_measured", device.peak_flops_measured},
+                      {"peak_bandwidth", device.peak_bandwidth},
+                      {"peak_bandwidth_measured", device.peak_bandwidth_measured},
+                      {"features", device.features}};
+  Transaction transaction(m_db);
+  Statement insert(m_db,
+                   "INSERT INTO devices (fingerprint, backend, name, arch, compute_units, clock_mhz, memory_bytes, "
+                   "last_level_cache_bytes, peak_flops_f32, peak_bandwidth, peak_bandwidth_measured, info_json) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                   "ON CONFLICT (fingerprint) DO UPDATE SET peak_bandwidth = excluded.peak_bandwidth, "
+                   "peak_bandwidth_measured = excluded.peak_bandwidth_measured, info_json = excluded.info_json");
+  const auto f32 = device.peak_flops.find("f32");
+  insert.bind(1, fingerprint).bind(2, backend).bind(3, device.name).bind(4, device.arch);
+  insert.bind(5, int64_t{device.compute_units}).bind(6, device.clock_mhz).bind(7, device.memory_bytes);
+  insert.bind(8, device.last_level_cache_bytes).bind(9, f32 == device.peak_flops.end() ? 0.0 : f32->second);
+  insert.bind(10, device.peak_bandwidth).bind(11, int64_t{device.peak_bandwidth_measured}).bind(12, info.dump());
+  insert.run();
+  Statement lookup(m_db, "SELECT id FROM devices WHERE fingerprint = ?");
+  lookup.bind(1, fingerprint);
+  const int64_t id = last_id_or_lookup(m_db, lookup);
+  transaction.commit();
+  return id;
+}
+
+int64_t Store::upsert_task(const Task& task, const std::string& spec_json) {
+  Transaction transaction(m_db);
+  Statement insert(m_db,
+                   "INSERT INTO tasks (name, version, spec_hash, category, level, spec_json) VALUES (?, ?, ?, ?, ?, ?) "
+                   "ON CONFLICT (name, version, spec_hash) DO NOTHING");
+  insert.bind(1, task.name).bind(2, task.version).bind(3, task.spec_hash).bind(4, task.category);
+  insert.bind(5, int64_t{task.level}).bind(6, spec_json).run();
+  Statement lookup(m_db, "SELECT id FROM tasks WHERE name = ? AND version = ? AND spec_hash = ?");
+  lookup.bind(1, task.name).bind(2, task.version).bind(3, task.spec_hash);
+  const int64_t id = last_id_or_lookup(m_db, lookup);
+  transaction.commit();
+  return id;
+}
+
+int64_t Store::upsert_kernel(const KernelRecord& kernel) {
+  Transaction transaction(m_db);
+  Statement insert(m_db,
+                   "INSERT INTO kernels (hash, task, backend, origin, model, path, source, created_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash, task, backend) DO NOTHING");
+  insert.bind(1, kernel.hash).bind(2, kernel.task).bind(3, kernel.backend).bind(4, kernel.origin);
+  if (kernel.model.empty())
+    insert.bind_null(5);
+  else
+    insert.bind(5, kernel.model);
+  insert.bind(6, kernel.path).bind(7, kernel.source).bind(8, now_utc()).run();
+  Statement lookup(m_db, "SELECT id FROM kernels WHERE hash = ? AND task = ? AND backend = ?");
+  lookup.bind(1, kernel.hash).bind(2, kernel.task).bind(3, kernel.backend);
+  const int64_t id = last_id_or_lookup(m_db, lookup);
+  transaction.commit();
+  return id;
+}
+
+void Store::record_evaluation(int64_t run_id, int64_t device_id, int64_t task_id, int64_t kernel_id,
+                              const Verdict& verdict, const std::vector<std::string>& bench_shapes,
+                              const std::string& timing_mode) {
+  const std::string verdict_json = to_json(verdict).dump();
+  const std::string flags = nlohmann::json(verdict.flags).dump();
+  const std::string created = now_utc();
+  Transaction transaction(m_db);
+  Statement insert(m_db,
+                   "INSERT OR REPLACE INTO evaluations (run_id, device_id, task_id, kernel_id, shape, timing_mode, "
+                   "status, flags, message, time_median_ns, time_mean_ns, time_min_ns, time_max_ns, time_q1_ns, "
+                   "time_q3_ns, time_rel_stdev, time_samples, reference_median_ns, speedup, flops, bytes, sol_time_ns, "
+                   "sol_fraction, stop_reason, verdict_json, created_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  Statement sample(m_db, "INSERT INTO samples (evaluation_id, role, idx, time_ns) VALUES (?, ?, ?, ?)");
+  for (const auto& shape : bench_shapes) {
+    const ShapeTiming* timing = nullptr;
+    for (const auto& t : verdict.timings)
+      if (t.shape == shape) timing = &t;
+    insert.reset();
+    insert.bind(1, run_id).bind(2, device_id).bind(3, task_id).bind(4, kernel_id).bind(5, shape).bind(6, timing_mode);
+    insert.bind(7, std::string(status_name(verdict.status))).bind(8, flags).bind(9, verdict.message);
+    if (timing != nullptr) {
+      const TimingStats& c = timing->candidate;
+      insert.bind(10, c.median_ns).bind(11, c.mean_ns).bind(12, c.min_ns).bind(13, c.max_ns).bind(14, c.q1_ns);
+      insert.bind(15, c.q3_ns).bind(16, c.rel_stdev).bind(17, static_cast<int64_t>(c.count));
+      insert.bind(18, timing->reference.count > 0 ? timing->reference.median_ns : c.median_ns);
+      insert.bind(19, timing->speedup).bind(20, timing->flops).bind(21, timing->bytes);
+      insert.bind(22, timing->sol.time_ns > 0 ? std::optional<double>(timing->sol.time_ns) : std::nullopt);
+      insert.bind(23, timing->sol.time_ns > 0 ? std::optional<double>(timing->sol_fraction) : std::nullopt);
+      insert.bind(24, timing->stop_reason);
+    } else {
+      for (int column = 10; column <= 24; ++column) insert.bind_null(column);
+    }
+    insert.bind(25, verdict_json).bind(26, created).run();
+    const int64_t evaluation_id = sqlite3_last_insert_rowid(m_db.handle());
+    if (timing == nullptr) continue;
+    for (const auto& [role, samples] : {std::pair{"candidate", &timing->candidate_samples_ns},
+                                        std::pair{"reference", &timing->reference_samples_ns}}) {
+      for (size_t i = 0; i < samples->size(); ++i) {
+        sample.reset();
+        sample.bind(1, evaluation_id)
+            .bind(2, std::string(role))
+            .bind(3, static_cast<int64_t>(i))
+            .bind(4, (*samples)[i]);
+        sample.run();
+      }
+    }
+  }
+  transaction.commit();
+}
+
+bool Store::has_evaluation(int64_t device_id, int64_t task_id, int64_t kernel_id,
+                           const std::string& timing_mode) const {
+  Statement query(m_db,
+                  "SELECT count(*) FROM evaluations WHERE device_id = ? AND task_id = ? AND kernel_id = ? AND "
+                  "timing_mode = ?");
+  query.bind(1, device_id).bind(2, task_id).bind(3, kernel_id).bind(4, timing_mode);
+  query.step();
+  return query.column_int(0) > 0;
+}
+
+}  // namespace kforge

@@ -1,0 +1,71 @@
+// The SQLite store (spec section 7): one file holds runs, devices, tasks, kernels, evaluations and raw samples.
+// WAL mode, a busy timeout, every write in one transaction, a schema version with migrations. Several
+// processes may write to one file; a killed process leaves it consistent.
+#pragma once
+
+#include "backends/backend.h"
+#include "core/sqlite.h"
+#include "core/task.h"
+#include "verifier/verdict.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kforge {
+
+inline constexpr int k_schema_version = 1;
+
+struct KernelRecord {
+  std::string hash;  // sha256 of the source
+  std::string task;
+  std::string backend;
+  std::string origin;  // reference, baseline, human, agent
+  std::string model;   // (optional) the model that wrote it
+  std::string source;
+  std::string path;  // where it was read from
+};
+
+class Store {
+ public:
+  // Opens (creating and migrating as needed) the store at `file`. Throws Error(environment) for a file it
+  // cannot open, one written by a newer kforge, or one that is not a kforge store.
+  explicit Store(const std::filesystem::path& file);
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  ~Store();
+
+  // The schema version the file is at.
+  [[nodiscard]] int schema_version() const;
+  // Row counts of every table, by name.
+  [[nodiscard]] std::map<std::string, int64_t> row_counts() const;
+
+  // Starts a run and returns its id; finish_run marks it finished or interrupted.
+  int64_t begin_run(const std::string& command, const std::string& backend);
+  void finish_run(int64_t run_id, const std::string& status);
+
+  // Idempotent upserts returning row ids.
+  int64_t upsert_device(const std::string& backend, const DeviceInfo& device, const std::string& fingerprint);
+  int64_t upsert_task(const Task& task, const std::string& spec_json);
+  int64_t upsert_kernel(const KernelRecord& kernel);
+
+  // Writes every row of one evaluation (one per bench shape, with samples) in one transaction.
+  void record_evaluation(int64_t run_id, int64_t device_id, int64_t task_id, int64_t kernel_id, const Verdict& verdict,
+                         const std::vector<std::string>& bench_shapes, const std::string& timing_mode);
+
+  // Whether (kernel, task version, device, timing mode) already has a finished evaluation: bench skips those.
+  [[nodiscard]] bool has_evaluation(int64_t device_id, int64_t task_id, int64_t kernel_id,
+                                    const std::string& timing_mode) const;
+
+  [[nodiscard]] Database& database() { return m_db; }
+
+ private:
+  void migrate();
+
+  Database m_db;
+};
+
+}  // namespace kforge

@@ -1,0 +1,40 @@
+// Leaderboard queries over the store (spec sections 7 and 9). Reads the store only.
+#pragma once
+
+#include "core/sqlite.h"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace kforge {
+
+struct BoardEntry {
+  std::string kernel_hash;
+  std::string origin;  // reference, baseline, human, agent
+  std::string path;
+  double median_ns = 0.0;
+  double speedup = 0.0;
+  double sol_fraction = 0.0;  // 0 when the device has no known peaks
+  double rel_stdev = 0.0;
+};
+
+// One leaderboard: a task version on one device at one bench shape and timing mode. Boards never mix.
+struct Board {
+  std::string task;
+  int64_t task_version = 0;
+  std::string device;
+  std::string device_fingerprint;
+  std::string shape;
+  std::string timing_mode;
+  std::vector<BoardEntry> entries;  // fastest first, correct and unflagged kernels only
+};
+
+// Every board in the store, sorted by device then task; `top` entries each (0: all).
+std::vector<Board> query_boards(const Database& db, size_t top);
+nlohmann::json to_json(const std::vector<Board>& boards);
+// The terminal table.
+std::string format_boards(const std::vector<Board>& boards);
+
+}  // namespace kforge

@@ -1,0 +1,27 @@
+// The speed-of-light check (spec section 5, stage 7): no kernel can beat the larger of its arithmetic at
+// peak FLOP/s and its compulsory traffic at peak bandwidth.
+#pragma once
+
+#include <map>
+#include <string>
+
+namespace kforge {
+
+struct DevicePeaks {
+  std::map<std::string, double> flops;  // per dtype name ("f32", "bf16", ...), FLOP/s; missing: no bound
+  double bandwidth = 0.0;               // bytes/s; 0: no bound
+};
+
+struct SpeedOfLight {
+  double time_ns = 0.0;  // the bound; 0 when no peak is known
+  double compute_ns = 0.0;
+  double memory_ns = 0.0;
+  std::string bound_by;  // "compute", "memory" or "" when unknown
+};
+
+// `dtype` picks the FLOP/s peak (f32's when the dtype has none). `count_memory` is false for hot timing,
+// where operands may come from cache rather than memory.
+SpeedOfLight speed_of_light(double flops, double bytes, const std::string& dtype, const DevicePeaks& peaks,
+                            bool count_memory);
+
+}  // namespace kforge
