@@ -2,6 +2,9 @@
 
 #include "core/error.h"
 
+#include <chrono>
+#include <thread>
+
 namespace kforge {
 
 Database::Database(const std::filesystem::path& file, bool read_only) : m_file(file.string()) {
@@ -13,7 +16,16 @@ Database::Database(const std::filesystem::path& file, bool read_only) : m_file(f
     throw_environment("cannot open the database " + m_file + ": " + why);
   }
   sqlite3_busy_timeout(m_db, 30000);
-  if (!read_only) exec("PRAGMA journal_mode=WAL");
+  if (!read_only) {
+    // Switching a new file to WAL takes a lock that the busy handler does not wait for; another process
+    // creating the same store at once makes it fail with SQLITE_BUSY, so retry for as long as the timeout.
+    for (int attempt = 0;; ++attempt) {
+      const int rc = sqlite3_exec(m_db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+      if (rc == SQLITE_OK) break;
+      if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || attempt >= 3000) fail("switching to WAL");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
   exec("PRAGMA foreign_keys=ON");
   exec("PRAGMA synchronous=NORMAL");
 }

@@ -246,6 +246,7 @@ struct Timed {
   std::vector<std::unique_ptr<BufferSet>> sets;
   std::unique_ptr<BoundKernel> kernel;
   std::vector<double> samples_ns;
+  double seconds_per_call = 1e-3;  // from the warm-up
   size_t next = 0;
   BufferSet& next_set() { return *sets[next++ % sets.size()]; }
 };
@@ -319,18 +320,21 @@ void time_kernels(const json& request, std::byte* base) {
     return rc == 0;
   };
 
-  // Warm-up: at least two calls and 25 ms per kernel, not recorded.
+  // Warm-up: at least two calls and 25 ms per kernel, not recorded; it also sizes the rounds.
   const double warmup_seconds = request.value("warmup_seconds", 0.025);
   for (auto& k : kernels) {
     const auto start = Clock::now();
-    for (int calls = 0; calls < 2 || std::chrono::duration<double>(Clock::now() - start).count() < warmup_seconds;
-         ++calls) {
+    int calls = 0;
+    double elapsed = 0.0;
+    for (; calls < 2 || elapsed < warmup_seconds; ++calls) {
       const int rc = k->kernel->run(k->next_set());
       if (rc != 0) {
         emit({{"event", "end"}, {"index", 0}, {"rc", rc}, {"role", k->role}});
         return;
       }
+      elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     }
+    k->seconds_per_call = elapsed / calls;
   }
 
   StopRule rule;
@@ -339,6 +343,9 @@ void time_kernels(const json& request, std::byte* base) {
   rule.min_seconds = stop.value("min_seconds", rule.min_seconds);
   rule.max_seconds = stop.value("max_seconds", rule.max_seconds);
   rule.target_noise = stop.value("target_noise", rule.target_noise);
+  rule.max_samples = stop.value("max_samples", rule.max_samples);
+  // Rounds of a fixed number of calls, sized from the warm-up, rather than Google Benchmark's growing
+  // iteration counts: a kernel that turns suspiciously fast after warm-up must not make a round run forever.
   const double round_seconds = std::max(0.01, rule.min_seconds / 10);
 
   for (auto& k : kernels) {
@@ -374,7 +381,8 @@ void time_kernels(const json& request, std::byte* base) {
                                    }
                                  })
         ->UseManualTime()
-        ->MinTime(round_seconds)
+        ->Iterations(
+            static_cast<benchmark::IterationCount>(std::clamp(round_seconds / timed->seconds_per_call, 1.0, 10000.0)))
         ->Unit(benchmark::kMicrosecond);
   }
 

@@ -41,6 +41,7 @@ TimingStats summarize(std::vector<double> samples_ns) {
 StopReason should_stop(const std::vector<double>& samples_ns, const StopRule& rule) {
   const double measured_s = std::accumulate(samples_ns.begin(), samples_ns.end(), 0.0) * 1e-9;
   if (measured_s >= rule.max_seconds) return StopReason::time_cap;
+  if (samples_ns.size() >= rule.max_samples) return StopReason::sample_cap;
   if (samples_ns.size() < rule.min_samples || measured_s < rule.min_seconds) return StopReason::keep_going;
   const TimingStats stats = summarize(samples_ns);
   if (stats.rel_stdev < rule.target_noise) return StopReason::converged;
@@ -57,6 +58,8 @@ const char* stop_reason_name(StopReason reason) {
       return "converged";
     case StopReason::stable_estimate:
       return "stable_estimate";
+    case StopReason::sample_cap:
+      return "sample_cap";
     case StopReason::time_cap:
       return "time_cap";
   }

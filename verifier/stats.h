@@ -26,14 +26,15 @@ struct StopRule {
   double min_seconds = 0.5;     // of measured kernel time
   double max_seconds = 15.0;    // measured time at which to give up on the noise target
   double target_noise = 0.005;  // relative stdev of the samples
+  size_t max_samples = 20000;   // a kernel of nanoseconds would need millions of samples to fill min_seconds
 };
 
-enum class StopReason { keep_going, converged, stable_estimate, time_cap };
+enum class StopReason { keep_going, converged, stable_estimate, sample_cap, time_cap };
 
 // Whether to stop sampling. Converged: at least min_samples and min_seconds, and the samples' relative stdev
 // is under target_noise. Stable estimate: the same minimums, and the relative standard error of the mean is
 // under target_noise (a machine whose individual calls are noisier than the target still gets a number it
-// can trust, as nvbench does). Time cap: max_seconds of measured time.
+// can trust, as nvbench does). Sample cap: max_samples. Time cap: max_seconds of measured time.
 StopReason should_stop(const std::vector<double>& samples_ns, const StopRule& rule);
 const char* stop_reason_name(StopReason reason);
 

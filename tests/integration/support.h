@@ -4,6 +4,7 @@
 #include "backends/backend.h"
 #include "core/process.h"
 #include "harness/compile_cache.h"
+#include "harness/devices.h"
 #include "harness/sandbox.h"
 #include "harness/suite.h"
 #include "verifier/cascade.h"
@@ -39,6 +40,22 @@ struct CpuHarness {
     options.check_limits = {std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000)), 2};
     options.bench_limits = {std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 4000)), 2};
     options.bench_correctness = bench;
+    return cascade.evaluate(task, kernel, suite.reference(task, "cpu"), options);
+  }
+
+  // verify() plus stages 6 and 7, with a short stopping rule so tests stay quick.
+  Verdict verify_timed(const std::string& task_name, const std::filesystem::path& kernel) {
+    const Task task = suite.load(task_name);
+    static const DeviceInfo device = describe_device(*backend, KFORGE_TEST_CACHE_DIR);
+    CascadeOptions options;
+    options.check_limits = {std::chrono::milliseconds(60000), 2};
+    options.bench_limits = {std::chrono::milliseconds(120000), 2};
+    options.timing = true;
+    options.timing_config.rotation_bytes = 4 * device.last_level_cache_bytes;
+    options.timing_config.stop.min_seconds = 0.3;
+    options.timing_config.stop.max_seconds = 1.0;
+    options.timing_limits = {std::chrono::milliseconds(120000), 2};
+    options.peaks = device_peaks(device);
     return cascade.evaluate(task, kernel, suite.reference(task, "cpu"), options);
   }
 };

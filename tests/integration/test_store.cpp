@@ -1,0 +1,210 @@
+// The SQLite store: schema and migrations, refusal of foreign or newer files, and `kforge bench` surviving
+// SIGKILL and a second writer.
+#include "core/error.h"
+#include "harness/store.h"
+#include "support.h"
+
+#include <signal.h>
+
+#include <fstream>
+#include <regex>
+#include <thread>
+
+namespace kforge {
+namespace {
+
+using testing::run_kforge;
+
+class TempDb : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    m_dir = std::filesystem::temp_directory_path() / ("kforge-store-" + std::to_string(getpid()) + "-" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(m_dir);
+    std::filesystem::create_directories(m_dir);
+  }
+  void TearDown() override { std::filesystem::remove_all(m_dir); }
+  [[nodiscard]] std::filesystem::path db() const { return m_dir / "kforge.db"; }
+
+  std::filesystem::path m_dir;
+};
+
+int64_t count(const std::filesystem::path& file, const std::string& sql) {
+  const Database db(file, true);
+  Statement statement(db, sql);
+  statement.step();
+  return statement.column_int(0);
+}
+
+std::string text(const std::filesystem::path& file, const std::string& sql) {
+  const Database db(file, true);
+  Statement statement(db, sql);
+  statement.step();
+  return statement.column_text(0);
+}
+
+TEST_F(TempDb, NewStoreHasTheSchemaInWalMode) {
+  Store store(db());
+  EXPECT_EQ(store.schema_version(), k_schema_version);
+  const auto counts = store.row_counts();
+  for (const char* table : {"runs", "devices", "tasks", "kernels", "evaluations", "samples"}) {
+    ASSERT_TRUE(counts.contains(table)) << table;
+    EXPECT_EQ(counts.at(table), 0);
+  }
+  EXPECT_EQ(text(db(), "PRAGMA journal_mode"), "wal");
+}
+
+TEST_F(TempDb, UpsertsAreIdempotentAndEvaluationsCarrySamples) {
+  Store store(db());
+  const Task task = testing::source_suite().load("relu");
+  DeviceInfo device;
+  device.name = "test cpu";
+  device.arch = "x86-64";
+  const int64_t device_id = store.upsert_device("cpu", device, "fp1");
+  EXPECT_EQ(store.upsert_device("cpu", device, "fp1"), device_id);
+  const int64_t task_id = store.upsert_task(task, "{}");
+  EXPECT_EQ(store.upsert_task(task, "{}"), task_id);
+  const KernelRecord kernel{"abc", "relu", "cpu", "human", "", "source", "k.cpp"};
+  const int64_t kernel_id = store.upsert_kernel(kernel);
+  EXPECT_EQ(store.upsert_kernel(kernel), kernel_id);
+
+  Verdict verdict;
+  verdict.status = Status::ok;
+  ShapeTiming timing;
+  timing.shape = "bench";
+  timing.candidate_samples_ns = {3, 1, 2};
+  timing.candidate = summarize(timing.candidate_samples_ns);
+  timing.speedup = 1.5;
+  verdict.timings.push_back(timing);
+  const int64_t run_id = store.begin_run("test", "cpu");
+  EXPECT_FALSE(store.has_evaluation(device_id, task_id, kernel_id, "cold"));
+  store.record_evaluation(run_id, device_id, task_id, kernel_id, verdict, {"bench"}, "cold");
+  store.record_evaluation(run_id, device_id, task_id, kernel_id, verdict, {"bench"}, "cold");  // replaces
+  store.finish_run(run_id, "finished");
+  EXPECT_TRUE(store.has_evaluation(device_id, task_id, kernel_id, "cold"));
+  EXPECT_FALSE(store.has_evaluation(device_id, task_id, kernel_id, "hot"));
+  EXPECT_EQ(count(db(), "SELECT count(*) FROM evaluations"), 1);
+  EXPECT_EQ(count(db(), "SELECT count(*) FROM samples"), 3) << "replaced rows take their samples with them";
+  EXPECT_EQ(text(db(), "SELECT status FROM evaluations"), "ok");
+  EXPECT_EQ(text(db(), "SELECT status FROM runs"), "finished");
+}
+
+TEST_F(TempDb, StatusColumnRefusesWordsOutsideTheSpec) {
+  { Store store(db()); }
+  Database raw(db());
+  EXPECT_THROW(raw.exec("INSERT INTO runs (started_at, status, command, backend, host, pid, kforge_version) "
+                        "VALUES ('t', 'exploded', 'c', 'cpu', 'h', 1, 'v')"),
+               Error);
+}
+
+TEST_F(TempDb, NewerSchemaIsRefusedWithAClearMessage) {
+  {
+    Database raw(db());
+    raw.exec("PRAGMA user_version = 99");
+  }
+  try {
+    Store store(db());
+    FAIL() << "opened a store from the future";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::environment);
+    EXPECT_NE(std::string(e.what()).find("schema version 99"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(TempDb, ForeignDatabaseIsRefused) {
+  {
+    Database raw(db());
+    raw.exec("CREATE TABLE customers (id INTEGER)");
+  }
+  EXPECT_THROW(Store store(db()), Error);
+}
+
+// Small, fast tasks so a whole bench takes seconds.
+constexpr const char* k_tasks = "relu,vector_add,bias_add,max_rows,mean_rows";
+
+std::string bench_args(const std::filesystem::path& db) {
+  return std::string("bench --tasks ") + k_tasks + " --max-time 0.3 --db '" + db.string() + "'";
+}
+
+TEST_F(TempDb, BenchKilledMidRunLeavesAConsistentStoreAndResumes) {
+  setenv("XDG_CACHE_HOME", (std::string(KFORGE_TEST_CACHE_DIR) + "-cli").c_str(), 1);
+  SpawnOptions options;
+  options.argv = {KFORGE_TEST_BINARY, "bench", "--tasks", k_tasks, "--max-time", "0.3", "--db", db().string()};
+  options.cwd = testing::source_dir();
+  options.stdout_file = m_dir / "killed.log";
+  {
+    ChildProcess bench(options);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (std::filesystem::exists(db()) && count(db(), "SELECT count(*) FROM evaluations") >= 2) break;
+    }
+    bench.kill_group();  // SIGKILL
+    const ExitStatus status = bench.wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(10));
+    ASSERT_EQ(status.signal, SIGKILL) << "bench finished before it could be killed";
+  }
+  EXPECT_EQ(text(db(), "PRAGMA integrity_check"), "ok");
+  const int64_t done_before = count(db(), "SELECT count(*) FROM evaluations");
+  ASSERT_GE(done_before, 2);
+  ASSERT_LT(done_before, 5);
+  EXPECT_EQ(text(db(), "SELECT status FROM runs"), "running") << "the killed run never finished";
+
+  const auto rerun = run_kforge(bench_args(db()));
+  ASSERT_EQ(rerun.status.exit_code, 0) << rerun.output;
+  EXPECT_EQ(count(db(), "SELECT count(*) FROM evaluations"), 5);
+  // Only the missing work ran: every earlier evaluation is reported as already stored, none redone.
+  size_t stored = 0;
+  for (size_t at = 0; (at = rerun.output.find("already in the store", at)) != std::string::npos; ++at) ++stored;
+  EXPECT_EQ(stored, static_cast<size_t>(done_before)) << rerun.output;
+  EXPECT_EQ(count(db(), "SELECT count(DISTINCT run_id) FROM evaluations"), 2);
+  EXPECT_EQ(text(db(), "PRAGMA integrity_check"), "ok");
+}
+
+TEST_F(TempDb, TwoBenchesWritingOneStoreBothFinish) {
+  CommandResult first;
+  std::thread other([&] { first = run_kforge(bench_args(db())); });
+  const auto second = run_kforge(bench_args(db()) + " --fresh");
+  other.join();
+  EXPECT_EQ(first.status.exit_code, 0) << first.output;
+  EXPECT_EQ(second.status.exit_code, 0) << second.output;
+  EXPECT_EQ(count(db(), "SELECT count(*) FROM evaluations"), 5);
+  EXPECT_EQ(count(db(), "SELECT count(*) FROM runs WHERE status = 'finished'"), 2);
+  EXPECT_EQ(count(db(),
+                  "SELECT count(*) FROM evaluations e WHERE NOT EXISTS "
+                  "(SELECT 1 FROM samples s WHERE s.evaluation_id = e.id)"),
+            0)
+      << "every evaluation kept its samples";
+  EXPECT_EQ(text(db(), "PRAGMA integrity_check"), "ok");
+}
+
+TEST_F(TempDb, LeaderboardShowsTheBenchAndNeverMixesTaskVersions) {
+  ASSERT_EQ(run_kforge("bench --tasks relu --max-time 0.3 --db '" + db().string() + "'").status.exit_code, 0);
+  {
+    // The same task at another version is another board.
+    Database raw(db());
+    raw.exec(
+        "INSERT INTO tasks (name, version, spec_hash, category, level, spec_json) "
+        "SELECT name, version + 1, spec_hash, category, level, spec_json FROM tasks WHERE name = 'relu'");
+    raw.exec(
+        "INSERT INTO evaluations (run_id, device_id, task_id, kernel_id, shape, timing_mode, status, "
+        "time_median_ns, speedup, verdict_json, created_at) SELECT run_id, device_id, "
+        "(SELECT max(id) FROM tasks), kernel_id, shape, timing_mode, status, 1.0, speedup, verdict_json, "
+        "created_at FROM evaluations");
+  }
+  const auto result = run_kforge("leaderboard --json --db '" + db().string() + "'");
+  ASSERT_EQ(result.status.exit_code, 0) << result.output;
+  const auto boards = nlohmann::json::parse(result.output);
+  ASSERT_EQ(boards.size(), 2u);
+  EXPECT_EQ(boards[0]["task"], "relu");
+  EXPECT_NE(boards[0]["task_version"], boards[1]["task_version"]);
+  for (const auto& board : boards) ASSERT_EQ(board["entries"].size(), 1u);
+  const auto table = run_kforge("leaderboard --db '" + db().string() + "'");
+  EXPECT_TRUE(std::regex_search(table.output, std::regex("relu +1 bench +1  reference cpu.cpp +[0-9.]+ ms")))
+      << table.output;
+  const auto info = run_kforge("db info --db '" + db().string() + "'");
+  EXPECT_TRUE(std::regex_search(info.output, std::regex("schema version 1\\n"))) << info.output;
+  EXPECT_TRUE(std::regex_search(info.output, std::regex("evaluations +2 rows"))) << info.output;
+}
+
+}  // namespace
+}  // namespace kforge

@@ -1,0 +1,72 @@
+#include "verifier/stats.h"
+
+#include <gtest/gtest.h>
+
+namespace kforge {
+namespace {
+
+TEST(Stats, SummaryOfAKnownSample) {
+  const TimingStats s = summarize({5, 1, 4, 2, 3});
+  EXPECT_EQ(s.count, 5u);
+  EXPECT_DOUBLE_EQ(s.median_ns, 3);
+  EXPECT_DOUBLE_EQ(s.mean_ns, 3);
+  EXPECT_DOUBLE_EQ(s.min_ns, 1);
+  EXPECT_DOUBLE_EQ(s.max_ns, 5);
+  EXPECT_DOUBLE_EQ(s.q1_ns, 2);
+  EXPECT_DOUBLE_EQ(s.q3_ns, 4);
+  EXPECT_NEAR(s.stdev_ns, 1.5811388300841898, 1e-12);  // sample stdev
+  EXPECT_NEAR(s.rel_stdev, 1.5811388300841898 / 3, 1e-12);
+}
+
+TEST(Stats, QuartilesInterpolateBetweenOrderStatistics) {
+  const TimingStats s = summarize({10, 20, 30, 40});
+  EXPECT_DOUBLE_EQ(s.median_ns, 25);
+  EXPECT_DOUBLE_EQ(s.q1_ns, 17.5);  // numpy.percentile([10,20,30,40], 25)
+  EXPECT_DOUBLE_EQ(s.q3_ns, 32.5);
+}
+
+TEST(Stats, EmptyAndSingleSamples) {
+  EXPECT_EQ(summarize({}).count, 0u);
+  const TimingStats one = summarize({7});
+  EXPECT_DOUBLE_EQ(one.median_ns, 7);
+  EXPECT_DOUBLE_EQ(one.stdev_ns, 0);
+}
+
+std::vector<double> constant(size_t n, double ns) { return std::vector<double>(n, ns); }
+
+TEST(StopRule, NeedsMinimumSamplesAndTime) {
+  StopRule rule;  // 10 samples, 0.5 s, 0.5% noise, 15 s cap
+  EXPECT_EQ(should_stop(constant(9, 1e8), rule), StopReason::keep_going) << "9 samples are too few";
+  EXPECT_EQ(should_stop(constant(10, 1e7), rule), StopReason::keep_going) << "0.1 s is too short";
+  EXPECT_EQ(should_stop(constant(10, 1e8), rule), StopReason::converged);
+}
+
+std::vector<double> alternating(size_t n, double low, double high) {
+  std::vector<double> samples;
+  for (size_t i = 0; i < n; ++i) samples.push_back(i % 2 ? high : low);
+  return samples;
+}
+
+TEST(StopRule, NoisySamplesStopOnceTheEstimateIsStable) {
+  StopRule rule;
+  // 10% noise: with 20 samples the standard error is 2.2%, too much; with 600 it is 0.41%.
+  EXPECT_EQ(should_stop(alternating(20, 0.9e8, 1.1e8), rule), StopReason::keep_going);
+  EXPECT_EQ(should_stop(alternating(600, 0.9e7, 1.1e7), rule), StopReason::stable_estimate);
+}
+
+TEST(StopRule, SampleCapEndsKernelsTooFastToFillTheMinimumTime) {
+  StopRule rule;
+  rule.max_samples = 1000;
+  EXPECT_EQ(should_stop(alternating(999, 10, 30), rule), StopReason::keep_going);
+  EXPECT_EQ(should_stop(alternating(1000, 10, 30), rule), StopReason::sample_cap);
+}
+
+TEST(StopRule, TimeCapEndsEvenTheNoisiest) {
+  StopRule rule;
+  rule.max_seconds = 1.0;
+  std::vector<double> wild{1e6, 5e8, 1e6, 5e8};
+  EXPECT_EQ(should_stop(wild, rule), StopReason::time_cap);
+}
+
+}  // namespace
+}  // namespace kforge
