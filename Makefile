@@ -10,7 +10,7 @@ JOBS ?= $(shell nproc)
 DEBIAN_PACKAGES := cmake ninja-build g++ make nlohmann-json3-dev libcli11-dev libsqlite3-dev libssl-dev \
                    libcurl4-openssl-dev libgtest-dev libbenchmark-dev libdlpack-dev sqlite3 clang-format
 
-.PHONY: deps configure build test bench format format-check tidy clean
+.PHONY: deps configure build test bench selfbench tasks-table format format-check tidy clean
 
 deps:
 	@missing=""; \
@@ -39,6 +39,15 @@ test: build format-check
 
 bench: build
 	$(KFORGE) bench --backend cpu --db kforge.db
+
+selfbench: build
+	$(BUILD_DIR)/kforge_selfbench
+
+# Rewrites the table at the end of tasks/README.md from the task files.
+tasks-table: build
+	sed -i '/^## The tasks$$/,$$d' tasks/README.md
+	printf '## The tasks\n\n' >> tasks/README.md
+	$(KFORGE) tasks list --markdown >> tasks/README.md
 
 format:
 	git ls-files '*.cpp' '*.h' '*.cu' | xargs clang-format -i

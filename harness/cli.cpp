@@ -67,9 +67,48 @@ json task_summary_json(const Task& task) {
           {"pytorch", task.pytorch}, {"spec_hash", task.spec_hash}};
 }
 
-int cmd_tasks_list(const GlobalOptions& g) {
+// The suite as a Markdown table: tasks/README.md is generated from it.
+std::string markdown_table(const std::vector<Task>& tasks) {
+  auto tensors = [](const std::vector<TensorSpec>& list) {
+    std::string text;
+    for (const auto& t : list) {
+      std::string dims;
+      for (const auto& d : t.shape) dims += (dims.empty() ? "" : ", ") + d.text();
+      text += (text.empty() ? "" : "<br>") + t.name + " " + std::string(dtype_name(t.dtype)) + "[" + dims + "]";
+    }
+    return text;
+  };
+  auto dims_of = [](const ShapeSet& shape) {
+    std::string text;
+    for (const auto& [name, value] : shape.dims) text += (text.empty() ? "" : " ") + name + "=" + std::to_string(value);
+    return text;
+  };
+  std::string out =
+      "| task | category | level | inputs | outputs | check shapes | bench shape | PyTorch |\n"
+      "| --- | --- | --- | --- | --- | --- | --- | --- |\n";
+  for (const auto& task : tasks) {
+    std::string check;
+    std::string bench;
+    for (const auto& shape : task.shapes) {
+      std::string& into = shape.role == ShapeRole::check ? check : bench;
+      into += (into.empty() ? "" : "<br>") + shape.label + ": " + dims_of(shape);
+    }
+    std::string pytorch = task.pytorch;
+    for (size_t at = 0; (at = pytorch.find('|', at)) != std::string::npos; at += 2) pytorch.replace(at, 1, "\\|");
+    out += "| `" + task.name + "` | " + task.category + " | " + std::to_string(task.level) + " | " +
+           tensors(task.inputs) + " | " + tensors(task.outputs) + " | " + check + " | " + bench + " | " +
+           (pytorch.empty() ? "" : "`" + pytorch + "`") + " |\n";
+  }
+  return out;
+}
+
+int cmd_tasks_list(const GlobalOptions& g, bool markdown) {
   const Suite suite(g.tasks_dir);
   const auto tasks = suite.load_all();
+  if (markdown) {
+    std::cout << markdown_table(tasks);
+    return 0;
+  }
   if (g.json_output) {
     json out = json::array();
     for (const auto& task : tasks) out.push_back(task_summary_json(task));
@@ -134,16 +173,20 @@ int cmd_devices(const GlobalOptions& g) {
     const auto reason = backend->unavailable_reason();
     json entry{{"backend", name}, {"available", !reason}, {"reason", reason.value_or("")}, {"devices", json::array()}};
     if (!reason) {
-      for (const auto& d : backend->devices()) {
-        entry["devices"].push_back({{"name", d.name},
-                                    {"arch", d.arch},
-                                    {"compute_units", d.compute_units},
-                                    {"clock_mhz", d.clock_mhz},
-                                    {"memory_bytes", d.memory_bytes},
-                                    {"l2_bytes", d.l2_bytes},
-                                    {"last_level_cache_bytes", d.last_level_cache_bytes},
-                                    {"features", d.features}});
-      }
+      const DeviceInfo d = describe_device(*backend, CompileCache::default_root());
+      entry["devices"].push_back({{"name", d.name},
+                                  {"arch", d.arch},
+                                  {"fingerprint", device_fingerprint(name, d)},
+                                  {"compute_units", d.compute_units},
+                                  {"clock_mhz", d.clock_mhz},
+                                  {"memory_bytes", d.memory_bytes},
+                                  {"l2_bytes", d.l2_bytes},
+                                  {"last_level_cache_bytes", d.last_level_cache_bytes},
+                                  {"peak_flops", d.peak_flops},
+                                  {"peak_flops_measured", d.peak_flops_measured},
+                                  {"peak_bandwidth", d.peak_bandwidth},
+                                  {"peak_bandwidth_measured", d.peak_bandwidth_measured},
+                                  {"features", d.features}});
     }
     out.push_back(entry);
   }
@@ -158,13 +201,19 @@ int cmd_devices(const GlobalOptions& g) {
     for (const auto& d : entry["devices"]) {
       std::string features;
       for (const auto& f : d["features"]) features += (features.empty() ? "" : " ") + f.get<std::string>();
-      std::printf(
-          "  %s (%s), %d threads, %.0f MHz max, %.1f GiB memory, L2 %lld KiB, last-level cache %lld KiB\n  features: "
-          "%s\n",
-          d["name"].get<std::string>().c_str(), d["arch"].get<std::string>().c_str(), d["compute_units"].get<int>(),
-          d["clock_mhz"].get<double>(), static_cast<double>(d["memory_bytes"].get<int64_t>()) / (1 << 30),
-          static_cast<long long>(d["l2_bytes"].get<int64_t>() / 1024),
-          static_cast<long long>(d["last_level_cache_bytes"].get<int64_t>() / 1024), features.c_str());
+      std::printf("  %s (%s, device %s)\n", d["name"].get<std::string>().c_str(), d["arch"].get<std::string>().c_str(),
+                  d["fingerprint"].get<std::string>().c_str());
+      std::printf("    %d threads, %.0f MHz, %.1f GiB memory, L2 %lld KiB, last-level cache %lld KiB\n",
+                  d["compute_units"].get<int>(), d["clock_mhz"].get<double>(),
+                  static_cast<double>(d["memory_bytes"].get<int64_t>()) / (1 << 30),
+                  static_cast<long long>(d["l2_bytes"].get<int64_t>() / 1024),
+                  static_cast<long long>(d["last_level_cache_bytes"].get<int64_t>() / 1024));
+      const char* flops_how = d["peak_flops_measured"].get<bool>() ? "measured" : "estimated from features and clock";
+      for (const auto& [dtype, peak] : d["peak_flops"].items())
+        std::printf("    peak %-4s %8.1f GFLOP/s (%s)\n", dtype.c_str(), peak.get<double>() / 1e9, flops_how);
+      std::printf("    memory bandwidth %.1f GB/s (%s)\n", d["peak_bandwidth"].get<double>() / 1e9,
+                  d["peak_bandwidth_measured"].get<bool>() ? "measured, STREAM triad" : "not measured");
+      std::printf("    features: %s\n", features.c_str());
     }
   }
   return 0;
@@ -385,7 +434,9 @@ int run_cli(int argc, char** argv) {
 
   auto* tasks = app.add_subcommand("tasks", "List or show the tasks of the suite");
   tasks->require_subcommand(1);
-  tasks->add_subcommand("list", "One line per task");
+  bool markdown = false;
+  tasks->add_subcommand("list", "One line per task")
+      ->add_flag("--markdown", markdown, "A Markdown table (tasks/README.md)");
   std::string show_name;
   auto* show = tasks->add_subcommand("show", "Everything about one task");
   show->add_option("name", show_name, "Task name")->required();
@@ -466,7 +517,7 @@ int run_cli(int argc, char** argv) {
   }
 
   try {
-    if (tasks->got_subcommand("list")) return cmd_tasks_list(g);
+    if (tasks->got_subcommand("list")) return cmd_tasks_list(g, markdown);
     if (tasks->got_subcommand("show")) return cmd_tasks_show(g, show_name);
     if (app.got_subcommand("devices")) return cmd_devices(g);
     if (app.got_subcommand("verify")) return cmd_verify(g, task_name, kernel_file);

@@ -48,7 +48,7 @@ DeviceInfo describe_device(const Backend& backend, const std::filesystem::path& 
 DevicePeaks device_peaks(const DeviceInfo& device) {
   DevicePeaks peaks;
   peaks.flops = device.peak_flops;
-  peaks.bandwidth = device.peak_bandwidth * 2.0;
+  peaks.bandwidth = device.peak_bandwidth * 4.0;
   return peaks;
 }
 

@@ -22,6 +22,17 @@ TEST(Cli, TasksListShowsTheSuite) {
   EXPECT_GE(list.size(), 8u);
 }
 
+TEST(Cli, TasksReadmeTableIsUpToDate) {
+  const auto result = run_kforge("tasks list --markdown");
+  ASSERT_EQ(result.status.exit_code, 0) << result.output;
+  std::ifstream in(testing::source_dir() / "tasks" / "README.md");
+  const std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto table = readme.find("## The tasks\n\n");
+  ASSERT_NE(table, std::string::npos);
+  EXPECT_EQ(readme.substr(table + 14), result.output) << "run `make tasks-table`";
+  EXPECT_GE(std::count(result.output.begin(), result.output.end(), '\n'), 62) << "at least 60 tasks";
+}
+
 TEST(Cli, VerifyReferenceSaysOkAndSecondRunHitsTheCache) {
   const std::string args = "verify -v --task softmax reference_kernels/softmax/cpu.cpp";
   (void)run_kforge(args);
@@ -58,6 +69,8 @@ struct MalformedFile {
   const char* text;
   const char* field;
 };
+
+void PrintTo(const MalformedFile& f, std::ostream* os) { *os << f.what; }
 
 class CliMalformedTask : public ::testing::TestWithParam<MalformedFile> {};
 

@@ -46,6 +46,8 @@ struct BadCase {
   const char* problem;  // must appear in the message
 };
 
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.what; }
+
 class MalformedTask : public ::testing::TestWithParam<BadCase> {};
 
 TEST_P(MalformedTask, IsRefusedNamingFileAndField) {

@@ -1,0 +1,115 @@
+// Issue 4's degenerate-task guard over the whole suite, and proof that it fires on planted degenerate tasks.
+#include "support.h"
+#include "verifier/degenerate.h"
+
+#include <fstream>
+
+namespace kforge {
+namespace {
+
+std::vector<std::string> task_names() {
+  std::vector<std::string> names;
+  for (const auto& task : testing::source_suite().load_all()) names.push_back(task.name);
+  return names;
+}
+
+testing::CpuHarness& harness() {
+  static testing::CpuHarness instance;
+  return instance;
+}
+
+std::vector<std::string> degeneracies(const Suite& suite, const Task& task) {
+  const CompileOutcome built = harness().cache.compile(suite.reference(task, "cpu"));
+  if (!built.ok) return {"reference does not compile: " + built.log};
+  return find_degeneracies(task, largest_check_shape(task), harness().executor, built.artifact,
+                           {std::chrono::seconds(120), 2});
+}
+
+std::string join(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const auto& line : lines) text += line + "\n";
+  return text;
+}
+
+class NotDegenerate : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(NotDegenerate, ReferenceOutputDependsOnEveryInputAndSeed) {
+  const Task task = harness().suite.load(GetParam());
+  const auto problems = degeneracies(harness().suite, task);
+  EXPECT_TRUE(problems.empty()) << join(problems);
+}
+
+INSTANTIATE_TEST_SUITE_P(Suite, NotDegenerate, ::testing::ValuesIn(task_names()),
+                         [](const auto& info) { return info.param; });
+
+// A throwaway suite holding one task and its reference.
+class PlantedTask : public ::testing::Test {
+ protected:
+  void plant(const std::string& kernel_body) {
+    m_root = std::filesystem::temp_directory_path() / ("kforge-planted-" + std::to_string(getpid()));
+    std::filesystem::remove_all(m_root);
+    std::filesystem::create_directories(m_root / "tasks" / "math");
+    std::filesystem::create_directories(m_root / "reference_kernels" / "planted");
+    std::ofstream(m_root / "tasks" / "math" / "planted.json") << R"({
+      "name": "planted", "version": 1, "category": "math", "level": 1,
+      "description": "A planted task used to prove that the degenerate-task guard fires.",
+      "inputs": [{"name": "a", "dtype": "f32", "shape": ["N"], "init": {"dist": "normal"}},
+                 {"name": "b", "dtype": "f32", "shape": ["N"], "init": {"dist": "normal"}}],
+      "outputs": [{"name": "y", "dtype": "f32", "shape": ["N"]}],
+      "shapes": [{"label": "check", "role": "check", "dims": {"N": 1001}},
+                 {"label": "bench", "role": "bench", "dims": {"N": 100000}}],
+      "flops": "N", "bytes": "12*N"})";
+    std::ofstream(m_root / "reference_kernels" / "planted" / "cpu.cpp")
+        << "#include <kforge/kernel.h>\nextern \"C\" int kforge_run(const kforge_call* call) {\n"
+           "  const float* a = static_cast<const float*>(call->inputs[0].data);\n"
+           "  const float* b = static_cast<const float*>(call->inputs[1].data);\n"
+           "  float* y = static_cast<float*>(call->outputs[0].data);\n"
+           "  for (int64_t i = 0; i < kforge_numel(&call->outputs[0]); ++i) { "
+        << kernel_body << " }\n  (void)a; (void)b;\n  return 0;\n}\n";
+  }
+  void TearDown() override { std::filesystem::remove_all(m_root); }
+
+  std::vector<std::string> findings() {
+    const Suite suite(m_root / "tasks");
+    return degeneracies(suite, suite.load("planted"));
+  }
+
+  std::filesystem::path m_root;
+};
+
+bool mentions(const std::vector<std::string>& lines, const std::string& text) {
+  return std::any_of(lines.begin(), lines.end(),
+                     [&](const auto& line) { return line.find(text) != std::string::npos; });
+}
+
+TEST_F(PlantedTask, ConstantOutputIsCaught) {
+  plant("y[i] = 0.0f * a[i];");
+  const auto problems = findings();
+  EXPECT_TRUE(mentions(problems, "is constant")) << join(problems);
+  EXPECT_TRUE(mentions(problems, "all zeros pass")) << join(problems);
+  EXPECT_TRUE(mentions(problems, "same for two seeds")) << join(problems);
+  EXPECT_TRUE(mentions(problems, "input 'a' changes")) << join(problems);
+}
+
+TEST_F(PlantedTask, TinyOutputsAreCaught) {
+  plant("y[i] = 1e-9f * (a[i] + b[i]);");
+  const auto problems = findings();
+  EXPECT_TRUE(mentions(problems, "within atol of zero")) << join(problems);
+  EXPECT_TRUE(mentions(problems, "all zeros pass")) << join(problems);
+  EXPECT_FALSE(mentions(problems, "is constant")) << join(problems);
+}
+
+TEST_F(PlantedTask, IgnoredInputIsCaught) {
+  plant("y[i] = 2.0f * a[i];");
+  const auto problems = findings();
+  ASSERT_EQ(problems.size(), 1u) << join(problems);
+  EXPECT_TRUE(mentions(problems, "no output changes when input 'b' changes")) << join(problems);
+}
+
+TEST_F(PlantedTask, HonestTaskPasses) {
+  plant("y[i] = a[i] * b[i] + a[i];");
+  EXPECT_TRUE(findings().empty()) << join(findings());
+}
+
+}  // namespace
+}  // namespace kforge
