@@ -8,7 +8,8 @@ JOBS ?= $(shell nproc)
 
 # Debian packages kforge builds and tests with (found by CMake's find_package; nothing is downloaded).
 DEBIAN_PACKAGES := cmake ninja-build g++ make nlohmann-json3-dev libcli11-dev libsqlite3-dev libssl-dev \
-                   libcurl4-openssl-dev libgtest-dev libbenchmark-dev libdlpack-dev sqlite3 clang-format
+                   libcurl4-openssl-dev libgtest-dev libbenchmark-dev libdlpack-dev libopenblas-dev sqlite3 \
+                   clang-format
 
 .PHONY: deps configure build test bench selfbench tasks-table format format-check tidy clean
 

@@ -18,6 +18,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <thread>
 
@@ -48,6 +49,7 @@ struct Row {
   double speedup = 0.0;
   double sol_fraction = 0.0;
   bool skipped = false;
+  double vs_baseline = 0.0;  // fastest vendor baseline's median / this median; 0 when there is none
 };
 
 std::string read_text(const std::filesystem::path& file) {
@@ -129,19 +131,22 @@ class Progress {
 };
 
 void print_summary(const std::vector<Row>& rows, double seconds) {
-  std::printf("\n%-24s %-22s %-14s %12s %9s %8s\n", "TASK", "KERNEL", "STATUS", "MEDIAN", "SPEEDUP", "SOL");
+  std::printf("\n%-24s %-22s %-14s %12s %9s %9s %8s\n", "TASK", "KERNEL", "STATUS", "MEDIAN", "SPEEDUP", "VS BASE",
+              "SOL");
   int failed = 0;
   for (const auto& row : rows) {
     const bool timed = !row.skipped && row.status == "ok";
     char speedup[16] = "-";
+    char vs_baseline[16] = "-";
     char sol[16] = "-";
     if (timed) {
       std::snprintf(speedup, sizeof speedup, "%.2fx", row.speedup);
       std::snprintf(sol, sizeof sol, "%.1f%%", 100 * row.sol_fraction);
+      if (row.vs_baseline > 0) std::snprintf(vs_baseline, sizeof vs_baseline, "%.2fx", row.vs_baseline);
     }
-    std::printf("%-24s %-22s %-14s %12s %9s %8s\n", row.task.c_str(), row.kernel.substr(0, 22).c_str(),
+    std::printf("%-24s %-22s %-14s %12s %9s %9s %8s\n", row.task.c_str(), row.kernel.substr(0, 22).c_str(),
                 row.skipped ? "(stored)" : row.status.c_str(), timed ? format_time(row.median_ns).c_str() : "-",
-                speedup, sol);
+                speedup, vs_baseline, sol);
     failed += !row.skipped && row.status != "ok";
   }
   std::printf("%zu kernels, %d not ok, %s\n", rows.size(), failed, format_duration(seconds).c_str());
@@ -173,11 +178,18 @@ int run_bench(const BenchOptions& options) {
   const int64_t device_id = store.upsert_device(backend->name(), device, device_fingerprint(backend->name(), device));
   const std::string timing_mode = options.hot ? "hot" : "cold";
 
-  // The references first (the baselines), then the candidates.
+  // The references first, then vendor baselines, then the candidates.
   std::vector<WorkItem> items;
   const std::string extension = backend->is_gpu() ? ".cu" : ".cpp";
   for (const Task* task : selected)
     items.push_back({task, suite.reference(*task, backend->reference_file()), "reference", "reference"});
+  // Vendor baselines (OpenBLAS, ...) next, timed beside the reference like any candidate.
+  for (const Task* task : selected) {
+    for (const auto& [key, file] : task->reference) {
+      if (key.rfind("baseline:", 0) != 0 || std::filesystem::path(file).extension() != extension) continue;
+      items.push_back({task, suite.reference(*task, key), "baseline", key.substr(9)});
+    }
+  }
   if (!options.kernels_dir.empty()) {
     for (const Task* task : selected) {
       const auto file = options.kernels_dir / (task->name + extension);
@@ -246,6 +258,8 @@ int run_bench(const BenchOptions& options) {
       progress.starting(i, item.task->name + " " + item.label);
       CascadeOptions cascade_options = base;
       cascade_options.time_reference = item.origin != "reference";
+      // A vendor library is trusted to be far faster than the plain-loop reference: not suspicious.
+      if (item.origin == "baseline") cascade_options.suspicious_speedup = std::numeric_limits<double>::infinity();
       const Verdict verdict = cascade.evaluate(*item.task, item.source,
                                                suite.reference(*item.task, backend->reference_file()), cascade_options);
       std::vector<std::string> bench_shapes;
@@ -261,6 +275,9 @@ int run_bench(const BenchOptions& options) {
         row.sol_fraction = verdict.timings.front().sol_fraction;
       }
       any_failed = any_failed || !verdict.ok();
+      if (const auto baseline = store.best_median(device_id, item.task_id, timing_mode, "baseline");
+          baseline && row.median_ns > 0)
+        row.vs_baseline = *baseline / row.median_ns;
     }
     progress.finished(i, row);
     rows.push_back(std::move(row));

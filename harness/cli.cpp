@@ -378,10 +378,10 @@ int cmd_run(const GlobalOptions& g, const std::string& task_name, const std::str
   return ok ? 0 : 1;
 }
 
-int cmd_leaderboard(const GlobalOptions& g, const std::string& db_file, size_t top) {
+int cmd_leaderboard(const GlobalOptions& g, const std::string& db_file, size_t top, bool include_flagged) {
   if (!std::filesystem::exists(db_file)) throw_usage(db_file + ": no such database (run kforge bench first)");
   const Database db(db_file, true);
-  const auto boards = query_boards(db, top);
+  const auto boards = query_boards(db, top, include_flagged);
   if (g.json_output)
     std::cout << to_json(boards).dump(2) << "\n";
   else
@@ -504,6 +504,8 @@ int run_cli(int argc, char** argv) {
   auto* leaderboard = app.add_subcommand("leaderboard", "Best correct kernels per (task version, device, shape)");
   leaderboard->add_option("--db", db_file, "SQLite store")->capture_default_str();
   leaderboard->add_option("--top", top, "Kernels per board (0: all)")->capture_default_str();
+  bool include_flagged = false;
+  leaderboard->add_flag("--include-flagged", include_flagged, "Also rank flagged kernels (suspicious, ...), marked");
 
   auto* db = app.add_subcommand("db", "Inspect the store");
   db->require_subcommand(1);
@@ -522,7 +524,7 @@ int run_cli(int argc, char** argv) {
     if (app.got_subcommand("devices")) return cmd_devices(g);
     if (app.got_subcommand("verify")) return cmd_verify(g, task_name, kernel_file);
     if (app.got_subcommand("run")) return cmd_run(g, task_name, shape_label, seed, kernel_file, dump_dir);
-    if (app.got_subcommand("leaderboard")) return cmd_leaderboard(g, db_file, top);
+    if (app.got_subcommand("leaderboard")) return cmd_leaderboard(g, db_file, top, include_flagged);
     if (db->got_subcommand("info")) return cmd_db_info(g, db_file);
     if (app.got_subcommand("bench")) {
       bench_options.tasks_dir = g.tasks_dir;

@@ -280,20 +280,26 @@ void time_kernels(const json& request, std::byte* base) {
   const size_t rotation =
       hot ? 1 : std::clamp<size_t>((rotation_bytes + set_bytes - 1) / std::max<size_t>(set_bytes, 1), 2, 256);
 
-  auto make_timed = [&](const std::string& role, const KernelModule& module) {
-    auto timed = std::make_unique<Timed>();
-    timed->role = role;
-    for (size_t i = 0; i < rotation; ++i) {
-      timed->sets.push_back(std::make_unique<BufferSet>(inputs, outputs));
-      timed->sets.back()->load_inputs(base, inputs);
-      timed->sets.back()->load_outputs(base, outputs);
-    }
-    timed->kernel = std::make_unique<BoundKernel>(module, *timed->sets[0], params, num_threads);
-    return timed;
-  };
   std::vector<std::unique_ptr<Timed>> kernels;
-  if (with_reference) kernels.push_back(make_timed("reference", reference_module));
-  kernels.push_back(make_timed("candidate", candidate_module));
+  std::vector<const KernelModule*> modules;
+  if (with_reference) {
+    kernels.push_back(std::make_unique<Timed>());
+    kernels.back()->role = "reference";
+    modules.push_back(&reference_module);
+  }
+  kernels.push_back(std::make_unique<Timed>());
+  kernels.back()->role = "candidate";
+  modules.push_back(&candidate_module);
+  // Buffer sets are allocated alternately, so neither kernel gets systematically better memory.
+  for (size_t i = 0; i < rotation; ++i) {
+    for (auto& k : kernels) {
+      k->sets.push_back(std::make_unique<BufferSet>(inputs, outputs));
+      k->sets.back()->load_inputs(base, inputs);
+      k->sets.back()->load_outputs(base, outputs);
+    }
+  }
+  for (size_t k = 0; k < kernels.size(); ++k)
+    kernels[k]->kernel = std::make_unique<BoundKernel>(*modules[k], *kernels[k]->sets[0], params, num_threads);
   for (const auto& k : kernels) {
     if (k->kernel->setup_rc() != 0) {
       emit({{"event", "end"}, {"index", 0}, {"rc", k->kernel->setup_rc()}, {"role", k->role}});
@@ -389,8 +395,12 @@ void time_kernels(const json& request, std::byte* base) {
   RoundReporter reporter;
   StopReason reason = StopReason::keep_going;
   const auto started = Clock::now();
-  while (failed_rc == 0 && reporter.error().empty()) {
-    benchmark::RunSpecifiedBenchmarks(&reporter);
+  for (size_t round = 0; failed_rc == 0 && reporter.error().empty(); ++round) {
+    // Alternate which kernel goes first (ABBA), so neither gains from always following the other.
+    for (size_t k = 0; k < kernels.size() && failed_rc == 0; ++k) {
+      const Timed& next = *kernels[round % 2 == 0 ? k : kernels.size() - 1 - k];
+      benchmark::RunSpecifiedBenchmarks(&reporter, "^" + next.role + "(/|$)");
+    }
     bool all_stopped = true;
     StopReason worst = StopReason::converged;
     for (const auto& k : kernels) {

@@ -186,6 +186,7 @@ RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& s
                                          "TMPDIR=" + dir.string(),
                                          "LANG=C",
                                          "OMP_NUM_THREADS=" + std::to_string(limits.num_threads),
+                                         "OPENBLAS_NUM_THREADS=" + std::to_string(limits.num_threads),
                                          "KFORGE_SANDBOX=process"};
   const auto cpu_seconds =
       static_cast<rlim_t>(limits.timeout.count() / 1000 + 1) * static_cast<rlim_t>(std::max(1, limits.num_threads)) + 5;

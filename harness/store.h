@@ -60,6 +60,10 @@ class Store {
   [[nodiscard]] bool has_evaluation(int64_t device_id, int64_t task_id, int64_t kernel_id,
                                     const std::string& timing_mode) const;
 
+  // The fastest correct median of kernels of `origin` on (device, task, mode), for "speedup vs baseline".
+  [[nodiscard]] std::optional<double> best_median(int64_t device_id, int64_t task_id, const std::string& timing_mode,
+                                                  const std::string& origin) const;
+
   [[nodiscard]] Database& database() { return m_db; }
 
  private:

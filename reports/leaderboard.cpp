@@ -6,16 +6,16 @@
 
 namespace kforge {
 
-std::vector<Board> query_boards(const Database& db, size_t top) {
-  // Only correct kernels with no flag (suspicious, nondeterministic, ...) rank.
+std::vector<Board> query_boards(const Database& db, size_t top, bool include_flagged) {
   Statement query(db,
                   "SELECT t.name, t.version, d.name, d.fingerprint, e.shape, e.timing_mode, k.hash, k.origin, "
                   "COALESCE(k.path, ''), e.time_median_ns, COALESCE(e.speedup, 0), COALESCE(e.sol_fraction, 0), "
-                  "COALESCE(e.time_rel_stdev, 0) "
+                  "COALESCE(e.time_rel_stdev, 0), e.flags "
                   "FROM evaluations e JOIN tasks t ON t.id = e.task_id JOIN devices d ON d.id = e.device_id "
                   "JOIN kernels k ON k.id = e.kernel_id "
-                  "WHERE e.status = 'ok' AND e.flags = '[]' AND e.time_median_ns IS NOT NULL "
+                  "WHERE e.status = 'ok' AND (? OR e.flags = '[]') AND e.time_median_ns IS NOT NULL "
                   "ORDER BY d.name, d.fingerprint, t.name, t.version, e.shape, e.timing_mode, e.time_median_ns");
+  query.bind(1, int64_t{include_flagged});
   std::vector<Board> boards;
   while (query.step()) {
     const auto key = std::make_tuple(query.column_text(0), query.column_int(1), query.column_text(3),
@@ -35,7 +35,8 @@ std::vector<Board> query_boards(const Database& db, size_t top) {
     Board& board = boards.back();
     if (top != 0 && board.entries.size() >= top) continue;
     board.entries.push_back({query.column_text(6), query.column_text(7), query.column_text(8), query.column_double(9),
-                             query.column_double(10), query.column_double(11), query.column_double(12)});
+                             query.column_double(10), query.column_double(11), query.column_double(12),
+                             nlohmann::json::parse(query.column_text(13)).get<std::vector<std::string>>()});
   }
   return boards;
 }
@@ -53,7 +54,8 @@ nlohmann::json to_json(const std::vector<Board>& boards) {
                          {"median_ns", e.median_ns},
                          {"speedup", e.speedup},
                          {"sol_fraction", e.sol_fraction},
-                         {"rel_stdev", e.rel_stdev}});
+                         {"rel_stdev", e.rel_stdev},
+                         {"flags", e.flags}});
     }
     out.push_back({{"task", board.task},
                    {"task_version", board.task_version},
@@ -80,9 +82,10 @@ std::string format_boards(const std::vector<Board>& boards) {
     }
     for (size_t rank = 0; rank < board.entries.size(); ++rank) {
       const auto& e = board.entries[rank];
-      const std::string kernel =
+      std::string kernel =
           e.origin + " " +
           (e.path.empty() ? e.kernel_hash.substr(0, 12) : std::filesystem::path(e.path).filename().string());
+      for (const auto& flag : e.flags) kernel += " [" + flag + "]";
       char median[32];
       if (e.median_ns >= 1e6)
         std::snprintf(median, sizeof median, "%.3f ms", e.median_ns / 1e6);

@@ -18,6 +18,7 @@ struct BoardEntry {
   double speedup = 0.0;
   double sol_fraction = 0.0;  // 0 when the device has no known peaks
   double rel_stdev = 0.0;
+  std::vector<std::string> flags;  // empty unless flagged entries were asked for
 };
 
 // One leaderboard: a task version on one device at one bench shape and timing mode. Boards never mix.
@@ -28,11 +29,12 @@ struct Board {
   std::string device_fingerprint;
   std::string shape;
   std::string timing_mode;
-  std::vector<BoardEntry> entries;  // fastest first, correct and unflagged kernels only
+  std::vector<BoardEntry> entries;  // fastest first, correct kernels only
 };
 
-// Every board in the store, sorted by device then task; `top` entries each (0: all).
-std::vector<Board> query_boards(const Database& db, size_t top);
+// Every board in the store, sorted by device then task; `top` entries each (0: all). Flagged kernels
+// (suspicious, nondeterministic, ...) rank only with `include_flagged`, and then carry their flags.
+std::vector<Board> query_boards(const Database& db, size_t top, bool include_flagged = false);
 nlohmann::json to_json(const std::vector<Board>& boards);
 // The terminal table.
 std::string format_boards(const std::vector<Board>& boards);

@@ -51,6 +51,34 @@ std::string cpuinfo_field(const std::string& cpuinfo, const std::string& key) {
   return {};
 }
 
+// Libraries a CPU kernel may ask to be linked with, by a line `// kforge: link NAME` in its source: the
+// vendor libraries baselines are built on. Anything else is refused, so a kernel cannot pull in arbitrary code.
+const std::set<std::string>& linkable_libraries() {
+  static const std::set<std::string> k_libraries{"openblas", "cblas", "blas", "dnnl", "m"};
+  return k_libraries;
+}
+
+// Collects the `// kforge: link NAME` requests of `source`; returns an error message for a refused one.
+std::optional<std::string> link_libraries(const std::filesystem::path& source, std::vector<std::string>& libraries) {
+  std::ifstream in(source);
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const auto marker = line.find("// kforge: link ");
+    if (marker == std::string::npos) continue;
+    std::istringstream names(line.substr(marker + 16));
+    for (std::string name; names >> name;) {
+      if (!linkable_libraries().contains(name)) {
+        std::string allowed;
+        for (const auto& l : linkable_libraries()) allowed += (allowed.empty() ? "" : ", ") + l;
+        return source.string() + ":" + std::to_string(number) + ": error: kforge will not link '" + name +
+               "' (linkable: " + allowed + ")";
+      }
+      libraries.push_back(name);
+    }
+  }
+  return std::nullopt;
+}
+
 class CpuBackend final : public Backend {
  public:
   [[nodiscard]] std::string name() const override { return "cpu"; }
@@ -85,9 +113,12 @@ class CpuBackend final : public Backend {
                         const std::vector<std::string>& flags) const override {
     const auto cxx = compiler();
     if (cxx.empty()) throw_environment("no C++ compiler found: install g++ (apt-get install g++) or set CXX");
+    std::vector<std::string> libraries;
+    if (auto error = link_libraries(source, libraries)) return {false, *error};
     std::vector<std::string> argv{cxx.string()};
     argv.insert(argv.end(), flags.begin(), flags.end());
     argv.insert(argv.end(), {"-I" + kernel_include_dir().string(), source.string(), "-o", output.string()});
+    for (const auto& library : libraries) argv.push_back("-l" + library);
     const CommandResult run = run_command(argv, std::chrono::minutes(5));
     CompileResult result;
     result.ok = run.status.success();

@@ -6,23 +6,35 @@
 namespace kforge {
 namespace {
 
-std::vector<std::string> task_names() {
-  std::vector<std::string> names;
-  for (const auto& task : testing::source_suite().load_all()) names.push_back(task.name);
-  return names;
+// "task" for a reference, "task/baseline:NAME" for a vendor baseline.
+std::vector<std::string> trusted_kernels() {
+  std::vector<std::string> kernels;
+  for (const auto& task : testing::source_suite().load_all()) {
+    kernels.push_back(task.name);
+    for (const auto& [key, file] : task.reference)
+      if (key.rfind("baseline:", 0) == 0) kernels.push_back(task.name + "/" + key);
+  }
+  return kernels;
 }
 
 class Conformance : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(Conformance, CpuReferenceAgreesWithTheOracle) {
+TEST_P(Conformance, TrustedCpuKernelAgreesWithTheOracle) {
   static testing::CpuHarness harness;
-  const Task task = harness.suite.load(GetParam());
-  const Verdict v = harness.verify(task.name, harness.suite.reference(task, "cpu"), 120);
+  const std::string& param = GetParam();
+  const auto slash = param.find('/');
+  const Task task = harness.suite.load(param.substr(0, slash));
+  const std::string key = slash == std::string::npos ? "cpu" : param.substr(slash + 1);
+  const Verdict v = harness.verify(task.name, harness.suite.reference(task, key), 120);
   EXPECT_EQ(v.status, Status::ok) << v.message;
 }
 
-INSTANTIATE_TEST_SUITE_P(Suite, Conformance, ::testing::ValuesIn(task_names()),
-                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Suite, Conformance, ::testing::ValuesIn(trusted_kernels()), [](const auto& info) {
+  std::string name = info.param;
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return name;
+});
 
 }  // namespace
 }  // namespace kforge
