@@ -2,6 +2,7 @@
 
 #include "backends/backend.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/hash.h"
 #include "harness/compile_cache.h"
 #include "harness/devices.h"
@@ -52,13 +53,6 @@ struct Row {
   double vs_baseline = 0.0;  // fastest vendor baseline's median / this median; 0 when there is none
 };
 
-std::string read_text(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 bool matches(const Task& task, const BenchOptions& options) {
   if (!options.category.empty() && task.category != options.category) return false;
   if (options.level != 0 && task.level != options.level) return false;
@@ -74,20 +68,6 @@ std::string format_duration(double seconds) {
     std::snprintf(text, sizeof text, "%dm%02ds", static_cast<int>(seconds) / 60, static_cast<int>(seconds) % 60);
   else
     std::snprintf(text, sizeof text, "%.0fs", seconds);
-  return text;
-}
-
-std::string format_time(double ns) {
-  char text[32];
-  if (ns <= 0) return "-";
-  if (ns >= 1e9)
-    std::snprintf(text, sizeof text, "%.3g s", ns / 1e9);
-  else if (ns >= 1e6)
-    std::snprintf(text, sizeof text, "%.3g ms", ns / 1e6);
-  else if (ns >= 1e3)
-    std::snprintf(text, sizeof text, "%.3g us", ns / 1e3);
-  else
-    std::snprintf(text, sizeof text, "%.3g ns", ns);
   return text;
 }
 
@@ -116,7 +96,7 @@ class Progress {
     std::printf("[%zu/%zu] %s %s: %s", index + 1, m_total, row.task.c_str(), row.kernel.c_str(),
                 row.skipped ? "already in the store" : row.status.c_str());
     if (!row.skipped && row.status == "ok")
-      std::printf(", median %s, speedup %.2fx, %.1f%% of speed of light", format_time(row.median_ns).c_str(),
+      std::printf(", median %s, speedup %.2fx, %.1f%% of speed of light", format_time_ns(row.median_ns).c_str(),
                   row.speedup, 100 * row.sol_fraction);
     else if (!row.skipped)
       std::printf(": %s", row.message.substr(0, 200).c_str());
@@ -145,7 +125,7 @@ void print_summary(const std::vector<Row>& rows, double seconds) {
       if (row.vs_baseline > 0) std::snprintf(vs_baseline, sizeof vs_baseline, "%.2fx", row.vs_baseline);
     }
     std::printf("%-24s %-22s %-14s %12s %9s %9s %8s\n", row.task.c_str(), row.kernel.substr(0, 22).c_str(),
-                row.skipped ? "(stored)" : row.status.c_str(), timed ? format_time(row.median_ns).c_str() : "-",
+                row.skipped ? "(stored)" : row.status.c_str(), timed ? format_time_ns(row.median_ns).c_str() : "-",
                 speedup, vs_baseline, sol);
     failed += !row.skipped && row.status != "ok";
   }
@@ -197,8 +177,8 @@ int run_bench(const BenchOptions& options) {
     }
   }
   for (auto& item : items) {
-    item.task_id = store.upsert_task(*item.task, read_text(item.task->file));
-    const std::string source = read_text(item.source);
+    item.task_id = store.upsert_task(*item.task, read_file(item.task->file));
+    const std::string source = read_file(item.source);
     KernelRecord record{sha256_hex(source),  item.task->name, backend->name(), item.origin, "", source,
                         item.source.string()};
     item.kernel_id = store.upsert_kernel(record);
@@ -251,36 +231,44 @@ int run_bench(const BenchOptions& options) {
   Progress progress(items.size());
   std::vector<Row> rows;
   bool any_failed = false;
-  for (size_t i = 0; i < items.size() && !g_interrupted; ++i) {
-    const WorkItem& item = items[i];
-    Row row{item.task->name, item.label, "", "", 0, 0, 0, skip[i]};
-    if (!skip[i]) {
-      progress.starting(i, item.task->name + " " + item.label);
-      CascadeOptions cascade_options = base;
-      cascade_options.time_reference = item.origin != "reference";
-      // A vendor library is trusted to be far faster than the plain-loop reference: not suspicious.
-      if (item.origin == "baseline") cascade_options.suspicious_speedup = std::numeric_limits<double>::infinity();
-      const Verdict verdict = cascade.evaluate(*item.task, item.source,
-                                               suite.reference(*item.task, backend->reference_file()), cascade_options);
-      std::vector<std::string> bench_shapes;
-      for (const auto& shape : item.task->shapes)
-        if (shape.role == ShapeRole::bench) bench_shapes.push_back(shape.label);
-      if (g_interrupted && !verdict.ok()) break;  // a kernel cut short by Ctrl-C is not a result
-      store.record_evaluation(run_id, device_id, item.task_id, item.kernel_id, verdict, bench_shapes, timing_mode);
-      row.status = std::string(status_name(verdict.status));
-      row.message = verdict.message;
-      if (!verdict.timings.empty()) {
-        row.median_ns = verdict.timings.front().candidate.median_ns;
-        row.speedup = verdict.timings.front().speedup;
-        row.sol_fraction = verdict.timings.front().sol_fraction;
+  try {
+    for (size_t i = 0; i < items.size() && !g_interrupted; ++i) {
+      const WorkItem& item = items[i];
+      Row row{item.task->name, item.label, "", "", 0, 0, 0, skip[i]};
+      if (!skip[i]) {
+        progress.starting(i, item.task->name + " " + item.label);
+        CascadeOptions cascade_options = base;
+        cascade_options.time_reference = item.origin != "reference";
+        // A vendor library is trusted to be far faster than the plain-loop reference: not suspicious.
+        if (item.origin == "baseline") cascade_options.suspicious_speedup = std::numeric_limits<double>::infinity();
+        const Verdict verdict = cascade.evaluate(
+            *item.task, item.source, suite.reference(*item.task, backend->reference_file()), cascade_options);
+        std::vector<std::string> bench_shapes;
+        for (const auto& shape : item.task->shapes)
+          if (shape.role == ShapeRole::bench) bench_shapes.push_back(shape.label);
+        if (g_interrupted && !verdict.ok()) break;  // a kernel cut short by Ctrl-C is not a result
+        store.record_evaluation(run_id, device_id, item.task_id, item.kernel_id, verdict, bench_shapes, timing_mode);
+        row.status = std::string(status_name(verdict.status));
+        row.message = verdict.message;
+        if (!verdict.timings.empty()) {
+          row.median_ns = verdict.timings.front().candidate.median_ns;
+          row.speedup = verdict.timings.front().speedup;
+          row.sol_fraction = verdict.timings.front().sol_fraction;
+        }
+        any_failed = any_failed || !verdict.ok();
+        if (const auto baseline = store.best_median(device_id, item.task_id, timing_mode, "baseline");
+            baseline && row.median_ns > 0)
+          row.vs_baseline = *baseline / row.median_ns;
       }
-      any_failed = any_failed || !verdict.ok();
-      if (const auto baseline = store.best_median(device_id, item.task_id, timing_mode, "baseline");
-          baseline && row.median_ns > 0)
-        row.vs_baseline = *baseline / row.median_ns;
+      progress.finished(i, row);
+      rows.push_back(std::move(row));
     }
-    progress.finished(i, row);
-    rows.push_back(std::move(row));
+  } catch (...) {
+    // An environment fault ends the bench; the run says so, and what was stored stays.
+    store.finish_run(run_id, "interrupted");
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    throw;
   }
   store.finish_run(run_id, g_interrupted ? "interrupted" : "finished");
   std::signal(SIGINT, SIG_DFL);

@@ -2,6 +2,7 @@
 
 #include "backends/backend.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "harness/bench.h"
 #include "harness/compile_cache.h"
 #include "harness/devices.h"
@@ -219,20 +220,6 @@ int cmd_devices(const GlobalOptions& g) {
   return 0;
 }
 
-// "1.23 ms", "456 us", "2.1 s".
-std::string format_time(double ns) {
-  char text[32];
-  if (ns >= 1e9)
-    std::snprintf(text, sizeof text, "%.3g s", ns / 1e9);
-  else if (ns >= 1e6)
-    std::snprintf(text, sizeof text, "%.3g ms", ns / 1e6);
-  else if (ns >= 1e3)
-    std::snprintf(text, sizeof text, "%.3g us", ns / 1e3);
-  else
-    std::snprintf(text, sizeof text, "%.3g ns", ns);
-  return text;
-}
-
 void print_verdict(const Verdict& v, bool verbose) {
   std::printf("%s v%lld on %s: %s", v.task.c_str(), static_cast<long long>(v.task_version), v.backend.c_str(),
               std::string(status_name(v.status)).c_str());
@@ -255,9 +242,9 @@ void print_verdict(const Verdict& v, bool verbose) {
   }
   for (const auto& t : v.timings) {
     std::printf("  timing %s (%s, %zu samples, %s): median %s", t.shape.c_str(), t.hot ? "hot" : "cold",
-                t.candidate.count, t.stop_reason.c_str(), format_time(t.candidate.median_ns).c_str());
+                t.candidate.count, t.stop_reason.c_str(), format_time_ns(t.candidate.median_ns).c_str());
     if (t.reference.count > 0)
-      std::printf(", reference %s, speedup %.2fx", format_time(t.reference.median_ns).c_str(), t.speedup);
+      std::printf(", reference %s, speedup %.2fx", format_time_ns(t.reference.median_ns).c_str(), t.speedup);
     std::printf(", noise %.2f%%", 100 * t.candidate.rel_stdev);
     if (t.sol.time_ns > 0)
       std::printf(", %.1f%% of speed of light (%s-bound)", 100 * t.sol_fraction, t.sol.bound_by.c_str());

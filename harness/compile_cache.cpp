@@ -1,6 +1,7 @@
 #include "harness/compile_cache.h"
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/hash.h"
 
 #include <unistd.h>
@@ -11,23 +12,11 @@
 #include <sstream>
 
 namespace kforge {
-namespace {
-
-std::string slurp(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw_usage(file.string() + ": cannot read the kernel source");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
-
 CompileCache::CompileCache(const Backend& backend, std::filesystem::path root, std::vector<std::string> flags)
     : m_backend(backend), m_root(std::move(root)), m_flags(flags.empty() ? backend.default_flags() : std::move(flags)) {
   std::string prefix = "kforge-compile-v1\n" + backend.name() + "\n" + backend.toolchain_fingerprint() + "\n";
   for (const auto& flag : m_flags) prefix += flag + "\n";
-  prefix += slurp(kernel_include_dir() / "kforge" / "kernel.h");
+  prefix += read_file(kernel_include_dir() / "kforge" / "kernel.h");
   m_key_prefix = sha256_hex(prefix);
 }
 
@@ -44,7 +33,7 @@ std::string CompileCache::key(const std::string& source_text) const {
 CompileOutcome CompileCache::compile(const std::filesystem::path& source) {
   const auto started = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
-  const std::string hash = key(slurp(source));
+  const std::string hash = key(read_file(source));
   const std::filesystem::path dir = m_root / m_backend.name() / hash.substr(0, 2);
   const std::filesystem::path artifact = dir / (hash + ".so");
   CompileOutcome outcome;

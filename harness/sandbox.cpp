@@ -263,6 +263,11 @@ ExecOutcome judge_exit(const RunnerRun& run, const std::string& where, const Exe
   }
   const bool done =
       std::any_of(run.events.begin(), run.events.end(), [](const json& e) { return e.value("event", "") == "done"; });
+  // The runner binary itself could not be started (child_fail in process.cpp says so before any event);
+  // a kernel exiting with 127 from a constructor does not print that, and stays a runtime error.
+  if (run.events.empty() && run.status.exit_code == 127 &&
+      run.log.find("kforge: cannot start child") != std::string::npos)
+    throw_environment("kforge-runner could not be started: " + run.log);
   if (run.deadline_hit) {
     outcome.kind = ExecOutcome::Kind::timeout;
     char seconds[32];

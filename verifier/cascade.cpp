@@ -1,6 +1,7 @@
 #include "verifier/cascade.h"
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/hash.h"
 #include "verifier/compare.h"
 #include "verifier/inputs.h"
@@ -21,14 +22,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-std::string read_source(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw_usage(file.string() + ": cannot read the kernel source");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::string format_number(double value) {
   char buffer[64];
@@ -289,7 +282,7 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
 
   // Stage 1: static scan.
   auto stage_start = Clock::now();
-  const std::string source = read_source(candidate);
+  const std::string source = read_file(candidate);
   verdict.kernel_hash = sha256_hex(source);
   verdict.findings = scan_source(source, options.is_gpu);
   for (const auto& finding : verdict.findings) {

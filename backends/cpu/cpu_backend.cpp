@@ -1,6 +1,7 @@
 #include "backends/cpu/cpu_backend.h"
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/hash.h"
 #include "core/process.h"
 
@@ -16,13 +17,6 @@
 
 namespace kforge {
 namespace {
-
-std::string read_text(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::string trim(std::string text) {
   const auto begin = text.find_first_not_of(" \t\n");
@@ -144,11 +138,11 @@ class CpuBackend final : public Backend {
 DeviceInfo probe_host_cpu() {
   static const DeviceInfo k_info = [] {
     DeviceInfo info;
-    const std::string cpuinfo = read_text("/proc/cpuinfo");
+    const std::string cpuinfo = read_file_or_empty("/proc/cpuinfo");
     info.name = cpuinfo_field(cpuinfo, "model name");
     if (info.name.empty()) info.name = "unknown CPU";
     info.compute_units = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    const std::string mhz = read_text("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq");
+    const std::string mhz = read_file_or_empty("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq");
     info.clock_mhz =
         !mhz.empty() ? std::atof(mhz.c_str()) / 1000.0 : std::atof(cpuinfo_field(cpuinfo, "cpu MHz").c_str());
     std::istringstream flags(cpuinfo_field(cpuinfo, "flags"));
@@ -163,8 +157,8 @@ DeviceInfo probe_host_cpu() {
     for (int index = 0; index < 8; ++index) {
       const std::filesystem::path dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index);
       if (!std::filesystem::exists(dir)) break;
-      const int level = std::atoi(read_text(dir / "level").c_str());
-      const int64_t size = parse_cache_size(trim(read_text(dir / "size")));
+      const int level = std::atoi(read_file_or_empty(dir / "level").c_str());
+      const int64_t size = parse_cache_size(trim(read_file_or_empty(dir / "size")));
       if (level == 2) info.l2_bytes = size;
       if (size > 0 && level >= 2) info.last_level_cache_bytes = std::max(info.last_level_cache_bytes, size);
     }
@@ -178,7 +172,7 @@ DeviceInfo probe_host_cpu() {
     info.peak_flops["f64"] = f32_peak / 2;
     info.peak_flops["bf16"] = feature("avx512_bf16") ? 2 * f32_peak : f32_peak;
     info.peak_flops["f16"] = feature("avx512_fp16") ? 2 * f32_peak : f32_peak;
-    const std::string meminfo = read_text("/proc/meminfo");
+    const std::string meminfo = read_file_or_empty("/proc/meminfo");
     info.memory_bytes = std::atoll(cpuinfo_field(meminfo, "MemTotal").c_str()) * 1024;
     info.runtime_version = "OpenMP";
     return info;

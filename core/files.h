@@ -1,0 +1,17 @@
+// Whole-file reads, and durations as people read them.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace kforge {
+
+// The file's bytes; throws Error(usage) naming the file when it cannot be read.
+std::string read_file(const std::filesystem::path& file);
+// The file's bytes, or "" when it cannot be read (optional system files such as /sys entries).
+std::string read_file_or_empty(const std::filesystem::path& file);
+
+// "1.23 ms", "456 us", "2.1 s", with three significant digits; "-" for zero or less.
+std::string format_time_ns(double ns);
+
+}  // namespace kforge
