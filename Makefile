@@ -6,10 +6,11 @@ BUILD_DIR := build/$(PRESET)
 KFORGE := $(BUILD_DIR)/kforge
 JOBS ?= $(shell nproc)
 
-# Debian packages kforge builds and tests with (found by CMake's find_package; nothing is downloaded).
+# Debian packages kforge builds and tests with (CMake finds them with find_package; nothing is downloaded);
+# OpenBLAS and oneDNN are linked by the vendor-baseline kernels.
 DEBIAN_PACKAGES := cmake ninja-build g++ make nlohmann-json3-dev libcli11-dev libsqlite3-dev libssl-dev \
-                   libcurl4-openssl-dev libgtest-dev libbenchmark-dev libdlpack-dev libopenblas-dev sqlite3 \
-                   clang-format
+                   libgtest-dev libbenchmark-dev libdlpack-dev libopenblas-dev libdnnl-dev \
+                   sqlite3 clang-format
 
 .PHONY: deps configure build test bench selfbench tasks-table format format-check tidy clean
 
