@@ -134,6 +134,26 @@ void print_summary(const std::vector<Row>& rows, double seconds) {
 
 }  // namespace
 
+CascadeOptions evaluation_options(const Backend& backend, const DeviceInfo* timing_device, int threads,
+                                  double timeout_seconds, bool hot, double max_time) {
+  CascadeOptions options;
+  options.backend = backend.name();
+  options.is_gpu = backend.is_gpu();
+  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000));
+  options.check_limits = {timeout, threads};
+  options.bench_limits = {timeout * 4, threads};
+  options.timing = timing_device != nullptr;
+  options.timing_config.hot = hot;
+  options.timing_config.stop.max_seconds = max_time;
+  // Both kernels may run to the cap, in rounds that can overrun it: leave room for that.
+  options.timing_limits = {timeout * 4 + std::chrono::milliseconds(static_cast<int64_t>(max_time * 8000)), threads};
+  if (timing_device != nullptr) {
+    options.timing_config.rotation_bytes = 4 * timing_device->last_level_cache_bytes;
+    options.peaks = device_peaks(*timing_device);
+  }
+  return options;
+}
+
 int run_bench(const BenchOptions& options) {
   const auto started = Clock::now();
   const Suite suite(options.tasks_dir);
@@ -214,19 +234,8 @@ int run_bench(const BenchOptions& options) {
               selected.size(), device.name.c_str(), backend->name().c_str(), timing_mode.c_str(), options.db.c_str());
   std::fflush(stdout);
 
-  CascadeOptions base;
-  base.backend = backend->name();
-  base.is_gpu = backend->is_gpu();
-  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options.timeout_seconds * 1000));
-  base.check_limits = {timeout, options.threads};
-  base.bench_limits = {timeout * 4, options.threads};
-  base.timing = true;
-  base.timing_config.hot = options.hot;
-  base.timing_config.rotation_bytes = 4 * device.last_level_cache_bytes;
-  base.timing_config.stop.max_seconds = options.max_time;
-  base.timing_limits = {timeout * 4 + std::chrono::milliseconds(static_cast<int64_t>(options.max_time * 8000)),
-                        options.threads};
-  base.peaks = device_peaks(device);
+  const CascadeOptions base =
+      evaluation_options(*backend, &device, options.threads, options.timeout_seconds, options.hot, options.max_time);
 
   Progress progress(items.size());
   std::vector<Row> rows;

@@ -26,6 +26,16 @@ struct BenchOptions {
   bool json = false;               // print the summary as JSON
 };
 
+struct DeviceInfo;
+struct CascadeOptions;
+class Backend;
+
+// The cascade's options as `verify` and `bench` set them: correctness stages get `timeout_seconds` each (bench
+// shapes 4x); with a `timing_device`, stages 6 and 7 run too, rotating 4x its last-level cache and bounded by
+// its peaks.
+CascadeOptions evaluation_options(const Backend& backend, const DeviceInfo* timing_device, int threads,
+                                  double timeout_seconds, bool hot, double max_time);
+
 // Runs the bench; returns the exit code (0 when every kernel is ok, 1 when one failed, 130 if interrupted).
 int run_bench(const BenchOptions& options);
 

@@ -266,22 +266,9 @@ void print_verdict(const Verdict& v, bool verbose) {
 }
 
 CascadeOptions cascade_options(const GlobalOptions& g, const Backend& backend) {
-  CascadeOptions options;
-  options.backend = backend.name();
-  options.is_gpu = backend.is_gpu();
-  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(g.timeout_seconds * 1000));
-  options.check_limits = {timeout, g.threads};
-  options.bench_limits = {timeout * 4, g.threads};
-  options.timing = g.time;
-  options.timing_config.hot = g.hot;
-  options.timing_config.stop.max_seconds = g.max_time;
-  options.timing_limits = {timeout * 4 + std::chrono::milliseconds(static_cast<int64_t>(g.max_time * 8000)), g.threads};
-  if (g.time) {
-    const DeviceInfo device = describe_device(backend, CompileCache::default_root());
-    options.timing_config.rotation_bytes = 4 * device.last_level_cache_bytes;
-    options.peaks = device_peaks(device);
-  }
-  return options;
+  if (!g.time) return evaluation_options(backend, nullptr, g.threads, g.timeout_seconds, g.hot, g.max_time);
+  const DeviceInfo device = describe_device(backend, CompileCache::default_root());
+  return evaluation_options(backend, &device, g.threads, g.timeout_seconds, g.hot, g.max_time);
 }
 
 std::unique_ptr<Backend> usable_backend(const std::string& name) {
