@@ -137,7 +137,11 @@ TEST_F(TempDb, BenchKilledMidRunLeavesAConsistentStoreAndResumes) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
     while (std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (std::filesystem::exists(db()) && count(db(), "SELECT count(*) FROM evaluations") >= 2) break;
+      // The file can exist before its schema does: a failed query only means "not yet".
+      try {
+        if (std::filesystem::exists(db()) && count(db(), "SELECT count(*) FROM evaluations") >= 2) break;
+      } catch (const Error&) {
+      }
     }
     bench.kill_group();  // SIGKILL
     const ExitStatus status = bench.wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(10));
