@@ -35,7 +35,7 @@ extern "C" void on_interrupt(int) { g_interrupted = true; }
 struct WorkItem {
   const Task* task = nullptr;
   std::filesystem::path source;
-  std::string origin;  // reference or human
+  std::string origin;  // reference, baseline or human
   std::string label;   // what the table shows
   int64_t task_id = 0;
   int64_t kernel_id = 0;
