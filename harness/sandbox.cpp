@@ -188,6 +188,15 @@ RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& s
                                          "OMP_NUM_THREADS=" + std::to_string(limits.num_threads),
                                          "OPENBLAS_NUM_THREADS=" + std::to_string(limits.num_threads),
                                          "KFORGE_SANDBOX=process"};
+#if defined(__SANITIZE_ADDRESS__)
+  // An AddressSanitizer build of the runner must let a kernel's crash or huge allocation look as it does in a
+  // release build: a plain SIGSEGV, and NULL from malloc, not a sanitizer report.
+  // RLIMIT_AS cannot be used beside its shadow memory, so its allocator enforces the same cap.
+  options.env->push_back(
+      "ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:allocator_may_return_null=1:detect_leaks=0:"
+      "max_allocation_size_mb=" +
+      std::to_string(sandbox.address_space_bytes >> 20));
+#endif
   const auto cpu_seconds =
       static_cast<rlim_t>(limits.timeout.count() / 1000 + 1) * static_cast<rlim_t>(std::max(1, limits.num_threads)) + 5;
   options.before_exec = [sandbox, cpu_seconds] {
@@ -279,11 +288,9 @@ ExecOutcome judge_exit(const RunnerRun& run, const std::string& where, const Exe
     if (run.status.signal == SIGXCPU) outcome.detail += " (CPU time limit)";
     if (run.status.signal == SIGXFSZ)
       outcome.detail += " (it wrote more than " + format_bytes(sandbox.file_size_bytes) + " of output)";
-#if !defined(__SANITIZE_ADDRESS__)
     if (run.status.signal == SIGSEGV || run.status.signal == SIGABRT || run.status.signal == SIGBUS)
       outcome.detail += "; note: the runner's address space is limited to " +
                         format_bytes(sandbox.address_space_bytes) + ", so a huge allocation fails";
-#endif
   } else if (!done) {
     outcome.kind = ExecOutcome::Kind::runtime_error;
     outcome.detail = "the runner ended with " + run.status.describe() + where +
