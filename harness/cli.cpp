@@ -454,7 +454,8 @@ int run_cli(int argc, char** argv) {
   std::string bench_tasks;
   std::string kernels_dir;
   bool fresh = false;
-  auto* bench = app.add_subcommand("bench", "Benchmark the suite: references first, then any --kernels, into --db");
+  auto* bench = app.add_subcommand(
+      "bench", "Benchmark the suite: references, then vendor baselines, then any --kernels, into --db");
   bench->add_option("--db", db_file, "SQLite store")->capture_default_str();
   bench->add_option("--backend", g.backend, "Backend: cpu, cuda, hip")->capture_default_str();
   bench->add_option("--tasks", bench_tasks, "Comma-separated task names or globs (default: all)");
