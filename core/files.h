@@ -8,6 +8,8 @@ namespace kforge {
 
 // The file's bytes; throws Error(usage) naming the file when it cannot be read.
 std::string read_file(const std::filesystem::path& file);
+// At most `limit` bytes of a file; "...[truncated]" marks a cut.
+std::string read_file_capped(const std::filesystem::path& file, size_t limit);
 // The file's bytes, or "" when it cannot be read (optional system files such as /sys entries).
 std::string read_file_or_empty(const std::filesystem::path& file);
 

@@ -253,16 +253,4 @@ std::filesystem::path find_program(const std::string& name) {
   return {};
 }
 
-std::string read_file_capped(const std::filesystem::path& file, size_t limit) {
-  std::ifstream in(file, std::ios::binary);
-  std::string text(limit + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(limit + 1));
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (text.size() > limit) {
-    text.resize(limit);
-    text += "...[truncated]";
-  }
-  return text;
-}
-
 }  // namespace kforge

@@ -75,7 +75,4 @@ int reap_strays();
 // Searches PATH for `name`; empty when not found.
 std::filesystem::path find_program(const std::string& name);
 
-// Reads at most `limit` bytes of a file; "...[truncated]" marks a cut.
-std::string read_file_capped(const std::filesystem::path& file, size_t limit);
-
 }  // namespace kforge

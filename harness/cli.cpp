@@ -13,7 +13,6 @@
 #include "reports/leaderboard.h"
 #include "verifier/cascade.h"
 #include "verifier/compare.h"
-#include "verifier/inputs.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -314,11 +313,7 @@ int cmd_run(const GlobalOptions& g, const std::string& task_name, const std::str
   const CompileOutcome reference = cache.compile(suite.reference(task, backend->reference_file()));
   if (!reference.ok) throw_environment("the reference kernel does not compile:\n" + reference.log);
 
-  std::vector<Case> cases(1);
-  cases[0].problem = resolve_problem(task, *shape);
-  cases[0].seed = seed;
-  cases[0].inputs = generate_inputs(task, cases[0].problem, seed);
-  cases[0].outputs = make_poisoned_outputs(task, cases[0].problem);
+  std::vector<Case> cases{make_case(task, resolve_problem(task, *shape), seed)};
   std::vector<Case> expected = cases;
   ProcessExecutor executor;
   const ExecLimits limits{std::chrono::milliseconds(static_cast<int64_t>(g.timeout_seconds * 4000)), g.threads};

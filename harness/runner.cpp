@@ -94,7 +94,6 @@ class BufferSet {
         t.dtype = spec.dtype;
         t.shape = const_cast<int64_t*>(spec.shape.data());  // the specs outlive the set
         (list == &inputs ? m_inputs : m_outputs).push_back(t);
-        (list == &inputs ? m_input_bytes : m_output_bytes).push_back(spec.bytes);
       }
     }
   }
@@ -119,8 +118,6 @@ class BufferSet {
   std::vector<Buffer> m_buffers;
   std::vector<DLTensor> m_inputs;
   std::vector<DLTensor> m_outputs;
-  std::vector<size_t> m_input_bytes;
-  std::vector<size_t> m_output_bytes;
 };
 
 struct Params {

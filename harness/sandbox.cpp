@@ -1,6 +1,7 @@
 #include "harness/sandbox.h"
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/paths.h"
 #include "core/process.h"
 #include "harness/runner_protocol.h"
@@ -54,11 +55,14 @@ class Fd {
 // One shared mapping holding every tensor of a runner request.
 class TensorArena {
  public:
-  // Reserves a place for `tensor`; returns its offset.
-  size_t reserve(const HostTensor& tensor) {
-    const size_t offset = m_size;
-    m_size = align_up(m_size + std::max<size_t>(tensor.nbytes(), 1));
-    return offset;
+  // Reserves a place for each of `tensors`; returns their offsets.
+  std::vector<size_t> reserve(const std::vector<HostTensor>& tensors) {
+    std::vector<size_t> offsets;
+    for (const auto& tensor : tensors) {
+      offsets.push_back(m_size);
+      m_size = align_up(m_size + std::max<size_t>(tensor.nbytes(), 1));
+    }
+    return offsets;
   }
 
   // Creates the memfd and maps it; call once, after every reserve().
@@ -84,10 +88,20 @@ class TensorArena {
   }
 
   [[nodiscard]] int fd() const { return m_fd.get(); }
-  void write(size_t offset, const HostTensor& tensor) const {
-    std::memcpy(at(offset), tensor.data.data(), tensor.nbytes());
+  // Copies `tensors` to their places; returns how the runner's request describes them.
+  [[nodiscard]] json place(const std::vector<HostTensor>& tensors, const std::vector<size_t>& offsets) const {
+    json list = json::array();
+    for (size_t t = 0; t < tensors.size(); ++t) {
+      std::memcpy(at(offsets[t]), tensors[t].data.data(), tensors[t].nbytes());
+      list.push_back({{"offset", offsets[t]}, {"dtype", dtype_name(tensors[t].dtype)}, {"shape", tensors[t].shape}});
+    }
+    return list;
   }
-  void read(size_t offset, HostTensor& tensor) const { std::memcpy(tensor.data.data(), at(offset), tensor.nbytes()); }
+  // Copies what lies at `offsets` into `tensors`.
+  void read(const std::vector<size_t>& offsets, std::vector<HostTensor>& tensors) const {
+    for (size_t t = 0; t < tensors.size(); ++t)
+      std::memcpy(tensors[t].data.data(), at(offsets[t]), tensors[t].nbytes());
+  }
 
  private:
   [[nodiscard]] std::byte* at(size_t offset) const { return static_cast<std::byte*>(m_base) + offset; }
@@ -117,10 +131,6 @@ class TempDir {
  private:
   std::filesystem::path m_path;
 };
-
-json tensor_json(const HostTensor& t, size_t offset) {
-  return {{"offset", offset}, {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}};
-}
 
 std::string case_name(const Case& c) { return "shape '" + c.problem.shape->label + "' seed " + std::to_string(c.seed); }
 
@@ -309,25 +319,18 @@ ExecOutcome ProcessExecutor::execute(const std::filesystem::path& artifact, std:
   TempDir dir;
   std::filesystem::copy_file(artifact, dir.path() / rp::k_artifact_file);
   TensorArena arena;
-  std::vector<std::vector<size_t>> input_offsets(cases.size());
-  std::vector<std::vector<size_t>> output_offsets(cases.size());
-  for (size_t i = 0; i < cases.size(); ++i) {
-    for (const auto& t : cases[i].inputs) input_offsets[i].push_back(arena.reserve(t));
-    for (const auto& t : cases[i].outputs) output_offsets[i].push_back(arena.reserve(t));
+  std::vector<std::vector<size_t>> input_offsets;
+  std::vector<std::vector<size_t>> output_offsets;
+  for (const auto& c : cases) {
+    input_offsets.push_back(arena.reserve(c.inputs));
+    output_offsets.push_back(arena.reserve(c.outputs));
   }
   arena.map();
   json request{{"mode", "run"}, {"num_threads", limits.num_threads}, {"cases", json::array()}};
   for (size_t i = 0; i < cases.size(); ++i) {
-    json spec{{"inputs", json::array()}, {"outputs", json::array()}, {"params", params_json(cases[i].problem)}};
-    for (size_t t = 0; t < cases[i].inputs.size(); ++t) {
-      arena.write(input_offsets[i][t], cases[i].inputs[t]);
-      spec["inputs"].push_back(tensor_json(cases[i].inputs[t], input_offsets[i][t]));
-    }
-    for (size_t t = 0; t < cases[i].outputs.size(); ++t) {
-      arena.write(output_offsets[i][t], cases[i].outputs[t]);
-      spec["outputs"].push_back(tensor_json(cases[i].outputs[t], output_offsets[i][t]));
-    }
-    request["cases"].push_back(std::move(spec));
+    request["cases"].push_back({{"inputs", arena.place(cases[i].inputs, input_offsets[i])},
+                                {"outputs", arena.place(cases[i].outputs, output_offsets[i])},
+                                {"params", params_json(cases[i].problem)}});
   }
   std::ofstream(dir.path() / rp::k_request_file) << request.dump();
 
@@ -349,9 +352,9 @@ ExecOutcome ProcessExecutor::execute(const std::filesystem::path& artifact, std:
   for (size_t i = 0; i < cases.size(); ++i) {
     Case& c = cases[i];
     if (!c.ran) continue;
-    for (size_t t = 0; t < c.outputs.size(); ++t) arena.read(output_offsets[i][t], c.outputs[t]);
+    arena.read(output_offsets[i], c.outputs);
     c.inputs_after = c.inputs;
-    for (size_t t = 0; t < c.inputs.size(); ++t) arena.read(input_offsets[i][t], c.inputs_after[t]);
+    arena.read(input_offsets[i], c.inputs_after);
   }
   return judge_exit(run, running != k_none ? " while running " + case_name(cases[running]) : "", limits, m_limits);
 }
@@ -362,27 +365,15 @@ TimingOutcome ProcessExecutor::time(const std::filesystem::path& candidate, cons
   std::filesystem::copy_file(candidate, dir.path() / rp::k_artifact_file);
   if (!reference.empty()) std::filesystem::copy_file(reference, dir.path() / rp::k_reference_file);
   TensorArena arena;
-  std::vector<size_t> input_offsets;
-  std::vector<size_t> output_offsets;
-  for (const auto& t : job.bench.inputs) input_offsets.push_back(arena.reserve(t));
-  for (const auto& t : job.bench.outputs) output_offsets.push_back(arena.reserve(t));
-  std::vector<std::vector<size_t>> fresh_offsets(job.fresh.size());
-  for (size_t f = 0; f < job.fresh.size(); ++f)
-    for (const auto& t : job.fresh[f].inputs) fresh_offsets[f].push_back(arena.reserve(t));
+  const std::vector<size_t> input_offsets = arena.reserve(job.bench.inputs);
+  const std::vector<size_t> output_offsets = arena.reserve(job.bench.outputs);
+  std::vector<std::vector<size_t>> fresh_offsets;
+  for (const auto& f : job.fresh) fresh_offsets.push_back(arena.reserve(f.inputs));
   const size_t slots = std::max<size_t>(job.check_slots, 1);
-  std::vector<std::vector<size_t>> slot_offsets(slots);
-  for (size_t s = 0; s < slots; ++s)
-    for (const auto& t : job.bench.outputs) slot_offsets[s].push_back(arena.reserve(t));
+  std::vector<std::vector<size_t>> slot_offsets;
+  for (size_t s = 0; s < slots; ++s) slot_offsets.push_back(arena.reserve(job.bench.outputs));
   arena.map();
 
-  auto describe = [&](const std::vector<HostTensor>& tensors, const std::vector<size_t>& offsets) {
-    json list = json::array();
-    for (size_t t = 0; t < tensors.size(); ++t) {
-      arena.write(offsets[t], tensors[t]);
-      list.push_back(tensor_json(tensors[t], offsets[t]));
-    }
-    return list;
-  };
   const TimingConfig& config = job.config;
   json request{{"mode", "time"},
                {"num_threads", limits.num_threads},
@@ -399,14 +390,14 @@ TimingOutcome ProcessExecutor::time(const std::filesystem::path& candidate, cons
                  {"target_noise", config.stop.target_noise},
                  {"max_samples", config.stop.max_samples}}},
                {"case",
-                {{"inputs", describe(job.bench.inputs, input_offsets)},
-                 {"outputs", describe(job.bench.outputs, output_offsets)},
+                {{"inputs", arena.place(job.bench.inputs, input_offsets)},
+                 {"outputs", arena.place(job.bench.outputs, output_offsets)},
                  {"params", params_json(job.bench.problem)}}},
                {"fresh", json::array()},
                {"check_slots", json::array()}};
   for (size_t f = 0; f < job.fresh.size(); ++f)
-    request["fresh"].push_back(describe(job.fresh[f].inputs, fresh_offsets[f]));
-  for (size_t s = 0; s < slots; ++s) request["check_slots"].push_back(describe(job.bench.outputs, slot_offsets[s]));
+    request["fresh"].push_back(arena.place(job.fresh[f].inputs, fresh_offsets[f]));
+  for (size_t s = 0; s < slots; ++s) request["check_slots"].push_back(arena.place(job.bench.outputs, slot_offsets[s]));
   std::ofstream(dir.path() / rp::k_request_file) << request.dump();
 
   const RunnerRun run = run_runner(m_runner, m_limits, dir.path(), arena, limits);
@@ -429,7 +420,7 @@ TimingOutcome ProcessExecutor::time(const std::filesystem::path& candidate, cons
       check.fresh_index = fresh;
       check.kernel_rc = event.value("rc", 0);
       check.outputs = job.bench.outputs;
-      for (size_t t = 0; t < check.outputs.size(); ++t) arena.read(slot_offsets[slot][t], check.outputs[t]);
+      arena.read(slot_offsets[slot], check.outputs);
       outcome.checks.push_back(std::move(check));
     }
   }

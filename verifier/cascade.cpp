@@ -111,14 +111,8 @@ class Evaluation {
                   const CascadeOptions& options) {
     const auto start = Clock::now();
     TimingJob job;
-    auto make = [&](uint64_t seed) {
-      Case c;
-      c.problem = resolve_problem(m_task, shape);
-      c.seed = seed;
-      c.inputs = generate_inputs(m_task, c.problem, seed);
-      c.outputs = make_poisoned_outputs(m_task, c.problem);
-      return c;
-    };
+    const Problem problem = resolve_problem(m_task, shape);
+    auto make = [&](uint64_t seed) { return make_case(m_task, problem, seed); };
     job.bench = make(fresh ^ 0x5bd1e995ull);
     // The last fresh set is kept for the final checked call (see the runner).
     job.fresh = {make(fresh + 101), make(fresh + 202), make(fresh + 303)};
@@ -252,18 +246,21 @@ class Evaluation {
 
 }  // namespace
 
+Case make_case(const Task& task, const Problem& problem, uint64_t seed) {
+  Case c;
+  c.problem = problem;
+  c.seed = seed;
+  c.inputs = generate_inputs(task, problem, seed);
+  c.outputs = make_poisoned_outputs(task, problem);
+  return c;
+}
+
 std::vector<Case> make_cases(const Task& task, ShapeRole role, const std::vector<uint64_t>& seeds) {
   std::vector<Case> cases;
   for (const auto& shape : task.shapes) {
     if (shape.role != role) continue;
-    for (uint64_t seed : seeds) {
-      Case c;
-      c.problem = resolve_problem(task, shape);
-      c.seed = seed;
-      c.inputs = generate_inputs(task, c.problem, seed);
-      c.outputs = make_poisoned_outputs(task, c.problem);
-      cases.push_back(std::move(c));
-    }
+    const Problem problem = resolve_problem(task, shape);
+    for (uint64_t seed : seeds) cases.push_back(make_case(task, problem, seed));
   }
   return cases;
 }

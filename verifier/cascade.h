@@ -135,6 +135,8 @@ class Cascade {
   KernelExecutor& m_oracle;
 };
 
+// One case of `problem` for `seed`: inputs drawn, outputs poisoned.
+Case make_case(const Task& task, const Problem& problem, uint64_t seed);
 // Builds the cases of `role` for `seeds`, inputs drawn and outputs poisoned.
 std::vector<Case> make_cases(const Task& task, ShapeRole role, const std::vector<uint64_t>& seeds);
 

@@ -27,18 +27,10 @@ std::vector<std::string> find_degeneracies(const Task& task, const ShapeSet& sha
   constexpr uint64_t k_seed = 11;
   constexpr uint64_t k_other_seed = 12;
   const Problem problem = resolve_problem(task, shape);
-  auto make = [&](uint64_t seed) {
-    Case c;
-    c.problem = problem;
-    c.seed = seed;
-    c.inputs = generate_inputs(task, problem, seed);
-    c.outputs = make_poisoned_outputs(task, problem);
-    return c;
-  };
   // Case 0: the baseline; 1: another seed; 2 + i: the baseline with input i alone redrawn.
-  std::vector<Case> cases{make(k_seed), make(k_other_seed)};
+  std::vector<Case> cases{make_case(task, problem, k_seed), make_case(task, problem, k_other_seed)};
   for (size_t i = 0; i < task.inputs.size(); ++i) {
-    Case c = make(k_seed);
+    Case c = make_case(task, problem, k_seed);
     c.inputs[i] = generate_input(task, problem, i, k_other_seed);
     cases.push_back(std::move(c));
   }
