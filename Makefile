@@ -7,12 +7,14 @@ KFORGE := $(BUILD_DIR)/kforge
 JOBS ?= $(shell nproc)
 
 # Debian packages kforge builds and tests with (CMake finds them with find_package; nothing is downloaded);
-# OpenBLAS and oneDNN are linked by the vendor-baseline kernels.
+# OpenBLAS and oneDNN are linked by the vendor-baseline kernels; hipcc builds the HIP backend and compiles every
+# GPU reference for gfx90a. The CUDA backend needs NVIDIA's toolkit (/usr/local/cuda), not a Debian package:
+# without it the CUDA compile tests skip with a reason.
 DEBIAN_PACKAGES := cmake ninja-build g++ make nlohmann-json3-dev libcli11-dev libsqlite3-dev libssl-dev \
                    libgtest-dev libbenchmark-dev libdlpack-dev libopenblas-dev libdnnl-dev \
-                   sqlite3 clang-format
+                   sqlite3 clang-format hipcc libamdhip64-dev
 
-.PHONY: deps configure build test bench selfbench tasks-table format format-check tidy clean
+.PHONY: deps configure build test bench selfbench tasks-table format format-check tidy clean gpu-bundle
 
 deps:
 	@missing=""; \
@@ -44,6 +46,11 @@ bench: build
 
 selfbench: build
 	$(BUILD_DIR)/kforge_selfbench
+
+# dist/kforge-gpu: kforge with the CUDA backend, its GPU tests and every shared library a stock CUDA machine
+# lacks, for scripts/gpu-check.sh there (copy the folder over, run kforge-gpu/gpu-check.sh).
+gpu-bundle: deps
+	scripts/make-gpu-bundle.sh build/bundle dist/kforge-gpu
 
 # Rewrites the table at the end of tasks/README.md from the task files.
 tasks-table: build

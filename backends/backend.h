@@ -48,6 +48,9 @@ class Backend {
   [[nodiscard]] virtual std::optional<std::string> unavailable_reason() const = 0;
   // The devices kernels may run on.
   [[nodiscard]] virtual std::vector<DeviceInfo> devices() const = 0;
+  // Bytes/s device `device` sustains (cpu: STREAM triad; gpu: device-to-device copies); 0 when unmeasurable.
+  // Takes a second or so: callers cache it per machine (harness/devices.h).
+  [[nodiscard]] virtual double measure_bandwidth(int device) const = 0;
   // Whether this backend can run `task` at all (dtypes, sizes) (optional: default yes).
   [[nodiscard]] virtual bool supports(const Task& task) const;
   // The file name of a task's reference kernel for this backend ("cpu.cpp").
@@ -64,8 +67,9 @@ class Backend {
 // The directory holding <kforge/kernel.h> for kernel compiles; throws Error(environment) when not found.
 std::filesystem::path kernel_include_dir();
 
-// The backends this build knows, and one by name (throws Error(usage) for an unknown name).
+// The backends this build knows, and one by name (throws Error(usage) for an unknown name). `arch` picks a
+// GPU backend's target ("sm_90", "gfx90a") instead of the first device's; the CPU backend ignores it.
 std::vector<std::string> backend_names();
-std::unique_ptr<Backend> make_backend(const std::string& name);
+std::unique_ptr<Backend> make_backend(const std::string& name, const std::string& arch = "");
 
 }  // namespace kforge

@@ -1,5 +1,6 @@
 #include "backends/backend.h"
 #include "backends/cpu/cpu_backend.h"
+#include "backends/gpu/gpu_backend.h"
 #include "core/error.h"
 #include "core/paths.h"
 
@@ -16,14 +17,13 @@ std::filesystem::path kernel_include_dir() {
   return *dir;
 }
 
-// The registry: an explicit table. GPU backends join it behind KFORGE_WITH_CUDA / KFORGE_WITH_HIP.
-std::vector<std::string> backend_names() { return {"cpu"}; }
+// The registry: an explicit table. The GPU backends are always listed: without their vendor runtime they
+// still compile kernels, and say why they cannot run them (Backend::unavailable_reason).
+std::vector<std::string> backend_names() { return {"cpu", "cuda", "hip"}; }
 
-std::unique_ptr<Backend> make_backend(const std::string& name) {
+std::unique_ptr<Backend> make_backend(const std::string& name, const std::string& arch) {
   if (name == "cpu") return make_cpu_backend();
-  if (name == "cuda" || name == "hip")
-    throw_environment("backend '" + name + "' is not built into this kforge (it needs KFORGE_WITH_" +
-                      (name == "cuda" ? std::string("CUDA") : std::string("HIP")) + "=ON)");
+  if (name == "cuda" || name == "hip") return make_gpu_backend(name, arch);
   throw_usage("unknown backend '" + name + "' (known: cpu, cuda, hip)");
 }
 

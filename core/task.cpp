@@ -32,8 +32,11 @@ class Reader {
   }
 
   std::string string(const json& object, const std::string& path, const char* key) const {
-    const json& value = field(object, path, key);
-    if (!value.is_string()) fail(path + "." + key, "expected a string, got " + std::string(value.type_name()));
+    return string_value(field(object, path, key), path + "." + key);
+  }
+
+  std::string string_value(const json& value, const std::string& path) const {
+    if (!value.is_string()) fail(path, "expected a string, got " + std::string(value.type_name()));
     return value.get<std::string>();
   }
 
@@ -251,7 +254,7 @@ Task parse_task(const json& root, const std::filesystem::path& file) {
   std::set<std::string> labels;
   for (size_t i = 0; i < shapes.size(); ++i) {
     const std::string path = "$.shapes[" + std::to_string(i) + "]";
-    r.only_keys(shapes[i], path, {"label", "role", "dims", "params"});
+    r.only_keys(shapes[i], path, {"label", "role", "dims", "params", "backends"});
     ShapeSet shape;
     shape.label = r.string(shapes[i], path, "label");
     if (!labels.insert(shape.label).second) r.fail(path + ".label", "duplicate label '" + shape.label + "'");
@@ -277,13 +280,31 @@ Task parse_task(const json& root, const std::filesystem::path& file) {
         shape.params[name] = r.number(value, path + ".params." + name);
       }
     }
+    if (shapes[i].contains("backends")) {
+      // Check sizes are compared with the CPU oracle on every backend; only bench sizes may be per backend
+      // (a GPU is filled by sizes a CPU would take minutes over).
+      if (shape.role == ShapeRole::check)
+        r.fail(path + ".backends", "only bench size sets can be limited to some backends");
+      const json& names = shapes[i]["backends"];
+      if (!names.is_array() || names.empty())
+        r.fail(path + ".backends", "expected a non-empty array of backend names (cpu, cuda, hip)");
+      for (size_t b = 0; b < names.size(); ++b) {
+        const std::string name = r.string_value(names[b], path + ".backends[" + std::to_string(b) + "]");
+        if (name != "cpu" && name != "cuda" && name != "hip")
+          r.fail(path + ".backends[" + std::to_string(b) + "]", "unknown backend '" + name + "' (cpu, cuda, hip)");
+        shape.backends.push_back(name);
+      }
+    }
     task.shapes.push_back(std::move(shape));
   }
-  auto has_role = [&](ShapeRole role) {
-    return std::any_of(task.shapes.begin(), task.shapes.end(), [&](const ShapeSet& s) { return s.role == role; });
-  };
-  if (!has_role(ShapeRole::check)) r.fail("$.shapes", "needs at least one size set with role 'check'");
-  if (!has_role(ShapeRole::bench)) r.fail("$.shapes", "needs at least one size set with role 'bench'");
+  if (std::none_of(task.shapes.begin(), task.shapes.end(),
+                   [](const ShapeSet& s) { return s.role == ShapeRole::check; }))
+    r.fail("$.shapes", "needs at least one size set with role 'check'");
+  for (const char* backend : {"cpu", "cuda", "hip"}) {
+    if (std::none_of(task.shapes.begin(), task.shapes.end(),
+                     [&](const ShapeSet& s) { return s.role == ShapeRole::bench && s.applies_to(backend); }))
+      r.fail("$.shapes", std::string("needs at least one size set with role 'bench' for the ") + backend + " backend");
+  }
 
   if (root.contains("tolerance")) {
     const json& tol = root["tolerance"];

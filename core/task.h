@@ -6,6 +6,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -44,6 +45,11 @@ struct ShapeSet {
   ShapeRole role = ShapeRole::check;
   std::map<std::string, int64_t, std::less<>> dims;
   std::map<std::string, double, std::less<>> params;  // overrides of ParamSpec::value
+  std::vector<std::string> backends;                  // bench sets only: where it is timed; empty: everywhere
+
+  [[nodiscard]] bool applies_to(std::string_view backend) const {
+    return backends.empty() || std::find(backends.begin(), backends.end(), backend) != backends.end();
+  }
 };
 
 struct Tolerance {

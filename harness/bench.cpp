@@ -6,6 +6,7 @@
 #include "core/hash.h"
 #include "harness/compile_cache.h"
 #include "harness/devices.h"
+#include "harness/evaluation.h"
 #include "harness/sandbox.h"
 #include "harness/store.h"
 #include "harness/suite.h"
@@ -20,6 +21,7 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -134,26 +136,6 @@ void print_summary(const std::vector<Row>& rows, double seconds) {
 
 }  // namespace
 
-CascadeOptions evaluation_options(const Backend& backend, const DeviceInfo* timing_device, int threads,
-                                  double timeout_seconds, bool hot, double max_time) {
-  CascadeOptions options;
-  options.backend = backend.name();
-  options.is_gpu = backend.is_gpu();
-  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000));
-  options.check_limits = {timeout, threads};
-  options.bench_limits = {timeout * 4, threads};
-  options.timing = timing_device != nullptr;
-  options.timing_config.hot = hot;
-  options.timing_config.stop.max_seconds = max_time;
-  // Both kernels may run to the cap, in rounds that can overrun it: leave room for that.
-  options.timing_limits = {timeout * 4 + std::chrono::milliseconds(static_cast<int64_t>(max_time * 8000)), threads};
-  if (timing_device != nullptr) {
-    options.timing_config.rotation_bytes = 4 * timing_device->last_level_cache_bytes;
-    options.peaks = device_peaks(*timing_device);
-  }
-  return options;
-}
-
 int run_bench(const BenchOptions& options) {
   const auto started = Clock::now();
   const Suite suite(options.tasks_dir);
@@ -165,28 +147,42 @@ int run_bench(const BenchOptions& options) {
   if (!options.kernels_dir.empty() && !std::filesystem::is_directory(options.kernels_dir))
     throw_usage("--kernels " + options.kernels_dir.string() + ": not a directory");
 
-  auto backend = make_backend(options.backend);
+  auto backend = make_backend(options.backend, options.arch);
   if (auto reason = backend->unavailable_reason())
     throw_environment("backend '" + options.backend + "' is unavailable: " + *reason);
-  const DeviceInfo device = describe_device(*backend, CompileCache::default_root());
-  CompileCache cache(*backend, CompileCache::default_root(), options.flags);
-  ProcessExecutor executor;
-  ProcessExecutor oracle;
-  Cascade cascade(cache, executor, oracle);
+  // Every device the backend has, or the ones --devices names; one runner (and one worker) each.
+  const std::vector<DeviceInfo> all_devices = describe_devices(*backend, CompileCache::default_root());
+  std::vector<int> device_indices = options.devices;
+  if (device_indices.empty())
+    for (size_t i = 0; i < all_devices.size(); ++i) device_indices.push_back(static_cast<int>(i));
+  for (int index : device_indices)
+    if (index < 0 || static_cast<size_t>(index) >= all_devices.size())
+      throw_usage("--devices: no " + backend->name() + " device " + std::to_string(index) + " (this machine has " +
+                  std::to_string(all_devices.size()) + ")");
+  if (device_indices.empty()) throw_environment("backend '" + options.backend + "' lists no device");
 
   Store store(options.db);
-  const int64_t device_id = store.upsert_device(backend->name(), device, device_fingerprint(backend->name(), device));
+  std::vector<int64_t> device_ids;
+  std::vector<std::unique_ptr<EvaluationKit>> kits;
+  for (int index : device_indices) {
+    const DeviceInfo& device = all_devices[static_cast<size_t>(index)];
+    device_ids.push_back(store.upsert_device(backend->name(), device, device_fingerprint(backend->name(), device)));
+    kits.push_back(std::make_unique<EvaluationKit>(*backend, index, options.flags));
+  }
   const std::string timing_mode = options.hot ? "hot" : "cold";
+  const DeviceInfo& first_device = all_devices[static_cast<size_t>(device_indices.front())];
 
   // The references first, then vendor baselines, then the candidates.
   std::vector<WorkItem> items;
   const std::string extension = backend->is_gpu() ? ".cu" : ".cpp";
   for (const Task* task : selected)
     items.push_back({task, suite.reference(*task, backend->reference_file()), "reference", "reference"});
-  // Vendor baselines (OpenBLAS, ...) next, timed beside the reference like any candidate.
+  // Vendor baselines (OpenBLAS, cuBLAS, ...) next, timed beside the reference like any candidate. A baseline's
+  // backend is its file's: .cpp the CPU, .cu CUDA, .hip HIP.
+  const std::string baseline_extension = backend->name() == "hip" ? ".hip" : extension;
   for (const Task* task : selected) {
     for (const auto& [key, file] : task->reference) {
-      if (key.rfind("baseline:", 0) != 0 || std::filesystem::path(file).extension() != extension) continue;
+      if (key.rfind("baseline:", 0) != 0 || std::filesystem::path(file).extension() != baseline_extension) continue;
       items.push_back({task, suite.reference(*task, key), "baseline", key.substr(9)});
     }
   }
@@ -204,9 +200,12 @@ int run_bench(const BenchOptions& options) {
     item.kernel_id = store.upsert_kernel(record);
   }
 
+  // On several devices an item is skipped when the device it would land on has it; with one, exactly that.
   std::vector<bool> skip(items.size(), false);
   for (size_t i = 0; i < items.size(); ++i)
-    skip[i] = options.resume && store.has_evaluation(device_id, items[i].task_id, items[i].kernel_id, timing_mode);
+    skip[i] = options.resume && std::all_of(device_ids.begin(), device_ids.end(), [&](int64_t device_id) {
+                return store.has_evaluation(device_id, items[i].task_id, items[i].kernel_id, timing_mode);
+              });
 
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
@@ -219,7 +218,7 @@ int run_bench(const BenchOptions& options) {
         for (size_t i; (i = next++) < items.size();) {
           if (skip[i] || g_interrupted) continue;
           try {
-            (void)cache.compile(items[i].source);
+            (void)kits.front()->cache().compile(items[i].source);
           } catch (const Error&) {
             // The evaluation reports it with the right status.
           }
@@ -230,33 +229,40 @@ int run_bench(const BenchOptions& options) {
   }
 
   const int64_t run_id = store.begin_run("bench", backend->name());
-  std::printf("kforge bench: %zu kernels over %zu tasks on %s (%s), %s timing, into %s\n", items.size(),
-              selected.size(), device.name.c_str(), backend->name().c_str(), timing_mode.c_str(), options.db.c_str());
+  std::printf("kforge bench: %zu kernels over %zu tasks on %zu x %s (%s), %s timing, into %s\n", items.size(),
+              selected.size(), kits.size(), first_device.name.c_str(), backend->name().c_str(), timing_mode.c_str(),
+              options.db.c_str());
   std::fflush(stdout);
 
-  const CascadeOptions base =
-      evaluation_options(*backend, &device, options.threads, options.timeout_seconds, options.hot, options.max_time);
-
   Progress progress(items.size());
-  std::vector<Row> rows;
+  std::vector<Row> rows(items.size());
+  std::vector<bool> done(items.size(), false);
   bool any_failed = false;
-  try {
-    for (size_t i = 0; i < items.size() && !g_interrupted; ++i) {
+  std::mutex mutex;  // the store, the progress lines and the rows
+  std::atomic<size_t> next{0};
+  std::exception_ptr failure;
+  auto work = [&](size_t worker) {
+    const DeviceInfo& device = all_devices[static_cast<size_t>(device_indices[worker])];
+    const int64_t device_id = device_ids[worker];
+    const CascadeOptions base =
+        evaluation_options(*backend, &device, options.threads, options.timeout_seconds, options.hot, options.max_time);
+    for (size_t i; !g_interrupted && (i = next++) < items.size();) {
       const WorkItem& item = items[i];
       Row row{item.task->name, item.label, "", "", 0, 0, 0, skip[i]};
       if (!skip[i]) {
-        progress.starting(i, item.task->name + " " + item.label);
+        {
+          const std::lock_guard lock(mutex);
+          progress.starting(i, item.task->name + " " + item.label);
+        }
         CascadeOptions cascade_options = base;
         cascade_options.time_reference = item.origin != "reference";
         // A vendor library is trusted to be far faster than the plain-loop reference: not suspicious.
         if (item.origin == "baseline") cascade_options.suspicious_speedup = std::numeric_limits<double>::infinity();
-        const Verdict verdict = cascade.evaluate(
-            *item.task, item.source, suite.reference(*item.task, backend->reference_file()), cascade_options);
+        const Verdict verdict = kits[worker]->evaluate(suite, *item.task, item.source, cascade_options);
         std::vector<std::string> bench_shapes;
         for (const auto& shape : item.task->shapes)
-          if (shape.role == ShapeRole::bench) bench_shapes.push_back(shape.label);
+          if (shape.role == ShapeRole::bench && shape.applies_to(backend->name())) bench_shapes.push_back(shape.label);
         if (g_interrupted && !verdict.ok()) break;  // a kernel cut short by Ctrl-C is not a result
-        store.record_evaluation(run_id, device_id, item.task_id, item.kernel_id, verdict, bench_shapes, timing_mode);
         row.status = std::string(status_name(verdict.status));
         row.message = verdict.message;
         if (!verdict.timings.empty()) {
@@ -264,21 +270,46 @@ int run_bench(const BenchOptions& options) {
           row.speedup = verdict.timings.front().speedup;
           row.sol_fraction = verdict.timings.front().sol_fraction;
         }
+        const std::lock_guard lock(mutex);
+        store.record_evaluation(run_id, device_id, item.task_id, item.kernel_id, verdict, bench_shapes, timing_mode);
         any_failed = any_failed || !verdict.ok();
         if (const auto baseline = store.best_median(device_id, item.task_id, timing_mode, "baseline");
             baseline && row.median_ns > 0)
           row.vs_baseline = *baseline / row.median_ns;
       }
+      const std::lock_guard lock(mutex);
       progress.finished(i, row);
-      rows.push_back(std::move(row));
+      rows[i] = std::move(row);
+      done[i] = true;
     }
-  } catch (...) {
+  };
+  {
+    std::vector<std::thread> workers;
+    for (size_t w = 0; w < kits.size(); ++w) {
+      workers.emplace_back([&, w] {
+        try {
+          work(w);
+        } catch (...) {
+          const std::lock_guard lock(mutex);
+          if (!failure) failure = std::current_exception();
+          g_interrupted = true;  // the other workers stop after their current kernel
+        }
+      });
+    }
+    for (auto& w : workers) w.join();
+  }
+  if (failure) {
     // An environment fault ends the bench; the run says so, and what was stored stays.
     store.finish_run(run_id, "interrupted");
+    g_interrupted = false;
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
-    throw;
+    std::rethrow_exception(failure);
   }
+  std::vector<Row> finished_rows;
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (done[i]) finished_rows.push_back(std::move(rows[i]));
+  rows = std::move(finished_rows);
   store.finish_run(run_id, g_interrupted ? "interrupted" : "finished");
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);

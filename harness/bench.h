@@ -12,6 +12,8 @@ struct BenchOptions {
   std::filesystem::path tasks_dir;  // empty: the default suite
   std::filesystem::path db = "kforge.db";
   std::string backend = "cpu";
+  std::string arch;                        // GPU target (sm_90, gfx90a); empty: the first device's
+  std::vector<int> devices;                // GPU indices to use, one runner each; empty: every device
   std::vector<std::string> task_patterns;  // names or globs; empty: all
   std::string category;                    // empty: all
   int level = 0;                           // 0: all
@@ -25,16 +27,6 @@ struct BenchOptions {
   std::vector<std::string> flags;  // compiler flags; empty: the backend's
   bool json = false;               // print the summary as JSON
 };
-
-struct DeviceInfo;
-struct CascadeOptions;
-class Backend;
-
-// The cascade's options as `verify` and `bench` set them: correctness stages get `timeout_seconds` each (bench
-// shapes 4x); with a `timing_device`, stages 6 and 7 run too, rotating 4x its last-level cache and bounded by
-// its peaks.
-CascadeOptions evaluation_options(const Backend& backend, const DeviceInfo* timing_device, int threads,
-                                  double timeout_seconds, bool hot, double max_time);
 
 // Runs the bench; returns the exit code (0 when every kernel is ok, 1 when one failed, 130 if interrupted).
 int run_bench(const BenchOptions& options);

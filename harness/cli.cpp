@@ -6,6 +6,7 @@
 #include "harness/bench.h"
 #include "harness/compile_cache.h"
 #include "harness/devices.h"
+#include "harness/evaluation.h"
 #include "harness/npy.h"
 #include "harness/sandbox.h"
 #include "harness/store.h"
@@ -31,6 +32,8 @@ using nlohmann::json;
 struct GlobalOptions {
   std::string tasks_dir;
   std::string backend = "cpu";
+  std::string arch;  // GPU target; empty: the first device's
+  int device = 0;    // GPU index for verify and run
   bool json_output = false;
   bool verbose = false;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -61,7 +64,10 @@ json task_summary_json(const Task& task) {
   json shapes = json::array();
   for (const auto& shape : task.shapes)
     shapes.push_back(
-        {{"label", shape.label}, {"role", shape.role == ShapeRole::check ? "check" : "bench"}, {"dims", shape.dims}});
+        {{"label", shape.label},
+         {"role", shape.role == ShapeRole::check ? "check" : "bench"},
+         {"dims", shape.dims},
+         {"backends", shape.backends.empty() ? std::vector<std::string>{"cpu", "cuda", "hip"} : shape.backends}});
   return {{"name", task.name},       {"version", task.version},    {"category", task.category},
           {"level", task.level},     {"shapes", shapes},           {"file", task.file.string()},
           {"pytorch", task.pytorch}, {"spec_hash", task.spec_hash}};
@@ -84,7 +90,7 @@ std::string markdown_table(const std::vector<Task>& tasks) {
     return text;
   };
   std::string out =
-      "| task | category | level | inputs | outputs | check shapes | bench shape | PyTorch |\n"
+      "| task | category | level | inputs | outputs | check shapes | bench shapes | PyTorch |\n"
       "| --- | --- | --- | --- | --- | --- | --- | --- |\n";
   for (const auto& task : tasks) {
     std::string check;
@@ -92,6 +98,11 @@ std::string markdown_table(const std::vector<Task>& tasks) {
     for (const auto& shape : task.shapes) {
       std::string& into = shape.role == ShapeRole::check ? check : bench;
       into += (into.empty() ? "" : "<br>") + shape.label + ": " + dims_of(shape);
+      if (!shape.backends.empty()) {
+        std::string backends;
+        for (const auto& b : shape.backends) backends += (backends.empty() ? "" : ", ") + b;
+        into += " (" + backends + ")";
+      }
     }
     std::string pytorch = task.pytorch;
     for (size_t at = 0; (at = pytorch.find('|', at)) != std::string::npos; at += 2) pytorch.replace(at, 1, "\\|");
@@ -155,8 +166,12 @@ int cmd_tasks_show(const GlobalOptions& g, const std::string& name) {
     const Problem problem = resolve_problem(task, shape);
     std::string outputs;
     for (const auto& s : problem.output_shapes) outputs += (outputs.empty() ? "" : " ") + format_shape(s);
-    std::printf("  %-12s %-5s out %-24s %.3g FLOP, %.3g bytes\n", shape.label.c_str(),
-                shape.role == ShapeRole::check ? "check" : "bench", outputs.c_str(), problem.flops, problem.bytes);
+    std::string backends;
+    for (const auto& b : shape.backends) backends += (backends.empty() ? " (" : ", ") + b;
+    if (!backends.empty()) backends += ")";
+    std::printf("  %-12s %-5s out %-24s %.3g FLOP, %.3g bytes%s\n", shape.label.c_str(),
+                shape.role == ShapeRole::check ? "check" : "bench", outputs.c_str(), problem.flops, problem.bytes,
+                backends.c_str());
   }
   for (const auto& output : task.outputs) {
     const Tolerance tol = task.tolerance_for(output);
@@ -172,13 +187,18 @@ int cmd_devices(const GlobalOptions& g) {
     const auto backend = make_backend(name);
     const auto reason = backend->unavailable_reason();
     json entry{{"backend", name}, {"available", !reason}, {"reason", reason.value_or("")}, {"devices", json::array()}};
-    if (!reason) {
-      const DeviceInfo d = describe_device(*backend, CompileCache::default_root());
+    if (reason) {
+      out.push_back(entry);
+      continue;
+    }
+    for (const DeviceInfo& d : describe_devices(*backend, CompileCache::default_root())) {
       entry["devices"].push_back({{"name", d.name},
                                   {"arch", d.arch},
                                   {"fingerprint", device_fingerprint(name, d)},
                                   {"compute_units", d.compute_units},
                                   {"clock_mhz", d.clock_mhz},
+                                  {"runtime_version", d.runtime_version},
+                                  {"driver_version", d.driver_version},
                                   {"memory_bytes", d.memory_bytes},
                                   {"l2_bytes", d.l2_bytes},
                                   {"last_level_cache_bytes", d.last_level_cache_bytes},
@@ -203,16 +223,24 @@ int cmd_devices(const GlobalOptions& g) {
       for (const auto& f : d["features"]) features += (features.empty() ? "" : " ") + f.get<std::string>();
       std::printf("  %s (%s, device %s)\n", d["name"].get<std::string>().c_str(), d["arch"].get<std::string>().c_str(),
                   d["fingerprint"].get<std::string>().c_str());
-      std::printf("    %d threads, %.0f MHz, %.1f GiB memory, L2 %lld KiB, last-level cache %lld KiB\n",
-                  d["compute_units"].get<int>(), d["clock_mhz"].get<double>(),
+      const bool gpu = entry["backend"] != "cpu";
+      if (gpu)
+        std::printf("    runtime %s, driver %s\n", d["runtime_version"].get<std::string>().c_str(),
+                    d["driver_version"].get<std::string>().c_str());
+      std::printf("    %d %s, %.0f MHz, %.1f GiB memory, L2 %lld KiB, last-level cache %lld KiB\n",
+                  d["compute_units"].get<int>(), gpu ? "compute units" : "threads", d["clock_mhz"].get<double>(),
                   static_cast<double>(d["memory_bytes"].get<int64_t>()) / (1 << 30),
                   static_cast<long long>(d["l2_bytes"].get<int64_t>() / 1024),
                   static_cast<long long>(d["last_level_cache_bytes"].get<int64_t>() / 1024));
-      const char* flops_how = d["peak_flops_measured"].get<bool>() ? "measured" : "estimated from features and clock";
+      const char* flops_how = d["peak_flops_measured"].get<bool>() ? "measured"
+                              : gpu                                ? "architecture table x units x clock"
+                                                                   : "estimated from features and clock";
       for (const auto& [dtype, peak] : d["peak_flops"].items())
         std::printf("    peak %-4s %8.1f GFLOP/s (%s)\n", dtype.c_str(), peak.get<double>() / 1e9, flops_how);
       std::printf("    memory bandwidth %.1f GB/s (%s)\n", d["peak_bandwidth"].get<double>() / 1e9,
-                  d["peak_bandwidth_measured"].get<bool>() ? "measured, STREAM triad" : "not measured");
+                  !d["peak_bandwidth_measured"].get<bool>() ? "not measured"
+                  : gpu                                     ? "measured, device-to-device copy"
+                                                            : "measured, STREAM triad");
       std::printf("    features: %s\n", features.c_str());
     }
   }
@@ -266,12 +294,17 @@ void print_verdict(const Verdict& v, bool verbose) {
 
 CascadeOptions cascade_options(const GlobalOptions& g, const Backend& backend) {
   if (!g.time) return evaluation_options(backend, nullptr, g.threads, g.timeout_seconds, g.hot, g.max_time);
-  const DeviceInfo device = describe_device(backend, CompileCache::default_root());
-  return evaluation_options(backend, &device, g.threads, g.timeout_seconds, g.hot, g.max_time);
+  const auto devices = describe_devices(backend, CompileCache::default_root());
+  if (static_cast<size_t>(g.device) >= devices.size())
+    throw_usage("--device " + std::to_string(g.device) + ": " + backend.name() + " has " +
+                std::to_string(devices.size()) + " device(s)");
+  return evaluation_options(backend, &devices[static_cast<size_t>(g.device)], g.threads, g.timeout_seconds, g.hot,
+                            g.max_time);
 }
 
-std::unique_ptr<Backend> usable_backend(const std::string& name) {
-  auto backend = make_backend(name);
+std::unique_ptr<Backend> usable_backend(const GlobalOptions& g) {
+  const std::string& name = g.backend;
+  auto backend = make_backend(name, g.arch);
   if (auto reason = backend->unavailable_reason())
     throw_environment("backend '" + name + "' is unavailable: " + *reason);
   return backend;
@@ -281,13 +314,9 @@ int cmd_verify(const GlobalOptions& g, const std::string& task_name, const std::
   const Suite suite(g.tasks_dir);
   const Task task = suite.load(task_name);
   if (!std::filesystem::is_regular_file(file)) throw_usage(file + ": no such kernel file");
-  const auto backend = usable_backend(g.backend);
-  CompileCache cache(*backend, CompileCache::default_root(), split_flags(g.flags));
-  ProcessExecutor executor;
-  ProcessExecutor oracle;
-  Cascade cascade(cache, executor, oracle);
-  const Verdict verdict =
-      cascade.evaluate(task, file, suite.reference(task, backend->reference_file()), cascade_options(g, *backend));
+  const auto backend = usable_backend(g);
+  EvaluationKit kit(*backend, g.device, split_flags(g.flags));
+  const Verdict verdict = kit.evaluate(suite, task, file, cascade_options(g, *backend));
   if (g.json_output)
     std::cout << to_json(verdict).dump(2) << "\n";
   else
@@ -303,21 +332,28 @@ int cmd_run(const GlobalOptions& g, const std::string& task_name, const std::str
   if (shape == nullptr)
     throw_usage("task '" + task.name + "' has no shape '" + shape_label + "' (see kforge tasks show " + task.name +
                 ")");
-  const auto backend = usable_backend(g.backend);
+  const auto backend = usable_backend(g);
   CompileCache cache(*backend, CompileCache::default_root(), split_flags(g.flags));
   const CompileOutcome built = cache.compile(file);
   if (!built.ok) {
     std::printf("compile_error:\n%s\n", built.log.c_str());
     return 1;
   }
-  const CompileOutcome reference = cache.compile(suite.reference(task, backend->reference_file()));
+  // Expected outputs as the cascade takes them: the CPU oracle on check sizes, the backend's reference on bench.
+  const bool from_cpu = backend->is_gpu() && shape->role == ShapeRole::check;
+  const auto cpu = make_backend("cpu");
+  CompileCache cpu_cache(*cpu, CompileCache::default_root());
+  const CompileOutcome reference = from_cpu ? cpu_cache.compile(suite.reference(task, "cpu"))
+                                            : cache.compile(suite.reference(task, backend->reference_file()));
   if (!reference.ok) throw_environment("the reference kernel does not compile:\n" + reference.log);
 
   std::vector<Case> cases{make_case(task, resolve_problem(task, *shape), seed)};
   std::vector<Case> expected = cases;
-  ProcessExecutor executor;
+  ProcessExecutor executor(ProcessExecutor::default_runner(), {}, RunnerDevice{backend->name(), g.device});
+  ProcessExecutor reference_executor(ProcessExecutor::default_runner(), {},
+                                     RunnerDevice{from_cpu ? "cpu" : backend->name(), g.device});
   const ExecLimits limits{std::chrono::milliseconds(static_cast<int64_t>(g.timeout_seconds * 4000)), g.threads};
-  const ExecOutcome oracle = executor.execute(reference.artifact, expected, limits);
+  const ExecOutcome oracle = reference_executor.execute(reference.artifact, expected, limits);
   if (oracle.kind != ExecOutcome::Kind::ok) throw_environment("the reference kernel failed: " + oracle.detail);
   const ExecOutcome outcome = executor.execute(built.artifact, cases, limits);
 
@@ -345,6 +381,30 @@ int cmd_run(const GlobalOptions& g, const std::string& task_name, const std::str
     ok = ok && cmp.ok;
   }
   return ok ? 0 : 1;
+}
+
+// `kforge compile`: builds one kernel through the compile cache, as verify would, without running it; what a
+// machine without the device checks GPU kernels with.
+int cmd_compile(const GlobalOptions& g, const std::string& file) {
+  const auto backend = make_backend(g.backend, g.arch);
+  CompileCache cache(*backend, CompileCache::default_root(), split_flags(g.flags));
+  const CompileOutcome built = cache.compile(file);
+  if (g.json_output) {
+    std::cout << json{{"ok", built.ok},
+                      {"artifact", built.ok ? built.artifact.string() : ""},
+                      {"cache_hit", built.cache_hit},
+                      {"seconds", built.seconds},
+                      {"log", built.log}}
+                     .dump(2)
+              << "\n";
+  } else if (built.ok) {
+    std::printf("%s: compiled for %s (%s, %.2f s): %s\n", file.c_str(), backend->name().c_str(),
+                built.cache_hit ? "cache hit" : "built", built.seconds, built.artifact.c_str());
+    if (g.verbose && !built.log.empty()) std::printf("%s\n", built.log.c_str());
+  } else {
+    std::printf("%s: compile_error for %s:\n%s\n", file.c_str(), backend->name().c_str(), built.log.c_str());
+  }
+  return built.ok ? 0 : 1;
 }
 
 int cmd_leaderboard(const GlobalOptions& g, const std::string& db_file, size_t top, bool include_flagged) {
@@ -418,6 +478,8 @@ int run_cli(int argc, char** argv) {
     cmd->add_option("--task", task_name, "Task name")->required();
     cmd->add_option("file", kernel_file, "Kernel source file")->required()->check(CLI::ExistingFile);
     cmd->add_option("--backend", g.backend, "Backend: cpu, cuda, hip")->capture_default_str();
+    cmd->add_option("--arch", g.arch, "GPU target, e.g. sm_90 or gfx90a (default: the device's)");
+    cmd->add_option("--device", g.device, "GPU index")->capture_default_str()->check(CLI::NonNegativeNumber);
     cmd->add_option("--threads", g.threads, "CPU threads the kernel may use")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
@@ -444,6 +506,12 @@ int run_cli(int argc, char** argv) {
   run->add_option("--seed", seed, "Input seed")->capture_default_str();
   run->add_option("--dump", dump_dir, "Folder for the .npy files")->required();
 
+  auto* compile = app.add_subcommand("compile", "Compile one kernel through the cache without running it");
+  compile->add_option("file", kernel_file, "Kernel source file")->required()->check(CLI::ExistingFile);
+  compile->add_option("--backend", g.backend, "Backend: cpu, cuda, hip")->capture_default_str();
+  compile->add_option("--arch", g.arch, "GPU target, e.g. sm_90 or gfx90a (default: the device's, else sm_90/gfx90a)");
+  compile->add_option("--flags", g.flags, "Compiler flags replacing the backend's defaults");
+
   std::string db_file = "kforge.db";
   BenchOptions bench_options;
   std::string bench_tasks;
@@ -453,6 +521,9 @@ int run_cli(int argc, char** argv) {
       "bench", "Benchmark the suite: references, then vendor baselines, then any --kernels, into --db");
   bench->add_option("--db", db_file, "SQLite store")->capture_default_str();
   bench->add_option("--backend", g.backend, "Backend: cpu, cuda, hip")->capture_default_str();
+  bench->add_option("--arch", bench_options.arch, "GPU target, e.g. sm_90 (default: the device's)");
+  std::string bench_devices;
+  bench->add_option("--devices", bench_devices, "Comma-separated GPU indices, one runner each (default: all)");
   bench->add_option("--tasks", bench_tasks, "Comma-separated task names or globs (default: all)");
   bench->add_option("--category", bench_options.category, "Only this category");
   bench->add_option("--level", bench_options.level, "Only this level (1, 2, 3)")->check(CLI::Range(1, 3));
@@ -493,6 +564,7 @@ int run_cli(int argc, char** argv) {
     if (tasks->got_subcommand("show")) return cmd_tasks_show(g, show_name);
     if (app.got_subcommand("devices")) return cmd_devices(g);
     if (app.got_subcommand("verify")) return cmd_verify(g, task_name, kernel_file);
+    if (app.got_subcommand("compile")) return cmd_compile(g, kernel_file);
     if (app.got_subcommand("run")) return cmd_run(g, task_name, shape_label, seed, kernel_file, dump_dir);
     if (app.got_subcommand("leaderboard")) return cmd_leaderboard(g, db_file, top, include_flagged);
     if (db->got_subcommand("info")) return cmd_db_info(g, db_file);
@@ -501,6 +573,13 @@ int run_cli(int argc, char** argv) {
       bench_options.db = db_file;
       bench_options.backend = g.backend;
       bench_options.task_patterns = split_list(bench_tasks);
+      for (const auto& index : split_list(bench_devices)) {
+        try {
+          bench_options.devices.push_back(std::stoi(index));
+        } catch (const std::exception&) {
+          throw_usage("--devices: '" + index + "' is not a device index");
+        }
+      }
       bench_options.kernels_dir = kernels_dir;
       if (bench_options.jobs <= 0)
         bench_options.jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

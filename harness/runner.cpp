@@ -1,5 +1,6 @@
 #include "harness/runner.h"
 
+#include "backends/gpu/gpu_runtime.h"
 #include "backends/kernel_module.h"
 #include "core/dtype.h"
 #include "harness/runner_protocol.h"
@@ -11,6 +12,7 @@
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -37,20 +39,51 @@ void emit(const json& event) {
   }
 }
 
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
+// Where a runner's buffers live: host memory for the CPU backend, device memory on a GPU.
+class Memory {
+ public:
+  virtual ~Memory() = default;
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void release(void* pointer) noexcept = 0;
+  // Copies finish before these return.
+  virtual void upload(void* to, const void* from, size_t bytes) = 0;
+  virtual void download(void* to, const void* from, size_t bytes) = 0;
+  [[nodiscard]] virtual DLDevice device() const = 0;
+  [[nodiscard]] virtual void* stream() const = 0;  // what kforge_call::stream carries
 };
-using Buffer = std::unique_ptr<std::byte, FreeDeleter>;
 
-Buffer allocate(size_t bytes) {
-  const size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
-  auto* p = static_cast<std::byte*>(std::aligned_alloc(64, rounded));
-  if (p == nullptr) {
-    emit({{"event", "error"}, {"detail", "the runner could not allocate " + std::to_string(bytes) + " bytes"}});
-    _exit(2);
+class HostMemory final : public Memory {
+ public:
+  void* allocate(size_t bytes) override {
+    const size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
+    void* pointer = std::aligned_alloc(64, rounded);
+    if (pointer == nullptr) {
+      emit({{"event", "error"}, {"detail", "the runner could not allocate " + std::to_string(bytes) + " bytes"}});
+      _exit(2);
+    }
+    return pointer;
   }
-  return Buffer(p);
-}
+  void release(void* pointer) noexcept override { std::free(pointer); }
+  void upload(void* to, const void* from, size_t bytes) override { std::memcpy(to, from, bytes); }
+  void download(void* to, const void* from, size_t bytes) override { std::memcpy(to, from, bytes); }
+  [[nodiscard]] DLDevice device() const override { return {kDLCPU, 0}; }
+  [[nodiscard]] void* stream() const override { return nullptr; }
+};
+
+class DeviceMemory final : public Memory {
+ public:
+  DeviceMemory(GpuRuntime& runtime, DLDevice device) : m_runtime(runtime), m_device(device) {}
+  void* allocate(size_t bytes) override { return m_runtime.allocate(bytes); }
+  void release(void* pointer) noexcept override { m_runtime.release(pointer); }
+  void upload(void* to, const void* from, size_t bytes) override { m_runtime.upload(to, from, bytes); }
+  void download(void* to, const void* from, size_t bytes) override { m_runtime.download(to, from, bytes); }
+  [[nodiscard]] DLDevice device() const override { return m_device; }
+  [[nodiscard]] void* stream() const override { return m_runtime.stream(); }
+
+ private:
+  GpuRuntime& m_runtime;
+  DLDevice m_device;
+};
 
 // A tensor as the request describes it: where it lives in the shared memory, and its shape.
 struct TensorSpec {
@@ -83,13 +116,14 @@ std::vector<TensorSpec> parse_tensors(const json& list) {
 // return (a helper thread) is not counted.
 class BufferSet {
  public:
-  BufferSet(const std::vector<TensorSpec>& inputs, const std::vector<TensorSpec>& outputs) {
+  BufferSet(Memory& memory, const std::vector<TensorSpec>& inputs, const std::vector<TensorSpec>& outputs)
+      : m_memory(memory) {
     for (const auto* list : {&inputs, &outputs}) {
       for (const auto& spec : *list) {
-        m_buffers.push_back(allocate(spec.bytes));
+        m_buffers.push_back(memory.allocate(spec.bytes));
         DLTensor t{};
-        t.data = m_buffers.back().get();
-        t.device = {kDLCPU, 0};
+        t.data = m_buffers.back();
+        t.device = memory.device();
         t.ndim = static_cast<int32_t>(spec.shape.size());
         t.dtype = spec.dtype;
         t.shape = const_cast<int64_t*>(spec.shape.data());  // the specs outlive the set
@@ -97,25 +131,32 @@ class BufferSet {
       }
     }
   }
+  BufferSet(const BufferSet&) = delete;
+  BufferSet& operator=(const BufferSet&) = delete;
+  ~BufferSet() {
+    for (void* buffer : m_buffers) m_memory.release(buffer);
+  }
 
-  void load_inputs(const std::byte* base, const std::vector<TensorSpec>& specs) {
-    for (size_t i = 0; i < specs.size(); ++i) std::memcpy(m_inputs[i].data, base + specs[i].offset, specs[i].bytes);
-  }
-  void load_outputs(const std::byte* base, const std::vector<TensorSpec>& specs) {
-    for (size_t i = 0; i < specs.size(); ++i) std::memcpy(m_outputs[i].data, base + specs[i].offset, specs[i].bytes);
-  }
-  void store_outputs(std::byte* base, const std::vector<TensorSpec>& specs) const {
-    for (size_t i = 0; i < specs.size(); ++i) std::memcpy(base + specs[i].offset, m_outputs[i].data, specs[i].bytes);
-  }
-  void store_inputs(std::byte* base, const std::vector<TensorSpec>& specs) const {
-    for (size_t i = 0; i < specs.size(); ++i) std::memcpy(base + specs[i].offset, m_inputs[i].data, specs[i].bytes);
-  }
+  void load_inputs(const std::byte* base, const std::vector<TensorSpec>& specs) { load(m_inputs, base, specs); }
+  void load_outputs(const std::byte* base, const std::vector<TensorSpec>& specs) { load(m_outputs, base, specs); }
+  void store_outputs(std::byte* base, const std::vector<TensorSpec>& specs) const { store(m_outputs, base, specs); }
+  void store_inputs(std::byte* base, const std::vector<TensorSpec>& specs) const { store(m_inputs, base, specs); }
 
   [[nodiscard]] std::vector<DLTensor>& inputs() { return m_inputs; }
   [[nodiscard]] std::vector<DLTensor>& outputs() { return m_outputs; }
+  [[nodiscard]] void* stream() const { return m_memory.stream(); }
 
  private:
-  std::vector<Buffer> m_buffers;
+  void load(std::vector<DLTensor>& tensors, const std::byte* base, const std::vector<TensorSpec>& specs) {
+    for (size_t i = 0; i < specs.size(); ++i) m_memory.upload(tensors[i].data, base + specs[i].offset, specs[i].bytes);
+  }
+  void store(const std::vector<DLTensor>& tensors, std::byte* base, const std::vector<TensorSpec>& specs) const {
+    for (size_t i = 0; i < specs.size(); ++i)
+      m_memory.download(base + specs[i].offset, tensors[i].data, specs[i].bytes);
+  }
+
+  Memory& m_memory;
+  std::vector<void*> m_buffers;
   std::vector<DLTensor> m_inputs;
   std::vector<DLTensor> m_outputs;
 };
@@ -171,7 +212,7 @@ class BoundKernel {
                            static_cast<int32_t>(set.outputs().size()),
                            m_params.values.data(),
                            static_cast<int32_t>(m_params.values.size()),
-                           nullptr,
+                           set.stream(),
                            m_state,
                            m_num_threads};
     return m_module.run(&call);
@@ -192,8 +233,34 @@ bool load_or_report(const char* path, KernelModule& module) {
   return false;
 }
 
+// The device a runner works on: the host, or one GPU opened as the request's "device" says.
+struct Device {
+  std::unique_ptr<GpuRuntime> gpu;  // null on the CPU
+  std::unique_ptr<Memory> memory;
+
+  // After a call: the error the kernel left on the device (a failed launch, an illegal address), or "".
+  std::string error() const { return gpu ? gpu->finish() : std::string(); }
+};
+
+Device open_device(const json& request) {
+  Device device;
+  const json where = request.value("device", json::object());
+  const std::string backend = where.value("backend", "cpu");
+  if (backend == "cpu") {
+    device.memory = std::make_unique<HostMemory>();
+    return device;
+  }
+  std::string why;
+  const GpuVendor* vendor = backend == "cuda" ? cuda_vendor(why) : backend == "hip" ? hip_vendor(why) : nullptr;
+  if (vendor == nullptr) throw GpuError(why.empty() ? "unknown backend " + backend : why);
+  const int index = where.value("index", 0);
+  device.gpu = vendor->open(index);
+  device.memory = std::make_unique<DeviceMemory>(*device.gpu, DLDevice{backend == "cuda" ? kDLCUDA : kDLROCM, index});
+  return device;
+}
+
 // Mode "run": every case once, outputs and the inputs as the kernel left them copied back.
-void run_cases(const json& request, std::byte* base) {
+void run_cases(const json& request, std::byte* base, Device& device) {
   KernelModule module;
   if (!load_or_report(rp::k_artifact_path, module)) return;
   emit({{"event", "loaded"}});
@@ -203,19 +270,28 @@ void run_cases(const json& request, std::byte* base) {
     const auto inputs = parse_tensors(cases[index].at("inputs"));
     const auto outputs = parse_tensors(cases[index].at("outputs"));
     const Params params = parse_params(cases[index].at("params"));
-    BufferSet set(inputs, outputs);
+    BufferSet set(*device.memory, inputs, outputs);
     set.load_inputs(base, inputs);
     set.load_outputs(base, outputs);
     emit({{"event", "start"}, {"index", index}});
     int rc = 0;
+    std::string device_error;
     {
       BoundKernel kernel(module, set, params, num_threads);
       rc = kernel.setup_rc() != 0 ? kernel.setup_rc() : kernel.run(set);
-      set.store_outputs(base, outputs);
-      set.store_inputs(base, inputs);
+      try {
+        // Copied out at once, on the harness stream: work a kernel left on another stream is not waited for.
+        set.store_outputs(base, outputs);
+        set.store_inputs(base, inputs);
+        device_error = device.error();
+      } catch (const GpuError& e) {
+        device_error = e.what();
+      }
     }
-    emit({{"event", "end"}, {"index", index}, {"rc", rc}});
-    if (rc != 0) break;
+    json end{{"event", "end"}, {"index", index}, {"rc", rc}};
+    if (!device_error.empty()) end["device_error"] = device_error;
+    emit(end);
+    if (rc != 0 || !device_error.empty()) break;
   }
 }
 
@@ -248,165 +324,188 @@ struct Timed {
   BufferSet& next_set() { return *sets[next++ % sets.size()]; }
 };
 
-// Mode "time": the candidate (and the reference, alternating round by round) on the bench case, in Google
-// Benchmark loops, cold by rotating buffer sets; a random subset of candidate calls gets fresh inputs whose
-// outputs are copied out for the parent to check.
-void time_kernels(const json& request, std::byte* base) {
-  const int32_t num_threads = request.value("num_threads", 1);
-  const json& bench = request.at("case");
-  const auto inputs = parse_tensors(bench.at("inputs"));
-  const auto outputs = parse_tensors(bench.at("outputs"));
-  const Params params = parse_params(bench.at("params"));
-  std::vector<std::vector<TensorSpec>> fresh;
-  for (const auto& f : request.at("fresh")) fresh.push_back(parse_tensors(f));
-  std::vector<std::vector<TensorSpec>> slots;
-  for (const auto& s : request.at("check_slots")) slots.push_back(parse_tensors(s));
+double median_of(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
 
-  KernelModule candidate_module;
-  KernelModule reference_module;
-  const bool with_reference = request.value("with_reference", false);
-  if (!load_or_report(rp::k_artifact_path, candidate_module)) return;
-  if (with_reference && !load_or_report(rp::k_reference_path, reference_module)) return;
-  emit({{"event", "loaded"}});
-
-  size_t set_bytes = 0;
-  for (const auto* list : {&inputs, &outputs})
-    for (const auto& t : *list) set_bytes += t.bytes;
-  const bool hot = request.value("hot", false);
-  const auto rotation_bytes = request.value("rotation_bytes", size_t{0});
-  const size_t rotation =
-      hot ? 1 : std::clamp<size_t>((rotation_bytes + set_bytes - 1) / std::max<size_t>(set_bytes, 1), 2, 256);
-
-  std::vector<std::unique_ptr<Timed>> kernels;
-  std::vector<const KernelModule*> modules;
-  if (with_reference) {
-    kernels.push_back(std::make_unique<Timed>());
-    kernels.back()->role = "reference";
-    modules.push_back(&reference_module);
+// Mode "time": the candidate (and the reference, alternating round by round) on the bench case, cold by
+// rotating buffer sets (CPU) or flushing the caches before every sample (GPU); a random subset of candidate
+// calls gets fresh inputs whose outputs are copied out for the parent to check. The CPU measures in Google
+// Benchmark loops, a GPU with events on the harness stream (spec section 6).
+class TimingSession {
+ public:
+  TimingSession(const json& request, std::byte* base, Device& device)
+      : m_request(request),
+        m_base(base),
+        m_device(device),
+        m_inputs(parse_tensors(request.at("case").at("inputs"))),
+        m_outputs(parse_tensors(request.at("case").at("outputs"))),
+        m_params(parse_params(request.at("case").at("params"))),
+        m_random(request.value("seed", uint64_t{1})),
+        m_check_probability(request.value("check_probability", 0.05)),
+        m_hot(request.value("hot", false)) {
+    for (const auto& f : request.at("fresh")) m_fresh.push_back(parse_tensors(f));
+    for (const auto& slot : request.at("check_slots")) m_slots.push_back(parse_tensors(slot));
   }
-  kernels.push_back(std::make_unique<Timed>());
-  kernels.back()->role = "candidate";
-  modules.push_back(&candidate_module);
-  // Buffer sets are allocated alternately, so neither kernel gets systematically better memory.
-  for (size_t i = 0; i < rotation; ++i) {
-    for (auto& k : kernels) {
-      k->sets.push_back(std::make_unique<BufferSet>(inputs, outputs));
-      k->sets.back()->load_inputs(base, inputs);
-      k->sets.back()->load_outputs(base, outputs);
-    }
-  }
-  for (size_t k = 0; k < kernels.size(); ++k)
-    kernels[k]->kernel = std::make_unique<BoundKernel>(*modules[k], *kernels[k]->sets[0], params, num_threads);
-  for (const auto& k : kernels) {
-    if (k->kernel->setup_rc() != 0) {
-      emit({{"event", "end"}, {"index", 0}, {"rc", k->kernel->setup_rc()}, {"role", k->role}});
+
+  void run() {
+    if (!prepare()) return;
+    StopRule rule;
+    const json& stop = m_request.at("stop");
+    rule.min_samples = stop.value("min_samples", rule.min_samples);
+    rule.min_seconds = stop.value("min_seconds", rule.min_seconds);
+    rule.max_seconds = stop.value("max_seconds", rule.max_seconds);
+    rule.target_noise = stop.value("target_noise", rule.target_noise);
+    rule.max_samples = stop.value("max_samples", rule.max_samples);
+    StopReason reason = StopReason::keep_going;
+    try {
+      if (!warm_up()) return;
+      reason = m_device.gpu ? measure_gpu(rule) : measure_cpu(rule);
+      if (m_failed_rc == 0) (void)check_call(true);  // the last call is always checked
+      if (m_failed_rc == 0 && m_device.gpu) probe_side_streams();
+    } catch (const GpuError& e) {
+      emit({{"event", "end"}, {"index", 0}, {"rc", -1}, {"role", "candidate"}, {"device_error", e.what()}});
       return;
     }
-  }
-  Timed& candidate = *kernels.back();
-
-  // Fresh-input checks: which calls get them is drawn from the parent's seed, and the last call is always one,
-  // so neither skipping late calls nor caching by pointer goes unseen.
-  std::mt19937_64 random(request.value("seed", uint64_t{1}));
-  const double check_probability = request.value("check_probability", 0.05);
-  size_t checks_done = 0;
-  int failed_rc = 0;
-  // Random checks cycle through all fresh input sets but the last, which only the final check uses: a kernel
-  // that stops working can never find that answer already sitting in one of its buffers. After a check, the
-  // set gets its bench inputs and poisoned outputs back, so no fresh answer lingers in the rotation.
-  auto check_call = [&](bool final_check) -> bool {
-    BufferSet& set = candidate.next_set();
-    const size_t random_sets = fresh.size() > 1 ? fresh.size() - 1 : 1;
-    const size_t which = final_check ? fresh.size() - 1 : checks_done % random_sets;
-    set.load_inputs(base, fresh[which]);
-    const int rc = candidate.kernel->run(set);
-    set.store_outputs(base, slots[checks_done]);
-    set.load_inputs(base, inputs);
-    set.load_outputs(base, outputs);
-    emit({{"event", "check"}, {"slot", checks_done}, {"fresh", which}, {"rc", rc}});
-    ++checks_done;
-    if (rc != 0) failed_rc = rc;
-    return rc == 0;
-  };
-
-  // Warm-up: at least two calls and 25 ms per kernel, not recorded; it also sizes the rounds.
-  const double warmup_seconds = request.value("warmup_seconds", 0.025);
-  for (auto& k : kernels) {
-    const auto start = Clock::now();
-    int calls = 0;
-    double elapsed = 0.0;
-    for (; calls < 2 || elapsed < warmup_seconds; ++calls) {
-      const int rc = k->kernel->run(k->next_set());
-      if (rc != 0) {
-        emit({{"event", "end"}, {"index", 0}, {"rc", rc}, {"role", k->role}});
-        return;
-      }
-      elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    if (m_failed_rc != 0) {
+      emit({{"event", "end"}, {"index", 0}, {"rc", m_failed_rc}, {"role", "candidate"}});
+      return;
     }
-    k->seconds_per_call = elapsed / calls;
+    for (const auto& k : m_kernels)
+      emit({{"event", "samples"}, {"role", k->role}, {"samples_ns", k->samples_ns}, {"rotation", m_rotation}});
+    if (m_device.gpu)
+      emit({{"event", "gpu"},
+            {"throttled_dropped", m_throttled_dropped},
+            {"clocks_read", m_clocks_read},
+            {"drain_ns", m_drain_ns},
+            {"idle_drain_ns", m_idle_drain_ns},
+            {"flush_bytes", m_hot ? 0 : m_device.gpu->flush_bytes()}});
+    emit({{"event", "stopped"}, {"reason", stop_reason_name(reason)}, {"iterations", m_iterations}});
   }
 
-  StopRule rule;
-  const json& stop = request.at("stop");
-  rule.min_samples = stop.value("min_samples", rule.min_samples);
-  rule.min_seconds = stop.value("min_seconds", rule.min_seconds);
-  rule.max_seconds = stop.value("max_seconds", rule.max_seconds);
-  rule.target_noise = stop.value("target_noise", rule.target_noise);
-  rule.max_samples = stop.value("max_samples", rule.max_samples);
+ private:
+  // Loads the kernels, allocates their buffer sets and runs their setup; false when that already failed.
+  bool prepare() {
+    const bool with_reference = m_request.value("with_reference", false);
+    if (!load_or_report(rp::k_artifact_path, m_candidate_module)) return false;
+    if (with_reference && !load_or_report(rp::k_reference_path, m_reference_module)) return false;
+    emit({{"event", "loaded"}});
+
+    size_t set_bytes = 0;
+    for (const auto* list : {&m_inputs, &m_outputs})
+      for (const auto& t : *list) set_bytes += t.bytes;
+    // A GPU flushes its caches before every sample instead; two sets still keep a kernel from finding its
+    // previous call's answer in the buffers it is given.
+    const auto rotation_bytes = m_device.gpu ? size_t{0} : m_request.value("rotation_bytes", size_t{0});
+    m_rotation =
+        m_hot ? 1 : std::clamp<size_t>((rotation_bytes + set_bytes - 1) / std::max<size_t>(set_bytes, 1), 2, 256);
+
+    std::vector<const KernelModule*> modules;
+    if (with_reference) {
+      m_kernels.push_back(std::make_unique<Timed>());
+      m_kernels.back()->role = "reference";
+      modules.push_back(&m_reference_module);
+    }
+    m_kernels.push_back(std::make_unique<Timed>());
+    m_kernels.back()->role = "candidate";
+    modules.push_back(&m_candidate_module);
+    // Buffer sets are allocated alternately, so neither kernel gets systematically better memory.
+    for (size_t i = 0; i < m_rotation; ++i) {
+      for (auto& k : m_kernels) {
+        k->sets.push_back(std::make_unique<BufferSet>(*m_device.memory, m_inputs, m_outputs));
+        k->sets.back()->load_inputs(m_base, m_inputs);
+        k->sets.back()->load_outputs(m_base, m_outputs);
+      }
+    }
+    const int32_t num_threads = m_request.value("num_threads", 1);
+    for (size_t k = 0; k < m_kernels.size(); ++k)
+      m_kernels[k]->kernel = std::make_unique<BoundKernel>(*modules[k], *m_kernels[k]->sets[0], m_params, num_threads);
+    for (const auto& k : m_kernels) {
+      if (k->kernel->setup_rc() != 0) {
+        emit({{"event", "end"}, {"index", 0}, {"rc", k->kernel->setup_rc()}, {"role", k->role}});
+        return false;
+      }
+    }
+    m_candidate = m_kernels.back().get();
+    return true;
+  }
+
+  // A fresh-input call of the candidate whose outputs go to the next check slot. Which calls get them is
+  // drawn from the parent's seed, and the last call is always one, so neither skipping late calls nor caching
+  // by pointer goes unseen. Random checks cycle through all fresh input sets but the last, which only the
+  // final check uses: a kernel that stops working can never find that answer already sitting in one of its
+  // buffers. After a check, the set gets its bench inputs and poisoned outputs back.
+  bool check_call(bool final_check) {
+    BufferSet& set = m_candidate->next_set();
+    const size_t random_sets = m_fresh.size() > 1 ? m_fresh.size() - 1 : 1;
+    const size_t which = final_check ? m_fresh.size() - 1 : m_checks_done % random_sets;
+    set.load_inputs(m_base, m_fresh[which]);
+    const int rc = m_candidate->kernel->run(set);
+    set.store_outputs(m_base, m_slots[m_checks_done]);
+    if (const std::string error = m_device.error(); !error.empty()) throw GpuError(error);
+    set.load_inputs(m_base, m_inputs);
+    set.load_outputs(m_base, m_outputs);
+    emit({{"event", "check"}, {"slot", m_checks_done}, {"fresh", which}, {"rc", rc}});
+    ++m_checks_done;
+    if (rc != 0) m_failed_rc = rc;
+    return rc == 0;
+  }
+
+  [[nodiscard]] bool check_due() {
+    return m_checks_done + 1 < m_slots.size() && m_candidate->samples_ns.size() >= 2 &&
+           std::bernoulli_distribution(m_check_probability)(m_random);
+  }
+
+  // One GPU sample: flush (cold), then the call between two events on the harness stream.
+  double gpu_sample(Timed& timed, int& rc) {
+    GpuRuntime& gpu = *m_device.gpu;
+    BufferSet& set = timed.next_set();
+    if (!m_hot) gpu.flush_caches();
+    gpu.mark_start();
+    rc = timed.kernel->run(set);
+    gpu.mark_end();
+    const double ns = gpu.elapsed_ns();
+    if (const std::string error = m_device.error(); !error.empty()) throw GpuError(error);
+    return ns;
+  }
+
+  // At least two calls and warmup_seconds of wall time per kernel, not recorded; it also sizes the rounds.
+  bool warm_up() {
+    const double warmup_seconds = m_request.value("warmup_seconds", 0.025);
+    for (auto& k : m_kernels) {
+      const auto start = Clock::now();
+      int calls = 0;
+      double elapsed = 0.0;
+      double measured_ns = 0.0;
+      for (; calls < 2 || elapsed < warmup_seconds; ++calls) {
+        int rc = 0;
+        if (m_device.gpu)
+          measured_ns += gpu_sample(*k, rc);
+        else
+          rc = k->kernel->run(k->next_set());
+        if (rc != 0) {
+          emit({{"event", "end"}, {"index", 0}, {"rc", rc}, {"role", k->role}});
+          return false;
+        }
+        elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+      }
+      k->seconds_per_call = m_device.gpu ? measured_ns * 1e-9 / calls : elapsed / calls;
+    }
+    return true;
+  }
+
   // Rounds of a fixed number of calls, sized from the warm-up, rather than Google Benchmark's growing
   // iteration counts: a kernel that turns suspiciously fast after warm-up must not make a round run forever.
-  const double round_seconds = std::max(0.01, rule.min_seconds / 10);
+  [[nodiscard]] static double round_seconds(const StopRule& rule) { return std::max(0.01, rule.min_seconds / 10); }
 
-  for (auto& k : kernels) {
-    Timed* timed = k.get();
-    const bool is_candidate = timed == &candidate;
-    benchmark::RegisterBenchmark(timed->role.c_str(),
-                                 [&, timed, is_candidate](benchmark::State& state) {
-                                   for (auto _ : state) {
-                                     if (is_candidate && checks_done + 1 < slots.size() &&
-                                         timed->samples_ns.size() >= 2 &&
-                                         std::bernoulli_distribution(check_probability)(random)) {
-                                       const auto t0 = Clock::now();
-                                       const bool ok = check_call(false);
-                                       state.SetIterationTime(std::chrono::duration<double>(Clock::now() - t0).count());
-                                       if (!ok) {
-                                         state.SkipWithError("kforge_run returned non-zero");
-                                         break;
-                                       }
-                                       continue;
-                                     }
-                                     BufferSet& set = timed->next_set();
-                                     const auto t0 = Clock::now();
-                                     const int rc = timed->kernel->run(set);
-                                     const auto t1 = Clock::now();
-                                     const double seconds = std::chrono::duration<double>(t1 - t0).count();
-                                     state.SetIterationTime(seconds);
-                                     if (rc != 0) {
-                                       failed_rc = rc;
-                                       state.SkipWithError("kforge_run returned non-zero");
-                                       break;
-                                     }
-                                     timed->samples_ns.push_back(seconds * 1e9);
-                                   }
-                                 })
-        ->UseManualTime()
-        ->Iterations(
-            static_cast<benchmark::IterationCount>(std::clamp(round_seconds / timed->seconds_per_call, 1.0, 10000.0)))
-        ->Unit(benchmark::kMicrosecond);
-  }
-
-  RoundReporter reporter;
-  StopReason reason = StopReason::keep_going;
-  const auto started = Clock::now();
-  for (size_t round = 0; failed_rc == 0 && reporter.error().empty(); ++round) {
-    // Alternate which kernel goes first (ABBA), so neither gains from always following the other.
-    for (size_t k = 0; k < kernels.size() && failed_rc == 0; ++k) {
-      const Timed& next = *kernels[round % 2 == 0 ? k : kernels.size() - 1 - k];
-      benchmark::RunSpecifiedBenchmarks(&reporter, "^" + next.role + "(/|$)");
-    }
+  // Whether to stop after a round; sets `reason`. Wall time, not measured time, bounds it: a kernel whose
+  // rounds overrun still ends.
+  bool round_done(const StopRule& rule, Clock::time_point started, StopReason& reason) const {
     bool all_stopped = true;
     StopReason worst = StopReason::converged;
-    for (const auto& k : kernels) {
+    for (const auto& k : m_kernels) {
       const StopReason r = should_stop(k->samples_ns, rule);
       if (r == StopReason::keep_going)
         all_stopped = false;
@@ -415,24 +514,150 @@ void time_kernels(const json& request, std::byte* base) {
     }
     if (all_stopped) {
       reason = worst;
-      break;
+      return true;
     }
-    // Wall time, not measured time: a kernel whose rounds overrun still ends.
-    if (std::chrono::duration<double>(Clock::now() - started).count() > 3 * rule.max_seconds * kernels.size()) {
+    if (std::chrono::duration<double>(Clock::now() - started).count() > 3 * rule.max_seconds * m_kernels.size()) {
       reason = StopReason::time_cap;
-      break;
+      return true;
     }
+    return false;
   }
-  benchmark::ClearRegisteredBenchmarks();
-  if (failed_rc == 0) (void)check_call(true);  // the last call is always checked
-  if (failed_rc != 0) {
-    emit({{"event", "end"}, {"index", 0}, {"rc", failed_rc}, {"role", "candidate"}});
-    return;
+
+  StopReason measure_cpu(const StopRule& rule) {
+    for (auto& k : m_kernels) {
+      Timed* timed = k.get();
+      const bool is_candidate = timed == m_candidate;
+      benchmark::RegisterBenchmark(
+          timed->role.c_str(),
+          [this, timed, is_candidate](benchmark::State& state) {
+            for (auto _ : state) {
+              if (is_candidate && check_due()) {
+                const auto t0 = Clock::now();
+                const bool ok = check_call(false);
+                state.SetIterationTime(std::chrono::duration<double>(Clock::now() - t0).count());
+                if (!ok) {
+                  state.SkipWithError("kforge_run returned non-zero");
+                  break;
+                }
+                continue;
+              }
+              BufferSet& set = timed->next_set();
+              const auto t0 = Clock::now();
+              const int rc = timed->kernel->run(set);
+              const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+              state.SetIterationTime(seconds);
+              if (rc != 0) {
+                m_failed_rc = rc;
+                state.SkipWithError("kforge_run returned non-zero");
+                break;
+              }
+              timed->samples_ns.push_back(seconds * 1e9);
+            }
+          })
+          ->UseManualTime()
+          ->Iterations(static_cast<benchmark::IterationCount>(
+              std::clamp(round_seconds(rule) / timed->seconds_per_call, 1.0, 10000.0)))
+          ->Unit(benchmark::kMicrosecond);
+    }
+    RoundReporter reporter;
+    StopReason reason = StopReason::keep_going;
+    const auto started = Clock::now();
+    for (size_t round = 0; m_failed_rc == 0 && reporter.error().empty(); ++round) {
+      // Alternate which kernel goes first (ABBA), so neither gains from always following the other.
+      for (size_t k = 0; k < m_kernels.size() && m_failed_rc == 0; ++k) {
+        const Timed& next = *m_kernels[round % 2 == 0 ? k : m_kernels.size() - 1 - k];
+        benchmark::RunSpecifiedBenchmarks(&reporter, "^" + next.role + "(/|$)");
+      }
+      if (round_done(rule, started, reason)) break;
+    }
+    benchmark::ClearRegisteredBenchmarks();
+    m_iterations = reporter.iterations();
+    return reason;
   }
-  for (const auto& k : kernels)
-    emit({{"event", "samples"}, {"role", k->role}, {"samples_ns", k->samples_ns}, {"rotation", rotation}});
-  emit({{"event", "stopped"}, {"reason", stop_reason_name(reason)}, {"iterations", reporter.iterations()}});
-}
+
+  // GPU rounds: each kernel takes a batch of samples in ABBA order. Batches during which the device reported
+  // a thermal or hardware slowdown are dropped (where NVML can read the clock-event reasons).
+  StopReason measure_gpu(const StopRule& rule) {
+    GpuRuntime& gpu = *m_device.gpu;
+    StopReason reason = StopReason::keep_going;
+    const auto started = Clock::now();
+    for (size_t round = 0; m_failed_rc == 0; ++round) {
+      for (size_t i = 0; i < m_kernels.size() && m_failed_rc == 0; ++i) {
+        Timed& timed = *m_kernels[round % 2 == 0 ? i : m_kernels.size() - 1 - i];
+        const auto calls = static_cast<size_t>(std::clamp(round_seconds(rule) / timed.seconds_per_call, 1.0, 1000.0));
+        const std::optional<bool> before = gpu.throttled();
+        std::vector<double> batch;
+        for (size_t c = 0; c < calls && m_failed_rc == 0; ++c) {
+          if (&timed == m_candidate && check_due()) {
+            (void)check_call(false);
+            continue;
+          }
+          int rc = 0;
+          const double ns = gpu_sample(timed, rc);
+          if (rc != 0) m_failed_rc = rc;
+          batch.push_back(ns);
+        }
+        m_iterations += static_cast<int64_t>(batch.size());
+        const std::optional<bool> after = gpu.throttled();
+        m_clocks_read = m_clocks_read || before.has_value();
+        if (before.value_or(false) || after.value_or(false))
+          m_throttled_dropped += batch.size();
+        else
+          timed.samples_ns.insert(timed.samples_ns.end(), batch.begin(), batch.end());
+      }
+      if (round_done(rule, started, reason)) break;
+    }
+    return reason;
+  }
+
+  // The side-stream check: right after the end event of a candidate call completes, a device-wide
+  // synchronisation should find nothing left to wait for. Compared with the same wait on an idle device.
+  void probe_side_streams() {
+    GpuRuntime& gpu = *m_device.gpu;
+    std::vector<double> drains;
+    std::vector<double> idle;
+    for (int i = 0; i < 5; ++i) {
+      gpu.mark_start();
+      gpu.mark_end();
+      (void)gpu.elapsed_ns();
+      idle.push_back(gpu.device_drain_ns());
+      int rc = 0;
+      BufferSet& set = m_candidate->next_set();
+      gpu.mark_start();
+      rc = m_candidate->kernel->run(set);
+      gpu.mark_end();
+      (void)gpu.elapsed_ns();
+      drains.push_back(gpu.device_drain_ns());
+      if (rc != 0) m_failed_rc = rc;
+    }
+    m_drain_ns = median_of(drains);
+    m_idle_drain_ns = median_of(idle);
+  }
+
+  const json& m_request;
+  std::byte* m_base;
+  Device& m_device;
+  std::vector<TensorSpec> m_inputs;
+  std::vector<TensorSpec> m_outputs;
+  Params m_params;
+  std::vector<std::vector<TensorSpec>> m_fresh;
+  std::vector<std::vector<TensorSpec>> m_slots;
+  KernelModule m_candidate_module;
+  KernelModule m_reference_module;
+  std::vector<std::unique_ptr<Timed>> m_kernels;
+  Timed* m_candidate = nullptr;
+  size_t m_rotation = 1;
+  std::mt19937_64 m_random;
+  double m_check_probability;
+  bool m_hot;
+  size_t m_checks_done = 0;
+  int m_failed_rc = 0;
+  int64_t m_iterations = 0;
+  size_t m_throttled_dropped = 0;
+  bool m_clocks_read = false;
+  double m_drain_ns = 0.0;
+  double m_idle_drain_ns = 0.0;
+};
 
 }  // namespace
 
@@ -458,14 +683,19 @@ int runner_main(int argc, char** argv) {
   }
   auto* base = static_cast<std::byte*>(mapping);
   try {
+    Device device = open_device(request);
     if (request.value("mode", "run") == "time") {
-      benchmark::Initialize(&argc, argv);
-      time_kernels(request, base);
+      if (!device.gpu) benchmark::Initialize(&argc, argv);
+      TimingSession(request, base, device).run();
     } else {
-      run_cases(request, base);
+      run_cases(request, base, device);
     }
   } catch (const json::exception& e) {
     emit({{"event", "error"}, {"detail", std::string("bad request: ") + e.what()}});
+    return 2;
+  } catch (const GpuError& e) {
+    // Before any kernel ran (opening the device, allocating its buffers): the machine's problem, not the kernel's.
+    emit({{"event", "error"}, {"detail", e.what()}});
     return 2;
   }
   emit({{"event", "done"}});

@@ -160,8 +160,8 @@ struct RunnerRun {
 
 }  // namespace
 
-ProcessExecutor::ProcessExecutor(std::filesystem::path runner, SandboxLimits limits)
-    : m_runner(std::move(runner)), m_limits(limits) {
+ProcessExecutor::ProcessExecutor(std::filesystem::path runner, SandboxLimits limits, RunnerDevice device)
+    : m_runner(std::move(runner)), m_limits(limits), m_device(std::move(device)) {
   become_subreaper();
 }
 
@@ -176,7 +176,7 @@ namespace {
 
 // Starts kforge-runner in `dir` (which holds the request and the artifacts) with the arena on fd 3, and
 // collects its events until it ends or the deadline passes; the process group and strays are killed after.
-RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& sandbox,
+RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& sandbox, const RunnerDevice& device,
                      const std::filesystem::path& dir, const TensorArena& arena, const ExecLimits& limits) {
   if (runner.empty() || !std::filesystem::exists(runner))
     throw_environment("cannot find kforge-runner (looked for " + runner.string() + "); set KFORGE_RUNNER");
@@ -198,6 +198,15 @@ RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& s
                                          "OMP_NUM_THREADS=" + std::to_string(limits.num_threads),
                                          "OPENBLAS_NUM_THREADS=" + std::to_string(limits.num_threads),
                                          "KFORGE_SANDBOX=process"};
+  const bool gpu = device.backend != "cpu";
+  if (gpu) {
+    // The driver may live outside the default library path (a container's /usr/local/nvidia), and the user
+    // may have narrowed the visible devices: a GPU runner keeps exactly these.
+    for (const char* name : {"LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
+                             "CUDA_MODULE_LOADING", "HSA_OVERRIDE_GFX_VERSION"})
+      if (const char* value = std::getenv(name); value != nullptr)
+        options.env->push_back(std::string(name) + "=" + value);
+  }
 #if defined(__SANITIZE_ADDRESS__)
   // An AddressSanitizer build of the runner must let a kernel's crash or huge allocation look as it does in a
   // release build: a plain SIGSEGV, and NULL from malloc, not a sanitizer report.
@@ -209,7 +218,7 @@ RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& s
 #endif
   const auto cpu_seconds =
       static_cast<rlim_t>(limits.timeout.count() / 1000 + 1) * static_cast<rlim_t>(std::max(1, limits.num_threads)) + 5;
-  options.before_exec = [sandbox, cpu_seconds] {
+  options.before_exec = [sandbox, cpu_seconds, gpu] {
     auto limit = [](int resource, rlim_t value) {
       const rlimit r{value, value};
       setrlimit(resource, &r);
@@ -219,7 +228,8 @@ RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& s
     limit(RLIMIT_FSIZE, static_cast<rlim_t>(sandbox.file_size_bytes));
     limit(RLIMIT_NOFILE, static_cast<rlim_t>(sandbox.open_files));
 #if !defined(__SANITIZE_ADDRESS__)
-    limit(RLIMIT_AS, static_cast<rlim_t>(sandbox.address_space_bytes));
+    // GPU runtimes reserve address space for unified addressing far beyond any cap on what a kernel may use.
+    if (!gpu) limit(RLIMIT_AS, static_cast<rlim_t>(sandbox.address_space_bytes));
 #endif
   };
 
@@ -326,7 +336,10 @@ ExecOutcome ProcessExecutor::execute(const std::filesystem::path& artifact, std:
     output_offsets.push_back(arena.reserve(c.outputs));
   }
   arena.map();
-  json request{{"mode", "run"}, {"num_threads", limits.num_threads}, {"cases", json::array()}};
+  json request{{"mode", "run"},
+               {"num_threads", limits.num_threads},
+               {"device", {{"backend", m_device.backend}, {"index", m_device.index}}},
+               {"cases", json::array()}};
   for (size_t i = 0; i < cases.size(); ++i) {
     request["cases"].push_back({{"inputs", arena.place(cases[i].inputs, input_offsets[i])},
                                 {"outputs", arena.place(cases[i].outputs, output_offsets[i])},
@@ -334,9 +347,10 @@ ExecOutcome ProcessExecutor::execute(const std::filesystem::path& artifact, std:
   }
   std::ofstream(dir.path() / rp::k_request_file) << request.dump();
 
-  const RunnerRun run = run_runner(m_runner, m_limits, dir.path(), arena, limits);
+  const RunnerRun run = run_runner(m_runner, m_limits, m_device, dir.path(), arena, limits);
   constexpr size_t k_none = static_cast<size_t>(-1);
   size_t running = k_none;
+  std::string device_error;
   for (const auto& event : run.events) {
     const std::string kind = event.value("event", "");
     const size_t index = event.value("index", k_none);
@@ -346,6 +360,9 @@ ExecOutcome ProcessExecutor::execute(const std::filesystem::path& artifact, std:
       running = k_none;
       cases[index].ran = true;
       cases[index].kernel_rc = event.value("rc", 0);
+      if (event.contains("device_error") && device_error.empty())
+        device_error =
+            "the kernel left a device error on " + case_name(cases[index]) + ": " + event.value("device_error", "");
     }
   }
   // Results come from the shared memory, whatever the events said.
@@ -356,7 +373,13 @@ ExecOutcome ProcessExecutor::execute(const std::filesystem::path& artifact, std:
     c.inputs_after = c.inputs;
     arena.read(input_offsets[i], c.inputs_after);
   }
-  return judge_exit(run, running != k_none ? " while running " + case_name(cases[running]) : "", limits, m_limits);
+  ExecOutcome outcome =
+      judge_exit(run, running != k_none ? " while running " + case_name(cases[running]) : "", limits, m_limits);
+  if (outcome.kind == ExecOutcome::Kind::ok && !device_error.empty()) {
+    outcome.kind = ExecOutcome::Kind::runtime_error;
+    outcome.detail = device_error;
+  }
+  return outcome;
 }
 
 TimingOutcome ProcessExecutor::time(const std::filesystem::path& candidate, const std::filesystem::path& reference,
@@ -377,6 +400,7 @@ TimingOutcome ProcessExecutor::time(const std::filesystem::path& candidate, cons
   const TimingConfig& config = job.config;
   json request{{"mode", "time"},
                {"num_threads", limits.num_threads},
+               {"device", {{"backend", m_device.backend}, {"index", m_device.index}}},
                {"with_reference", !reference.empty()},
                {"hot", config.hot},
                {"rotation_bytes", config.rotation_bytes},
@@ -400,12 +424,26 @@ TimingOutcome ProcessExecutor::time(const std::filesystem::path& candidate, cons
   for (size_t s = 0; s < slots; ++s) request["check_slots"].push_back(arena.place(job.bench.outputs, slot_offsets[s]));
   std::ofstream(dir.path() / rp::k_request_file) << request.dump();
 
-  const RunnerRun run = run_runner(m_runner, m_limits, dir.path(), arena, limits);
+  const RunnerRun run = run_runner(m_runner, m_limits, m_device, dir.path(), arena, limits);
   TimingOutcome outcome;
   outcome.exec = judge_exit(run, " while timing " + case_name(job.bench), limits, m_limits);
   for (const auto& event : run.events) {
     const std::string kind = event.value("event", "");
-    if (kind == "end") outcome.kernel_rc = event.value("rc", 0);
+    if (kind == "end") {
+      outcome.kernel_rc = event.value("rc", 0);
+      if (event.contains("device_error") && outcome.exec.kind == ExecOutcome::Kind::ok) {
+        outcome.exec.kind = ExecOutcome::Kind::runtime_error;
+        outcome.exec.detail = "the kernel left a device error while timing " + case_name(job.bench) + ": " +
+                              event.value("device_error", "");
+      }
+    }
+    if (kind == "gpu") {
+      outcome.gpu.throttled_dropped = event.value("throttled_dropped", size_t{0});
+      outcome.gpu.clocks_read = event.value("clocks_read", false);
+      outcome.gpu.drain_ns = event.value("drain_ns", 0.0);
+      outcome.gpu.idle_drain_ns = event.value("idle_drain_ns", 0.0);
+      outcome.gpu.flush_bytes = event.value("flush_bytes", int64_t{0});
+    }
     if (kind == "samples") {
       auto samples = event.value("samples_ns", std::vector<double>{});
       (event.value("role", "") == "reference" ? outcome.reference_ns : outcome.candidate_ns) = std::move(samples);

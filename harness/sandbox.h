@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 
 namespace kforge {
 
@@ -16,9 +17,16 @@ struct SandboxLimits {
   int64_t open_files = 64;                          // RLIMIT_NOFILE
 };
 
+// Where a runner's kernels run: the host CPU, or GPU `index` of a vendor.
+struct RunnerDevice {
+  std::string backend = "cpu";  // cpu, cuda, hip
+  int index = 0;
+};
+
 class ProcessExecutor final : public KernelExecutor {
  public:
-  explicit ProcessExecutor(std::filesystem::path runner = default_runner(), SandboxLimits limits = {});
+  explicit ProcessExecutor(std::filesystem::path runner = default_runner(), SandboxLimits limits = {},
+                           RunnerDevice device = {});
 
   ExecOutcome execute(const std::filesystem::path& artifact, std::vector<Case>& cases,
                       const ExecLimits& limits) override;
@@ -31,6 +39,7 @@ class ProcessExecutor final : public KernelExecutor {
  private:
   std::filesystem::path m_runner;
   SandboxLimits m_limits;
+  RunnerDevice m_device;
 };
 
 }  // namespace kforge

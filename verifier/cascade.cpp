@@ -184,6 +184,10 @@ class Evaluation {
     timing.stop_reason = timed.stop_reason;
     timing.checked_calls = timed.checks.size();
     timing.rotation = timed.rotation;
+    timing.gpu = timed.gpu;
+    if (timed.gpu.throttled_dropped > 0) m_verdict.flags.push_back("throttled");
+    if (options.is_gpu && work_left_on_other_streams(timed.gpu, timing.candidate.median_ns))
+      m_verdict.flags.push_back("side_stream");
     m_verdict.timings.push_back(std::move(timing));
     return true;
   }
@@ -255,14 +259,20 @@ Case make_case(const Task& task, const Problem& problem, uint64_t seed) {
   return c;
 }
 
-std::vector<Case> make_cases(const Task& task, ShapeRole role, const std::vector<uint64_t>& seeds) {
+std::vector<Case> make_cases(const Task& task, ShapeRole role, const std::vector<uint64_t>& seeds,
+                             const std::string& backend) {
   std::vector<Case> cases;
   for (const auto& shape : task.shapes) {
-    if (shape.role != role) continue;
+    if (shape.role != role || !shape.applies_to(backend)) continue;
     const Problem problem = resolve_problem(task, shape);
     for (uint64_t seed : seeds) cases.push_back(make_case(task, problem, seed));
   }
   return cases;
+}
+
+bool work_left_on_other_streams(const GpuTimingFacts& facts, double candidate_median_ns) {
+  const double excess = facts.drain_ns - facts.idle_drain_ns;
+  return excess > std::max(20000.0, 0.25 * candidate_median_ns);
 }
 
 Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candidate,
@@ -314,17 +324,35 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
   for (int s = 1; s < options.check_seeds; ++s) verdict.seeds.push_back(static_cast<uint64_t>(s));
   verdict.seeds.push_back(fresh);
 
+  // The check sizes' answers come from the CPU oracle when one is set (a GPU backend), else the reference.
+  KernelExecutor* check_executor = &m_oracle;
+  std::filesystem::path check_artifact = reference_built.artifact;
+  std::filesystem::path check_source = reference;
+  if (!options.check_oracle.empty()) {
+    if (m_check_compiler == nullptr || m_check_executor == nullptr)
+      throw_environment("a check oracle was asked for but the cascade has no CPU compiler and executor");
+    const CompileOutcome oracle_built = m_check_compiler->compile(options.check_oracle);
+    if (!oracle_built.ok)
+      throw_environment("the CPU oracle " + options.check_oracle.string() + " does not compile:\n" + oracle_built.log);
+    check_executor = m_check_executor;
+    check_artifact = oracle_built.artifact;
+    check_source = options.check_oracle;
+  }
+
   auto run_stage = [&](const std::string& stage, ShapeRole role, const std::vector<uint64_t>& seeds,
                        const ExecLimits& limits) {
     const auto start = Clock::now();
-    std::vector<Case> cases = make_cases(task, role, seeds);
+    std::vector<Case> cases = make_cases(task, role, seeds, options.backend);
     std::vector<Case> expected = clone_for_oracle(cases);
+    KernelExecutor& answers = role == ShapeRole::check ? *check_executor : m_oracle;
+    const std::filesystem::path& answer_artifact = role == ShapeRole::check ? check_artifact : reference_built.artifact;
+    const std::filesystem::path& answer_source = role == ShapeRole::check ? check_source : reference;
     auto oracle_run =
-        std::async(std::launch::async, [&] { return m_oracle.execute(reference_built.artifact, expected, limits); });
+        std::async(std::launch::async, [&] { return answers.execute(answer_artifact, expected, limits); });
     const ExecOutcome outcome = m_executor.execute(built.artifact, cases, limits);
     const ExecOutcome oracle_outcome = oracle_run.get();
     if (oracle_outcome.kind != ExecOutcome::Kind::ok)
-      throw_environment("the reference kernel " + reference.string() + " failed on " + task.name + ": " +
+      throw_environment("the reference kernel " + answer_source.string() + " failed on " + task.name + ": " +
                         oracle_outcome.detail);
     for (const auto& c : expected)
       if (c.kernel_rc != 0)
@@ -344,7 +372,7 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
   // Stages 6 and 7: time every bench shape, then check the times are physically possible.
   stage_start = Clock::now();
   for (const auto& shape : task.shapes) {
-    if (shape.role != ShapeRole::bench) continue;
+    if (shape.role != ShapeRole::bench || !shape.applies_to(options.backend)) continue;
     if (!evaluation.time_shape(shape, fresh, built.artifact, reference_built.artifact, m_executor, m_oracle, options))
       return finish();
   }

@@ -81,6 +81,7 @@ struct CheckCall {
 
 struct TimingOutcome {
   ExecOutcome exec;
+  GpuTimingFacts gpu;                // GPU runs only
   int kernel_rc = 0;                 // non-zero when a timed call failed
   std::vector<double> candidate_ns;  // raw samples, one per call
   std::vector<double> reference_ns;  // empty when timed without a reference
@@ -102,8 +103,16 @@ class KernelExecutor {
                              TimingJob& job, const ExecLimits& limits) = 0;
 };
 
+// Whether a GPU timing run suggests work left on another stream: after a candidate call's end event, a
+// device-wide synchronisation waited more than max(20 us, a quarter of the median call) beyond the same wait
+// on an idle device.
+bool work_left_on_other_streams(const GpuTimingFacts& facts, double candidate_median_ns);
+
 struct CascadeOptions {
   std::string backend = "cpu";
+  // The CPU oracle (cpu.cpp) that answers the check sizes when the reference runs on a GPU; empty: the
+  // reference answers every size. Needs the Cascade's check-oracle compiler and executor.
+  std::filesystem::path check_oracle;
   bool is_gpu = false;
   int check_seeds = 3;            // the last one is drawn fresh
   bool bench_correctness = true;  // stage 5
@@ -122,9 +131,15 @@ struct CascadeOptions {
 
 class Cascade {
  public:
-  // `oracle` runs the reference that produces expected outputs, in processes of its own.
-  Cascade(KernelCompiler& compiler, KernelExecutor& executor, KernelExecutor& oracle)
-      : m_compiler(compiler), m_executor(executor), m_oracle(oracle) {}
+  // `oracle` runs the reference that produces expected outputs, in processes of its own. On a GPU,
+  // `check_compiler` and `check_executor` build and run the CPU oracle for the check sizes.
+  Cascade(KernelCompiler& compiler, KernelExecutor& executor, KernelExecutor& oracle,
+          KernelCompiler* check_compiler = nullptr, KernelExecutor* check_executor = nullptr)
+      : m_compiler(compiler),
+        m_executor(executor),
+        m_oracle(oracle),
+        m_check_compiler(check_compiler),
+        m_check_executor(check_executor) {}
 
   Verdict evaluate(const Task& task, const std::filesystem::path& candidate, const std::filesystem::path& reference,
                    const CascadeOptions& options);
@@ -133,11 +148,14 @@ class Cascade {
   KernelCompiler& m_compiler;
   KernelExecutor& m_executor;
   KernelExecutor& m_oracle;
+  KernelCompiler* m_check_compiler;
+  KernelExecutor* m_check_executor;
 };
 
 // One case of `problem` for `seed`: inputs drawn, outputs poisoned.
 Case make_case(const Task& task, const Problem& problem, uint64_t seed);
-// Builds the cases of `role` for `seeds`, inputs drawn and outputs poisoned.
-std::vector<Case> make_cases(const Task& task, ShapeRole role, const std::vector<uint64_t>& seeds);
+// Builds the cases of `role` that apply to `backend` for `seeds`, inputs drawn and outputs poisoned.
+std::vector<Case> make_cases(const Task& task, ShapeRole role, const std::vector<uint64_t>& seeds,
+                             const std::string& backend = "cpu");
 
 }  // namespace kforge

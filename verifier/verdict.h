@@ -43,6 +43,15 @@ struct MismatchReport {
 };
 
 // Stage 6 for one bench shape: candidate and reference timed side by side in one process.
+// What a GPU timing run saw besides the samples.
+struct GpuTimingFacts {
+  size_t throttled_dropped = 0;  // samples dropped because the device reported a thermal/hardware slowdown
+  bool clocks_read = false;      // whether clock-event reasons could be read at all
+  double drain_ns = 0.0;         // median device-wide sync after a candidate call's end event: work left elsewhere
+  double idle_drain_ns = 0.0;    // the same wait on an idle device
+  int64_t flush_bytes = 0;       // written before every sample (0: hot)
+};
+
 struct ShapeTiming {
   std::string shape;
   bool hot = false;
@@ -58,6 +67,7 @@ struct ShapeTiming {
   std::string stop_reason;
   size_t checked_calls = 0;  // timed calls that got fresh inputs and were checked
   size_t rotation = 1;       // buffer sets rotated through (cold timing)
+  GpuTimingFacts gpu;        // flush size, throttled samples dropped, side-stream drain (GPU only)
 };
 
 struct Verdict {

@@ -1,5 +1,6 @@
 #include "backends/cpu/cpu_backend.h"
 
+#include "backends/toolchain.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/hash.h"
@@ -45,32 +46,10 @@ std::string cpuinfo_field(const std::string& cpuinfo, const std::string& key) {
   return {};
 }
 
-// Libraries a CPU kernel may ask to be linked with, by a line `// kforge: link NAME` in its source: the
-// vendor libraries baselines are built on. Anything else is refused, so a kernel cannot pull in arbitrary code.
+// Libraries a CPU kernel may link with a line `// kforge: link NAME`: the vendor libraries baselines use.
 const std::set<std::string>& linkable_libraries() {
   static const std::set<std::string> k_libraries{"openblas", "cblas", "blas", "dnnl", "m"};
   return k_libraries;
-}
-
-// Collects the `// kforge: link NAME` requests of `source`; returns an error message for a refused one.
-std::optional<std::string> link_libraries(const std::filesystem::path& source, std::vector<std::string>& libraries) {
-  std::ifstream in(source);
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    const auto marker = line.find("// kforge: link ");
-    if (marker == std::string::npos) continue;
-    std::istringstream names(line.substr(marker + 16));
-    for (std::string name; names >> name;) {
-      if (!linkable_libraries().contains(name)) {
-        std::string allowed;
-        for (const auto& l : linkable_libraries()) allowed += (allowed.empty() ? "" : ", ") + l;
-        return source.string() + ":" + std::to_string(number) + ": error: kforge will not link '" + name +
-               "' (linkable: " + allowed + ")";
-      }
-      libraries.push_back(name);
-    }
-  }
-  return std::nullopt;
 }
 
 class CpuBackend final : public Backend {
@@ -84,15 +63,15 @@ class CpuBackend final : public Backend {
   }
 
   [[nodiscard]] std::vector<DeviceInfo> devices() const override { return {probe_host_cpu()}; }
+  [[nodiscard]] double measure_bandwidth(int) const override {
+    const DeviceInfo cpu = probe_host_cpu();
+    return measure_triad_bandwidth(cpu.compute_units, cpu.last_level_cache_bytes);
+  }
   [[nodiscard]] std::string reference_file() const override { return "cpu"; }
 
   [[nodiscard]] std::string toolchain_fingerprint() const override {
-    // Like ccache's compiler_check=mtime: the compiler binary's identity, plus the host CPU because of -march=native.
-    const auto path = compiler();
-    struct stat info {};
-    std::string identity = path.string();
-    if (!path.empty() && stat(std::filesystem::canonical(path).c_str(), &info) == 0)
-      identity += ":" + std::to_string(info.st_size) + ":" + std::to_string(info.st_mtime);
+    // The compiler's identity, plus the host CPU because of -march=native.
+    std::string identity = program_identity(compiler());
     const DeviceInfo cpu = probe_host_cpu();
     std::string features;
     for (const auto& f : cpu.features) features += f + ",";
@@ -108,20 +87,12 @@ class CpuBackend final : public Backend {
     const auto cxx = compiler();
     if (cxx.empty()) throw_environment("no C++ compiler found: install g++ (apt-get install g++) or set CXX");
     std::vector<std::string> libraries;
-    if (auto error = link_libraries(source, libraries)) return {false, *error};
+    if (auto error = requested_libraries(source, linkable_libraries(), libraries)) return {false, *error};
     std::vector<std::string> argv{cxx.string()};
     argv.insert(argv.end(), flags.begin(), flags.end());
     argv.insert(argv.end(), {"-I" + kernel_include_dir().string(), source.string(), "-o", output.string()});
     for (const auto& library : libraries) argv.push_back("-l" + library);
-    const CommandResult run = run_command(argv, std::chrono::minutes(5));
-    CompileResult result;
-    result.ok = run.status.success();
-    result.log = run.output;
-    if (run.status.timed_out)
-      result.log += "\n[kforge] the compiler ran longer than 5 minutes and was stopped";
-    else if (!result.ok && run.status.signal != 0)
-      result.log += "\n[kforge] the compiler died: " + run.status.describe();
-    return result;
+    return run_compiler(argv);
   }
 
  private:

@@ -32,6 +32,13 @@
 
 #define KFORGE_EXPORT KFORGE_EXTERN_C __attribute__((visibility("default")))
 
+/* The helpers below also run in CUDA and HIP device code. */
+#if defined(__CUDACC__) || defined(__HIPCC__)
+#define KFORGE_HD __host__ __device__
+#else
+#define KFORGE_HD
+#endif
+
 /* A scalar parameter of the task; both fields hold the value (integer params are also exact in f64). */
 typedef struct {
   const char* name;
@@ -103,28 +110,28 @@ static inline int64_t kforge_param_i64(const kforge_call* call, const char* name
 }
 
 /* 16-bit float conversions for kernels and references (round to nearest even; NaN stays NaN). */
-static inline float kforge_bits_to_f32(uint32_t bits) {
+static inline KFORGE_HD float kforge_bits_to_f32(uint32_t bits) {
   float f;
   __builtin_memcpy(&f, &bits, sizeof f);
   return f;
 }
 
-static inline uint32_t kforge_f32_to_bits(float f) {
+static inline KFORGE_HD uint32_t kforge_f32_to_bits(float f) {
   uint32_t bits;
   __builtin_memcpy(&bits, &f, sizeof bits);
   return bits;
 }
 
-static inline float kforge_bf16_to_f32(uint16_t h) { return kforge_bits_to_f32((uint32_t)h << 16); }
+static inline KFORGE_HD float kforge_bf16_to_f32(uint16_t h) { return kforge_bits_to_f32((uint32_t)h << 16); }
 
-static inline uint16_t kforge_f32_to_bf16(float f) {
+static inline KFORGE_HD uint16_t kforge_f32_to_bf16(float f) {
   uint32_t bits = kforge_f32_to_bits(f);
   if ((bits & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((bits >> 16) | 0x40u);
   bits += 0x7fffu + ((bits >> 16) & 1u);
   return (uint16_t)(bits >> 16);
 }
 
-static inline float kforge_f16_to_f32(uint16_t h) {
+static inline KFORGE_HD float kforge_f16_to_f32(uint16_t h) {
   const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
   const uint32_t exponent = (h >> 10) & 0x1fu;
   uint32_t mantissa = h & 0x3ffu;
@@ -138,7 +145,7 @@ static inline float kforge_f16_to_f32(uint16_t h) {
   return kforge_bits_to_f32(sign | ((exponent + 112u) << 23) | (mantissa << 13));
 }
 
-static inline uint16_t kforge_f32_to_f16(float f) {
+static inline KFORGE_HD uint16_t kforge_f32_to_f16(float f) {
   const uint32_t bits = kforge_f32_to_bits(f);
   const uint16_t sign = (uint16_t)((bits >> 16) & 0x8000u);
   const uint32_t abs_bits = bits & 0x7fffffffu;

@@ -55,7 +55,7 @@ struct CpuHarness {
     options.timing_config.stop.min_seconds = 0.3;
     options.timing_config.stop.max_seconds = 1.0;
     options.timing_limits = {std::chrono::milliseconds(120000), 2};
-    options.peaks = device_peaks(device);
+    options.peaks = device_peaks(device, false);
     return cascade.evaluate(task, kernel, suite.reference(task, "cpu"), options);
   }
 };

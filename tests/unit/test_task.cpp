@@ -100,6 +100,18 @@ INSTANTIATE_TEST_SUITE_P(
                   t["tolerance"] = {{"atol", -1}, {"rtol", 0}};
                 },
                 "$.tolerance", "must not be negative"},
+        BadCase{"backends on a check shape", [](json& t) { t["shapes"][0]["backends"] = {"cuda"}; },
+                "$.shapes[0].backends", "only bench size sets"},
+        BadCase{"unknown backend",
+                [](json& t) {
+                  t["shapes"][1]["backends"] = {"cpu", "tpu"};
+                },
+                "$.shapes[1].backends[1]", "unknown backend 'tpu'"},
+        BadCase{"a backend without a bench shape",
+                [](json& t) {
+                  t["shapes"][1]["backends"] = {"cpu", "cuda"};
+                },
+                "$.shapes", "for the hip backend"},
         BadCase{"output dim not positive", [](json& t) { t["outputs"][0]["shape"][1] = "N - 7"; }, "shape 'small'",
                 "not a positive integer"}),
     [](const auto& info) {
@@ -108,6 +120,21 @@ INSTANTIATE_TEST_SUITE_P(
         if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
       return name;
     });
+
+TEST(Task, BenchShapesCanBeLimitedToSomeBackends) {
+  json spec = testing::valid_task_json();
+  spec["shapes"][1]["backends"] = {"cpu"};
+  spec["shapes"].push_back(
+      {{"label", "gpu"}, {"role", "bench"}, {"backends", {"cuda", "hip"}}, {"dims", {{"B", 4096}, {"N", 4096}}}});
+  const Task task = parse_task(spec, "tasks/broadcast/scale_rows.json");
+  const ShapeSet& cpu_only = *task.find_shape("big");
+  const ShapeSet& gpu_only = *task.find_shape("gpu");
+  EXPECT_TRUE(cpu_only.applies_to("cpu"));
+  EXPECT_FALSE(cpu_only.applies_to("cuda"));
+  EXPECT_TRUE(gpu_only.applies_to("hip"));
+  EXPECT_FALSE(gpu_only.applies_to("cpu"));
+  EXPECT_TRUE(task.find_shape("small")->applies_to("cuda")) << "check sizes apply everywhere";
+}
 
 TEST(Task, LoadNamesTheFileOnBadJson) {
   const auto file = std::filesystem::temp_directory_path() / "kforge_bad_json.json";

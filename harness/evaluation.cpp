@@ -1,0 +1,45 @@
+#include "harness/evaluation.h"
+
+#include "harness/devices.h"
+#include "harness/suite.h"
+
+namespace kforge {
+
+EvaluationKit::EvaluationKit(const Backend& backend, int device_index, const std::vector<std::string>& flags,
+                             const std::filesystem::path& cache_root)
+    : m_backend(backend),
+      m_cache(backend, cache_root, flags),
+      m_executor(ProcessExecutor::default_runner(), {}, RunnerDevice{backend.name(), device_index}),
+      m_reference_executor(ProcessExecutor::default_runner(), {}, RunnerDevice{backend.name(), device_index}),
+      m_cpu(backend.is_gpu() ? make_backend("cpu") : nullptr),
+      m_cpu_cache(m_cpu ? std::make_unique<CompileCache>(*m_cpu, cache_root) : nullptr),
+      m_cpu_executor(m_cpu ? std::make_unique<ProcessExecutor>() : nullptr),
+      m_cascade(m_cache, m_executor, m_reference_executor, m_cpu_cache.get(), m_cpu_executor.get()) {}
+
+Verdict EvaluationKit::evaluate(const Suite& suite, const Task& task, const std::filesystem::path& candidate,
+                                CascadeOptions options) {
+  if (m_backend.is_gpu()) options.check_oracle = suite.reference(task, "cpu");
+  return m_cascade.evaluate(task, candidate, suite.reference(task, m_backend.reference_file()), options);
+}
+
+CascadeOptions evaluation_options(const Backend& backend, const DeviceInfo* timing_device, int threads,
+                                  double timeout_seconds, bool hot, double max_time) {
+  CascadeOptions options;
+  options.backend = backend.name();
+  options.is_gpu = backend.is_gpu();
+  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000));
+  options.check_limits = {timeout, threads};
+  options.bench_limits = {timeout * 4, threads};
+  options.timing = timing_device != nullptr;
+  options.timing_config.hot = hot;
+  options.timing_config.stop.max_seconds = max_time;
+  // Both kernels may run to the cap, in rounds that can overrun it: leave room for that.
+  options.timing_limits = {timeout * 4 + std::chrono::milliseconds(static_cast<int64_t>(max_time * 8000)), threads};
+  if (timing_device != nullptr) {
+    options.timing_config.rotation_bytes = 4 * timing_device->last_level_cache_bytes;
+    options.peaks = device_peaks(*timing_device, backend.is_gpu());
+  }
+  return options;
+}
+
+}  // namespace kforge

@@ -1,0 +1,166 @@
+// Tests on a real GPU (label gpu): every GPU reference against the CPU oracle, the GPU exploits, timing and
+// device facts. Without a usable device each test exits 125, which ctest reports as skipped, with the reason.
+// $KFORGE_TEST_GPU_BACKEND picks cuda or hip; default: the first available.
+#include "backends/backend.h"
+#include "harness/devices.h"
+#include "harness/evaluation.h"
+#include "harness/suite.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+namespace kforge {
+namespace {
+
+std::string g_backend_name;  // set by main
+
+std::filesystem::path source_dir() {
+  const char* set = std::getenv("KFORGE_TEST_SOURCE_DIR");  // a bundle run elsewhere (scripts/gpu-check.sh)
+  return set != nullptr && *set != '\0' ? std::filesystem::path(set) : std::filesystem::path(KFORGE_TEST_SOURCE_DIR);
+}
+
+std::filesystem::path cache_dir() {
+  const char* set = std::getenv("KFORGE_TEST_CACHE_DIR");
+  return set != nullptr && *set != '\0' ? std::filesystem::path(set) : std::filesystem::path(KFORGE_TEST_CACHE_DIR);
+}
+
+std::filesystem::path gpu_kernel(const std::string& name) {
+  return source_dir() / "tests/kernels/gpu" / (name + ".cu");
+}
+
+// One backend, device 0, its devices described and a kit to evaluate with.
+struct GpuHarness {
+  std::unique_ptr<Backend> backend = make_backend(g_backend_name);
+  std::vector<DeviceInfo> devices = describe_devices(*backend, cache_dir());
+  EvaluationKit kit{*backend, 0, {}, cache_dir()};
+  Suite suite{source_dir() / "tasks"};
+
+  Verdict verify(const std::string& task_name, const std::filesystem::path& kernel, bool timed) {
+    const Task task = suite.load(task_name);
+    CascadeOptions options = evaluation_options(*backend, timed ? &devices.front() : nullptr, 4, 120, false, 1.0);
+    options.timing_config.stop.min_seconds = 0.2;
+    return kit.evaluate(suite, task, kernel, options);
+  }
+};
+
+GpuHarness& harness() {
+  static GpuHarness instance;
+  return instance;
+}
+
+TEST(GpuDevice, DescribesItselfFromAttributesAndTables) {
+  const auto& devices = harness().devices;
+  ASSERT_FALSE(devices.empty());
+  for (const auto& d : devices) {
+    EXPECT_FALSE(d.name.empty());
+    EXPECT_FALSE(d.arch.empty());
+    EXPECT_GT(d.compute_units, 0);
+    EXPECT_GT(d.clock_mhz, 100.0);
+    EXPECT_GT(d.memory_bytes, int64_t{1} << 30);
+    EXPECT_GT(d.l2_bytes, 0);
+    EXPECT_GT(d.peak_bandwidth, 100e9) << "a data-centre GPU moves more than 100 GB/s";
+    EXPECT_FALSE(d.runtime_version.empty());
+    if (d.arch == "sm_90") {
+      EXPECT_GT(d.peak_flops.at("bf16"), 500e12) << "H100/H200 dense bf16";
+    }
+  }
+}
+
+class GpuConformance : public ::testing::TestWithParam<std::string> {};
+
+// ggml's test-backend-ops: every GPU reference against the CPU oracle on every check size and seed.
+TEST_P(GpuConformance, ReferenceMatchesTheCpuOracle) {
+  auto& h = harness();
+  const Task task = h.suite.load(GetParam());
+  CascadeOptions options = evaluation_options(*h.backend, nullptr, 4, 120, false, 1.0);
+  options.bench_correctness = false;  // on bench sizes the GPU reference is the answer
+  const Verdict v = h.kit.evaluate(h.suite, task, h.suite.reference(task, "gpu"), options);
+  EXPECT_EQ(v.status, Status::ok) << v.message;
+}
+
+std::vector<std::string> task_names() {
+  std::vector<std::string> names;
+  for (const auto& task : Suite(source_dir() / "tasks").load_all()) names.push_back(task.name);
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTasks, GpuConformance, ::testing::ValuesIn(task_names()),
+                         [](const auto& info) { return info.param; });
+
+TEST(GpuTiming, ReferenceIsTimedColdWithEventsAndFlushes) {
+  const Verdict v = harness().verify("vector_add", source_dir() / "reference_kernels/vector_add/gpu.cu", true);
+  ASSERT_EQ(v.status, Status::ok) << v.message;
+  ASSERT_EQ(v.timings.size(), 1u);
+  const ShapeTiming& t = v.timings[0];
+  EXPECT_EQ(t.shape, "gpu") << "the GPU-only bench size";
+  EXPECT_GE(t.candidate.count, 10u);
+  EXPECT_GE(t.reference.count, 10u);
+  EXPECT_GE(t.gpu.flush_bytes, int64_t{256} << 20);
+  EXPECT_GT(t.sol_fraction, 0.0);
+  EXPECT_LT(t.sol_fraction, 1.0);
+  EXPECT_TRUE(std::find(v.flags.begin(), v.flags.end(), "side_stream") == v.flags.end())
+      << "drain " << t.gpu.drain_ns << " ns, idle " << t.gpu.idle_drain_ns << " ns";
+}
+
+TEST(GpuExploits, KernelThatWritesNothingIsIncorrect) {
+  const Verdict v = harness().verify("vector_add", gpu_kernel("writes_nothing"), false);
+  EXPECT_EQ(v.status, Status::incorrect) << v.message;
+}
+
+TEST(GpuExploits, WorkOnItsOwnStreamIsCaught) {
+  // Outputs are copied out on the harness stream at once, so the race usually shows as wrong outputs; if the
+  // side stream wins the race, the drain after the end event flags it.
+  const Verdict v = harness().verify("vector_add", gpu_kernel("side_stream"), true);
+  const bool flagged = std::find(v.flags.begin(), v.flags.end(), "side_stream") != v.flags.end();
+  EXPECT_TRUE(v.status != Status::ok || flagged) << v.message;
+}
+
+TEST(GpuExploits, KernelThatCachesByPointerIsIncorrect) {
+  const Verdict v = harness().verify("vector_add", gpu_kernel("caches_by_pointer"), true);
+  EXPECT_EQ(v.status, Status::incorrect) << v.message;
+}
+
+TEST(GpuExploits, KernelThatSkipsWorkWhileTimedIsRejected) {
+  const Verdict v = harness().verify("vector_add", gpu_kernel("skips_after_warmup"), true);
+  EXPECT_TRUE(v.status == Status::incorrect || v.status == Status::invalid) << v.message;
+}
+
+TEST(GpuExploits, DefaultStreamLaunchIsRefusedByTheStaticScan) {
+  const Verdict v = harness().verify("vector_add", gpu_kernel("default_stream"), false);
+  EXPECT_EQ(v.status, Status::invalid) << v.message;
+  EXPECT_EQ(v.stages.back().name, "static_scan");
+}
+
+TEST(GpuExploits, IllegalAddressBecomesARuntimeError) {
+  const Verdict v = harness().verify("vector_add", gpu_kernel("illegal_address"), false);
+  EXPECT_EQ(v.status, Status::runtime_error) << v.message;
+  EXPECT_NE(v.message.find("device error"), std::string::npos) << v.message;
+}
+
+}  // namespace
+}  // namespace kforge
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (::testing::GTEST_FLAG(list_tests)) return RUN_ALL_TESTS();
+  std::string reasons;
+  const char* wanted = std::getenv("KFORGE_TEST_GPU_BACKEND");
+  for (const std::string name : {"cuda", "hip"}) {
+    if (wanted != nullptr && *wanted != '\0' && name != wanted) continue;
+    const auto reason = kforge::make_backend(name)->unavailable_reason();
+    if (!reason) {
+      kforge::g_backend_name = name;
+      break;
+    }
+    reasons += (reasons.empty() ? "" : "; ") + name + ": " + *reason;
+  }
+  if (kforge::g_backend_name.empty()) {
+    std::printf("SKIPPED: no GPU to test on (%s)\n", reasons.c_str());
+    return 125;
+  }
+  return RUN_ALL_TESTS();
+}

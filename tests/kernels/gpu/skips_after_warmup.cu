@@ -1,0 +1,19 @@
+// Exploit: correct for its first calls (the correctness stages), then launches nothing: "faster than
+// physically possible" unless the fresh-input checks catch it first.
+#include <kforge/gpu.h>
+
+__global__ void vector_add(const float* a, const float* b, float* c, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    c[i] = a[i] + b[i];
+}
+
+static int g_calls;
+
+extern "C" int kforge_run(const kforge_call* call) {
+  if (++g_calls > 3) return 0;
+  const int64_t n = kforge_numel(&call->outputs[0]);
+  vector_add<<<kforge_blocks(n, 256), 256, 0, kforge_stream(call)>>>(static_cast<const float*>(call->inputs[0].data),
+                                                                     static_cast<const float*>(call->inputs[1].data),
+                                                                     static_cast<float*>(call->outputs[0].data), n);
+  return kforge_launch_status();
+}
