@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -91,6 +92,34 @@ std::vector<std::string> task_names() {
 INSTANTIATE_TEST_SUITE_P(AllTasks, GpuConformance, ::testing::ValuesIn(task_names()),
                          [](const auto& info) { return info.param; });
 
+class CudaBaselines : public ::testing::TestWithParam<std::string> {};
+
+// The vendor baselines (cuBLAS) against the CPU oracle, as any candidate: "task/baseline:NAME".
+TEST_P(CudaBaselines, BaselineMatchesTheCpuOracle) {
+  auto& h = harness();
+  const std::string param = GetParam();
+  const Task task = h.suite.load(param.substr(0, param.find('/')));
+  CascadeOptions options = evaluation_options(*h.backend, nullptr, 4, 120, false, 1.0);
+  const Verdict v = h.kit.evaluate(h.suite, task, h.suite.reference(task, param.substr(param.find('/') + 1)), options);
+  EXPECT_EQ(v.status, Status::ok) << v.message;
+}
+
+std::vector<std::string> cuda_baselines() {
+  std::vector<std::string> names;
+  for (const auto& task : Suite(source_dir() / "tasks").load_all())
+    for (const auto& [key, file] : task.reference)
+      if (key.rfind("baseline:", 0) == 0 && std::filesystem::path(file).extension() == ".cu")
+        names.push_back(task.name + "/" + key);
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTasks, CudaBaselines, ::testing::ValuesIn(cuda_baselines()), [](const auto& info) {
+  std::string name = info.param;
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return name;
+});
+
 TEST(GpuTiming, ReferenceIsTimedColdWithEventsAndFlushes) {
   const Verdict v = harness().verify("vector_add", source_dir() / "reference_kernels/vector_add/gpu.cu", true);
   ASSERT_EQ(v.status, Status::ok) << v.message;
@@ -160,6 +189,10 @@ int main(int argc, char** argv) {
   }
   if (kforge::g_backend_name.empty()) {
     std::printf("SKIPPED: no GPU to test on (%s)\n", reasons.c_str());
+    return 125;
+  }
+  if (kforge::g_backend_name != "cuda" && ::testing::GTEST_FLAG(filter).find("CudaBaselines") != std::string::npos) {
+    std::printf("SKIPPED: cuBLAS baselines need the CUDA backend, not %s\n", kforge::g_backend_name.c_str());
     return 125;
   }
   return RUN_ALL_TESTS();
