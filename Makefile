@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc)
 # GPU reference for gfx90a. The CUDA backend needs NVIDIA's toolkit (/usr/local/cuda), not a Debian package:
 # without it the CUDA compile tests skip with a reason.
 DEBIAN_PACKAGES := cmake ninja-build g++ make nlohmann-json3-dev libcli11-dev libsqlite3-dev libssl-dev \
-                   libgtest-dev libbenchmark-dev libdlpack-dev libopenblas-dev libdnnl-dev \
+                   libgtest-dev libbenchmark-dev libdlpack-dev libcurl4-openssl-dev libopenblas-dev libdnnl-dev \
                    sqlite3 clang-format hipcc libamdhip64-dev
 
 .PHONY: deps configure build test bench selfbench tasks-table format format-check tidy clean gpu-bundle
