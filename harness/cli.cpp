@@ -452,7 +452,7 @@ std::vector<std::string> split_list(const std::string& text) {
 
 }  // namespace
 
-int run_cli(int argc, char** argv) {
+int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) {
   CLI::App app{"kforge: benchmark compute kernels you cannot fool"};
   app.require_subcommand(1);
   app.fallthrough();  // global flags may also come after the subcommand
@@ -553,6 +553,8 @@ int run_cli(int argc, char** argv) {
   auto* db_info = db->add_subcommand("info", "Schema version and row counts");
   db_info->add_option("--db", db_file, "SQLite store")->capture_default_str();
 
+  for (const auto& extension : extensions) extension.add(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -592,6 +594,8 @@ int run_cli(int argc, char** argv) {
       bench_options.json = g.json_output;
       return run_bench(bench_options);
     }
+    for (const auto& extension : extensions)
+      if (const auto code = extension.run()) return *code;
   } catch (const Error& e) {
     std::fprintf(stderr, "kforge: error: %s\n", e.what());
     return static_cast<int>(e.code());

@@ -108,6 +108,60 @@ CREATE TABLE samples (
   PRIMARY KEY (evaluation_id, role, idx)
 ) WITHOUT ROWID;
 )sql",
+    // 2: the agent (spec section 8): sessions, every LLM call (also the response cache), every attempt.
+    R"sql(
+CREATE TABLE sessions (
+  id          INTEGER PRIMARY KEY,
+  created_at  TEXT NOT NULL,
+  updated_at  TEXT NOT NULL,
+  status      TEXT NOT NULL CHECK (status IN ('running', 'finished', 'interrupted', 'budget', 'failed')),
+  stop_reason TEXT NOT NULL DEFAULT '',
+  task        TEXT NOT NULL,
+  task_id     INTEGER REFERENCES tasks (id),
+  backend     TEXT NOT NULL,
+  device_id   INTEGER REFERENCES devices (id),
+  model       TEXT NOT NULL,
+  strategy    TEXT NOT NULL,
+  config_json TEXT NOT NULL
+);
+CREATE TABLE llm_calls (
+  id            INTEGER PRIMARY KEY,
+  session_id    INTEGER NOT NULL REFERENCES sessions (id),
+  created_at    TEXT NOT NULL,
+  provider      TEXT NOT NULL,
+  model         TEXT NOT NULL,
+  cache_key     TEXT NOT NULL,
+  cache_hit     INTEGER NOT NULL DEFAULT 0,
+  ok            INTEGER NOT NULL,
+  http_status   INTEGER NOT NULL DEFAULT 0,
+  attempts      INTEGER NOT NULL DEFAULT 0,
+  error         TEXT NOT NULL DEFAULT '',
+  request_json  TEXT NOT NULL,
+  response_text TEXT NOT NULL DEFAULT '',
+  input_tokens  INTEGER NOT NULL DEFAULT 0,
+  output_tokens INTEGER NOT NULL DEFAULT 0,
+  cached_tokens INTEGER NOT NULL DEFAULT 0,
+  cost_usd      REAL NOT NULL DEFAULT 0,
+  latency_s     REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX llm_calls_by_cache_key ON llm_calls (cache_key, ok);
+CREATE INDEX llm_calls_by_session ON llm_calls (session_id);
+CREATE TABLE attempts (
+  id               INTEGER PRIMARY KEY,
+  session_id       INTEGER NOT NULL REFERENCES sessions (id),
+  created_at       TEXT NOT NULL,
+  lineage          INTEGER NOT NULL,
+  turn             INTEGER NOT NULL,
+  call_id          INTEGER REFERENCES llm_calls (id),
+  parent_kernel_id INTEGER REFERENCES kernels (id),
+  kernel_id        INTEGER REFERENCES kernels (id),
+  evaluation_id    INTEGER REFERENCES evaluations (id),
+  status           TEXT NOT NULL,
+  speedup          REAL,
+  feedback         TEXT NOT NULL DEFAULT '',
+  UNIQUE (session_id, lineage, turn)
+);
+)sql",
 };
 
 static_assert(std::size(k_migrations) == k_schema_version, "one migration per schema version");
@@ -165,7 +219,8 @@ void Store::migrate() {
 
 std::map<std::string, int64_t> Store::row_counts() const {
   std::map<std::string, int64_t> counts;
-  for (const char* table : {"runs", "devices", "tasks", "kernels", "evaluations", "samples"}) {
+  for (const char* table :
+       {"runs", "devices", "tasks", "kernels", "evaluations", "samples", "sessions", "llm_calls", "attempts"}) {
     Statement statement(m_db, std::string("SELECT count(*) FROM ") + table);
     statement.step();
     counts[table] = statement.column_int(0);
@@ -244,14 +299,19 @@ int64_t Store::upsert_task(const Task& task, const std::string& spec_json) {
 int64_t Store::upsert_kernel(const KernelRecord& kernel) {
   Transaction transaction(m_db);
   Statement insert(m_db,
-                   "INSERT INTO kernels (hash, task, backend, origin, model, path, source, created_at) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash, task, backend) DO NOTHING");
+                   "INSERT INTO kernels (hash, task, backend, origin, model, path, source, created_at, parent_id) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash, task, backend) DO NOTHING");
   insert.bind(1, kernel.hash).bind(2, kernel.task).bind(3, kernel.backend).bind(4, kernel.origin);
   if (kernel.model.empty())
     insert.bind_null(5);
   else
     insert.bind(5, kernel.model);
-  insert.bind(6, kernel.path).bind(7, kernel.source).bind(8, now_utc()).run();
+  insert.bind(6, kernel.path).bind(7, kernel.source).bind(8, now_utc());
+  if (kernel.parent_id > 0)
+    insert.bind(9, kernel.parent_id);
+  else
+    insert.bind_null(9);
+  insert.run();
   Statement lookup(m_db, "SELECT id FROM kernels WHERE hash = ? AND task = ? AND backend = ?");
   lookup.bind(1, kernel.hash).bind(2, kernel.task).bind(3, kernel.backend);
   const int64_t id = last_id_or_lookup(m_db, lookup);
@@ -259,20 +319,35 @@ int64_t Store::upsert_kernel(const KernelRecord& kernel) {
   return id;
 }
 
-void Store::record_evaluation(int64_t run_id, int64_t device_id, int64_t task_id, int64_t kernel_id,
-                              const Verdict& verdict, const std::vector<std::string>& bench_shapes,
-                              const std::string& timing_mode) {
+int64_t Store::record_evaluation(int64_t run_id, int64_t device_id, int64_t task_id, int64_t kernel_id,
+                                 const Verdict& verdict, const std::vector<std::string>& bench_shapes,
+                                 const std::string& timing_mode) {
   const std::string verdict_json = to_json(verdict).dump();
   const std::string flags = nlohmann::json(verdict.flags).dump();
   const std::string created = now_utc();
   Transaction transaction(m_db);
   Statement insert(m_db,
-                   "INSERT OR REPLACE INTO evaluations (run_id, device_id, task_id, kernel_id, shape, timing_mode, "
+                   "INSERT INTO evaluations (run_id, device_id, task_id, kernel_id, shape, timing_mode, "
                    "status, flags, message, time_median_ns, time_mean_ns, time_min_ns, time_max_ns, time_q1_ns, "
                    "time_q3_ns, time_rel_stdev, time_samples, reference_median_ns, speedup, flops, bytes, sol_time_ns, "
                    "sol_fraction, stop_reason, verdict_json, created_at) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                   // A re-evaluation updates the row in place: its id stays, so what refers to it (an agent's
+                   // attempts) stays valid. Its samples are replaced below.
+                   "ON CONFLICT (device_id, task_id, kernel_id, shape, timing_mode) DO UPDATE SET "
+                   "run_id = excluded.run_id, status = excluded.status, flags = excluded.flags, "
+                   "message = excluded.message, time_median_ns = excluded.time_median_ns, "
+                   "time_mean_ns = excluded.time_mean_ns, time_min_ns = excluded.time_min_ns, "
+                   "time_max_ns = excluded.time_max_ns, time_q1_ns = excluded.time_q1_ns, "
+                   "time_q3_ns = excluded.time_q3_ns, time_rel_stdev = excluded.time_rel_stdev, "
+                   "time_samples = excluded.time_samples, reference_median_ns = excluded.reference_median_ns, "
+                   "speedup = excluded.speedup, flops = excluded.flops, bytes = excluded.bytes, "
+                   "sol_time_ns = excluded.sol_time_ns, sol_fraction = excluded.sol_fraction, "
+                   "stop_reason = excluded.stop_reason, verdict_json = excluded.verdict_json, "
+                   "created_at = excluded.created_at RETURNING id");
+  Statement clear_samples(m_db, "DELETE FROM samples WHERE evaluation_id = ?");
   Statement sample(m_db, "INSERT INTO samples (evaluation_id, role, idx, time_ns) VALUES (?, ?, ?, ?)");
+  int64_t first_id = 0;
   for (const auto& shape : bench_shapes) {
     const ShapeTiming* timing = nullptr;
     for (const auto& t : verdict.timings)
@@ -292,8 +367,13 @@ void Store::record_evaluation(int64_t run_id, int64_t device_id, int64_t task_id
     } else {
       for (int column = 10; column <= 24; ++column) insert.bind_null(column);
     }
-    insert.bind(25, verdict_json).bind(26, created).run();
-    const int64_t evaluation_id = sqlite3_last_insert_rowid(m_db.handle());
+    insert.bind(25, verdict_json).bind(26, created);
+    if (!insert.step()) m_db.fail("an evaluation upsert returned no id");
+    const int64_t evaluation_id = insert.column_int(0);
+    insert.reset();
+    clear_samples.reset();
+    clear_samples.bind(1, evaluation_id).run();
+    if (first_id == 0) first_id = evaluation_id;
     if (timing == nullptr) continue;
     for (const auto& [role, samples] : {std::pair{"candidate", &timing->candidate_samples_ns},
                                         std::pair{"reference", &timing->reference_samples_ns}}) {
@@ -308,6 +388,7 @@ void Store::record_evaluation(int64_t run_id, int64_t device_id, int64_t task_id
     }
   }
   transaction.commit();
+  return first_id;
 }
 
 bool Store::has_evaluation(int64_t device_id, int64_t task_id, int64_t kernel_id,

@@ -17,7 +17,7 @@
 
 namespace kforge {
 
-inline constexpr int k_schema_version = 1;
+inline constexpr int k_schema_version = 2;
 
 struct KernelRecord {
   std::string hash;  // sha256 of the source
@@ -26,7 +26,8 @@ struct KernelRecord {
   std::string origin;  // reference, baseline, human, agent
   std::string model;   // (optional) the model that wrote it
   std::string source;
-  std::string path;  // where it was read from
+  std::string path;       // where it was read from
+  int64_t parent_id = 0;  // (optional) the kernel it was derived from (agent edits)
 };
 
 class Store {
@@ -52,9 +53,11 @@ class Store {
   int64_t upsert_task(const Task& task, const std::string& spec_json);
   int64_t upsert_kernel(const KernelRecord& kernel);
 
-  // Writes every row of one evaluation (one per bench shape, with samples) in one transaction.
-  void record_evaluation(int64_t run_id, int64_t device_id, int64_t task_id, int64_t kernel_id, const Verdict& verdict,
-                         const std::vector<std::string>& bench_shapes, const std::string& timing_mode);
+  // Writes every row of one evaluation (one per bench shape, with samples) in one transaction; returns the
+  // first row's id.
+  int64_t record_evaluation(int64_t run_id, int64_t device_id, int64_t task_id, int64_t kernel_id,
+                            const Verdict& verdict, const std::vector<std::string>& bench_shapes,
+                            const std::string& timing_mode);
 
   // Whether (kernel, task version, device, timing mode) already has a finished evaluation: bench skips those.
   [[nodiscard]] bool has_evaluation(int64_t device_id, int64_t task_id, int64_t kernel_id,

@@ -47,11 +47,28 @@ TEST_F(TempDb, NewStoreHasTheSchemaInWalMode) {
   Store store(db());
   EXPECT_EQ(store.schema_version(), k_schema_version);
   const auto counts = store.row_counts();
-  for (const char* table : {"runs", "devices", "tasks", "kernels", "evaluations", "samples"}) {
+  for (const char* table :
+       {"runs", "devices", "tasks", "kernels", "evaluations", "samples", "sessions", "llm_calls", "attempts"}) {
     ASSERT_TRUE(counts.contains(table)) << table;
     EXPECT_EQ(counts.at(table), 0);
   }
   EXPECT_EQ(text(db(), "PRAGMA journal_mode"), "wal");
+}
+
+TEST_F(TempDb, VersionOneStoreIsMigratedKeepingItsRows) {
+  {
+    Store store(db());
+    store.begin_run("bench", "cpu");
+  }
+  {
+    // What a kforge before the agent left: schema 1, no agent tables.
+    Database raw(db());
+    raw.exec("DROP TABLE attempts; DROP TABLE llm_calls; DROP TABLE sessions; PRAGMA user_version = 1");
+  }
+  Store store(db());
+  EXPECT_EQ(store.schema_version(), k_schema_version);
+  EXPECT_EQ(store.row_counts().at("runs"), 1) << "rows survive the migration";
+  EXPECT_EQ(store.row_counts().at("sessions"), 0);
 }
 
 TEST_F(TempDb, UpsertsAreIdempotentAndEvaluationsCarrySamples) {
@@ -206,7 +223,8 @@ TEST_F(TempDb, LeaderboardShowsTheBenchAndNeverMixesTaskVersions) {
   EXPECT_TRUE(std::regex_search(table.output, std::regex("relu +1 bench +1  reference cpu.cpp +[0-9.]+ ms")))
       << table.output;
   const auto info = run_kforge("db info --db '" + db().string() + "'");
-  EXPECT_TRUE(std::regex_search(info.output, std::regex("schema version 1\\n"))) << info.output;
+  EXPECT_TRUE(std::regex_search(info.output, std::regex("schema version " + std::to_string(k_schema_version) + "\\n")))
+      << info.output;
   EXPECT_TRUE(std::regex_search(info.output, std::regex("evaluations +2 rows"))) << info.output;
 }
 

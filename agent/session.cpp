@@ -1,0 +1,553 @@
+#include "agent/session.h"
+
+#include "agent/edits.h"
+#include "agent/prompt.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "core/hash.h"
+#include "core/paths.h"
+#include "harness/evaluator.h"
+#include "harness/store.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+namespace kforge::agent {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::atomic<bool> g_stop_requested{false};
+
+std::string format_sizes(const Task& task, const std::string& backend) {
+  std::string text;
+  for (const auto& shape : task.shapes) {
+    if (shape.role == ShapeRole::bench && !shape.applies_to(backend)) continue;
+    std::string dims;
+    for (const auto& [name, value] : shape.dims)
+      dims += (dims.empty() ? "" : ", ") + name + "=" + std::to_string(value);
+    text += "- " + shape.label + " (" + (shape.role == ShapeRole::check ? "checked" : "checked and timed") +
+            "): " + dims + "\n";
+  }
+  std::string tensors;
+  for (const auto* list : {&task.inputs, &task.outputs}) {
+    for (const auto& t : *list) {
+      std::string dims;
+      for (const auto& d : t.shape) dims += (dims.empty() ? "" : ", ") + d.text();
+      tensors += std::string(list == &task.inputs ? "input " : "output ") + t.name + ": " +
+                 std::string(dtype_name(t.dtype)) + "[" + dims + "]\n";
+    }
+  }
+  std::string params;
+  for (const auto& p : task.params) params += "param " + p.name + " = " + std::to_string(p.value) + "\n";
+  return tensors + params + text;
+}
+
+std::string format_tolerance(const Task& task) {
+  std::string text;
+  for (const auto& output : task.outputs) {
+    const Tolerance t = task.tolerance_for(output);
+    char line[128];
+    std::snprintf(line, sizeof line, "%s atol %g, rtol %g", output.name.c_str(), t.atol, t.rtol);
+    text += (text.empty() ? "" : "; ") + std::string(line);
+  }
+  return text;
+}
+
+// The trusted kernel of another task in the same category: the category-aware one-shot example.
+std::pair<std::string, std::string> category_example(const Suite& suite, const Task& task, bool gpu) {
+  const std::string key = gpu ? "gpu" : "cpu";
+  for (const auto& other : suite.load_all()) {
+    if (other.category != task.category || other.name == task.name) continue;
+    const auto file = suite.reference(other, key);
+    if (std::filesystem::exists(file)) return {other.name, read_file(file)};
+  }
+  const Task fallback = suite.load("vector_add");
+  return {fallback.name, read_file(suite.reference(fallback, key))};
+}
+
+PromptValues static_values(Evaluator& evaluator, const Task& task) {
+  const Suite& suite = evaluator.suite();
+  const bool gpu = evaluator.is_gpu();
+  const auto include = find_kforge_path("KFORGE_INCLUDE_DIR", "include");
+  std::string abi = include ? read_file_or_empty(*include / "kforge" / "kernel.h") : "";
+  if (gpu && include) abi += "\n/* ---- <kforge/gpu.h> ---- */\n" + read_file_or_empty(*include / "kforge" / "gpu.h");
+  const auto [example_task, example] = category_example(suite, task, gpu);
+  return {{"task", task.name},
+          {"category", task.category},
+          {"level", std::to_string(task.level)},
+          {"description", task.description},
+          {"shapes", format_sizes(task, evaluator.backend())},
+          {"tolerance", format_tolerance(task)},
+          {"device", evaluator.device_summary()},
+          {"abi", abi},
+          {"reference", read_file(suite.reference(task, gpu ? "gpu" : "cpu"))},
+          {"example_task", example_task},
+          {"example", example},
+          {"compile", evaluator.compile_command()},
+          {"portability", evaluator.backend() == "hip"
+                              ? "AMD wavefronts are 64 lanes: never assume 32; HIP 5.2 has no *_sync shuffles."
+                              : "The same source may also be built for AMD (64-lane wavefronts): prefer warpSize "
+                                "over a literal 32."},
+          {"history", ""},
+          {"best", ""}};
+}
+
+// One finished attempt, as later prompts and parent choice see it.
+struct Member {
+  int lineage = 0;
+  int turn = 0;
+  int64_t kernel_id = 0;
+  std::string source;
+  std::string status;
+  std::optional<double> speedup;
+  std::string feedback;
+};
+
+std::string kernel_fence(const std::string& backend) { return backend == "cpu" ? "```cpp\n" : "```cuda\n"; }
+
+}  // namespace
+
+nlohmann::json to_json(const SessionOptions& o) {
+  return {{"task", o.task},
+          {"model", o.model},
+          {"strategy", o.strategy},
+          {"samples", o.samples},
+          {"lineages", o.lineages},
+          {"turns", o.turns},
+          {"population", o.population},
+          {"islands", o.islands},
+          {"generations", o.generations},
+          {"inspirations", o.inspirations},
+          {"exploration", o.exploration},
+          {"max_calls", o.budget.max_calls},
+          {"max_tokens", o.budget.max_tokens},
+          {"max_dollars", o.budget.max_dollars},
+          {"max_seconds", o.budget.max_seconds},
+          {"use_cache", o.use_cache},
+          {"concurrency", o.concurrency},
+          {"max_completion_tokens", o.max_tokens},
+          {"temperature", o.temperature},
+          {"stream", o.stream},
+          {"feedback_bytes", o.feedback_bytes},
+          {"seed", o.seed},
+          {"prompts_dir", o.prompts_dir.string()}};
+}
+
+SessionOptions session_options_from_json(const nlohmann::json& j) {
+  SessionOptions o;
+  o.task = j.value("task", o.task);
+  o.model = j.value("model", o.model);
+  o.strategy = j.value("strategy", o.strategy);
+  o.samples = j.value("samples", o.samples);
+  o.lineages = j.value("lineages", o.lineages);
+  o.turns = j.value("turns", o.turns);
+  o.population = j.value("population", o.population);
+  o.islands = j.value("islands", o.islands);
+  o.generations = j.value("generations", o.generations);
+  o.inspirations = j.value("inspirations", o.inspirations);
+  o.exploration = j.value("exploration", o.exploration);
+  o.budget.max_calls = j.value("max_calls", o.budget.max_calls);
+  o.budget.max_tokens = j.value("max_tokens", o.budget.max_tokens);
+  o.budget.max_dollars = j.value("max_dollars", o.budget.max_dollars);
+  o.budget.max_seconds = j.value("max_seconds", o.budget.max_seconds);
+  o.use_cache = j.value("use_cache", o.use_cache);
+  o.concurrency = j.value("concurrency", o.concurrency);
+  o.max_tokens = j.value("max_completion_tokens", o.max_tokens);
+  o.temperature = j.value("temperature", o.temperature);
+  o.stream = j.value("stream", o.stream);
+  o.feedback_bytes = j.value("feedback_bytes", o.feedback_bytes);
+  o.seed = j.value("seed", o.seed);
+  o.prompts_dir = j.value("prompts_dir", std::string());
+  return o;
+}
+
+std::string verdict_feedback(const Verdict& v, size_t limit) {
+  std::string stage = v.stages.empty() ? "static_scan" : v.stages.back().name;
+  std::string text = "stage " + stage + ": " + std::string(status_name(v.status));
+  if (!v.ok()) text += ": " + v.message;
+  text += "\n";
+  if (!v.compile_log.empty()) {
+    // The first errors are what the model can act on; the rest is usually their echo.
+    std::string first;
+    size_t lines = 0;
+    for (size_t at = 0; at < v.compile_log.size() && lines < 30;) {
+      const size_t end = v.compile_log.find('\n', at);
+      const std::string line = v.compile_log.substr(at, end == std::string::npos ? std::string::npos : end - at);
+      first += line + "\n";
+      ++lines;
+      if (end == std::string::npos) break;
+      at = end + 1;
+    }
+    text += "first compiler messages:\n" + first;
+  }
+  for (const auto& finding : v.findings)
+    text += std::string(finding.forbidden ? "forbidden: " : "warning: ") + finding.message + "\n";
+  for (const auto& t : v.timings) {
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "timed on %s: median %.4g us, reference %.4g us, speedup %.2fx, %.1f%% of the speed of light "
+                  "(%s-bound)\n",
+                  t.shape.c_str(), t.candidate.median_ns / 1e3, t.reference.median_ns / 1e3, t.speedup,
+                  100 * t.sol_fraction, t.sol.bound_by.empty() ? "unknown" : t.sol.bound_by.c_str());
+    text += line;
+  }
+  if (!v.flags.empty()) {
+    text += "flags:";
+    for (const auto& flag : v.flags) text += " " + flag;
+    text += "\n";
+  }
+  return cap_text(text, limit);
+}
+
+void Session::request_stop() { g_stop_requested = true; }
+
+Session::Session(Evaluator& evaluator, Store& store, Provider& provider, const PriceTable& prices,
+                 std::function<void(const std::string&)> log)
+    : m_evaluator(evaluator), m_store(store), m_provider(provider), m_prices(prices), m_log(std::move(log)) {}
+
+int64_t Session::run(const SessionOptions& options) {
+  if (options.strategy != "oneshot" && options.strategy != "refine" && options.strategy != "evolve")
+    throw_usage("--strategy " + options.strategy + ": expected oneshot, refine or evolve");
+  (void)parse_model(options.model);
+  const Task task = m_evaluator.suite().load(options.task);
+  int64_t session_id = 0;
+  {
+    const std::lock_guard lock(m_evaluator.store_mutex());
+    const int64_t task_id = m_store.upsert_task(task, read_file(task.file));
+    session_id = Journal(m_store).begin_session(task.name, task_id, m_evaluator.backend(), m_evaluator.device_id(),
+                                                options.model, options.strategy, to_json(options));
+  }
+  return drive(session_id, options);
+}
+
+int64_t Session::resume(int64_t id, const std::optional<BudgetLimits>& budget, std::optional<bool> use_cache) {
+  std::optional<SessionRow> row;
+  {
+    const std::lock_guard lock(m_evaluator.store_mutex());
+    row = Journal(m_store).session(id);
+  }
+  if (!row) throw_usage("no session " + std::to_string(id) + " in the store (see kforge sessions list)");
+  if (row->backend != m_evaluator.backend())
+    throw_usage("session " + std::to_string(id) + " ran on the " + row->backend +
+                " backend; resume it with --backend " + row->backend);
+  SessionOptions options = session_options_from_json(row->config);
+  if (budget) options.budget = *budget;
+  if (use_cache) options.use_cache = *use_cache;
+  {
+    const std::lock_guard lock(m_evaluator.store_mutex());
+    Journal(m_store).set_status(id, "running", "");
+  }
+  return drive(id, options);
+}
+
+int64_t Session::drive(int64_t session_id, const SessionOptions& options) {
+  const Task task = m_evaluator.suite().load(options.task);
+  const ModelRef model = parse_model(options.model);
+  const auto dir = prompts_dir(options.prompts_dir);
+  const PromptValues base_values = static_values(m_evaluator, task);
+  (void)build_messages(dir, m_evaluator.backend(), base_values);  // a broken template fails before any call
+  const std::string backend = m_evaluator.backend();
+  const auto started = Clock::now();
+  g_stop_requested = false;
+
+  std::mutex mutex;  // members, stop state, the store (through the evaluator's store mutex for writes)
+  std::vector<Member> members;
+  std::string stop_status;
+  std::string stop_reason;
+  int64_t run_id = 0;
+  {
+    const std::lock_guard lock(m_evaluator.store_mutex());
+    run_id = m_store.begin_run("evolve", backend);
+    for (const auto& a : Journal(m_store).attempts(session_id))
+      members.push_back({a.lineage, a.turn, a.kernel_id, a.kernel_source, a.status, a.speedup, a.feedback});
+  }
+  if (!members.empty())
+    m_log("resuming session " + std::to_string(session_id) + ": " + std::to_string(members.size()) +
+          " attempts already stored");
+
+  auto done = [&](int lineage, int turn) {
+    return std::any_of(members.begin(), members.end(),
+                       [&](const Member& m) { return m.lineage == lineage && m.turn == turn; });
+  };
+  auto stopping = [&] { return g_stop_requested.load() || !stop_status.empty(); };
+  auto stop = [&](const std::string& status, const std::string& reason) {
+    if (stop_status.empty()) {
+      stop_status = status;
+      stop_reason = reason;
+      m_log("stopping: " + reason);
+    }
+  };
+  auto best_member = [&]() -> const Member* {
+    const Member* best = nullptr;
+    for (const auto& m : members)
+      if (m.status == "ok" && m.speedup && (best == nullptr || *m.speedup > *best->speedup)) best = &m;
+    return best;
+  };
+
+  // One attempt: prompt, call (or cache), code from the reply, compile, evaluate, store. Thread-safe.
+  auto attempt = [&](int lineage, int turn, const Member* parent, const std::string& history) {
+    PromptValues values = base_values;
+    values["history"] = history;
+    if (options.strategy != "oneshot") {  // oneshot samples stay independent of each other
+      const std::lock_guard lock(mutex);
+      const Member* best = best_member();
+      if (best != nullptr && (parent == nullptr || best->kernel_id != parent->kernel_id))
+        values["best"] = "\n## The best kernel so far (speedup " + std::to_string(*best->speedup) + "x)\n" +
+                         kernel_fence(backend) + best->source + "```\n";
+    }
+    ChatRequest request;
+    request.model = model;
+    request.messages = build_messages(dir, backend, values);
+    request.max_tokens = options.max_tokens;
+    request.temperature = options.temperature;
+    request.stream = options.stream;
+    nlohmann::json canonical{{"model", options.model},
+                             {"max_tokens", request.max_tokens},
+                             {"temperature", request.temperature},
+                             {"messages", nlohmann::json::array()}};
+    for (const auto& m : request.messages) canonical["messages"].push_back({{"role", m.role}, {"content", m.content}});
+    // The sample index keeps two lineages asking the same first question from sharing one answer.
+    const std::string cache_key = sha256_hex(canonical.dump() + "#sample=" + std::to_string(lineage));
+
+    std::optional<ChatResponse> reply;
+    bool cache_hit = false;
+    {
+      const std::lock_guard lock(m_evaluator.store_mutex());
+      Journal journal(m_store);
+      if (options.use_cache) reply = journal.cached_reply(cache_key);
+      if (reply) {
+        cache_hit = true;
+      } else {
+        Spent spent = journal.spent(session_id);
+        spent.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+        if (auto why = budget_exhausted(options.budget, spent)) {
+          const std::lock_guard stop_lock(mutex);
+          stop("budget", "budget exhausted: " + *why);
+          return;
+        }
+      }
+    }
+    if (!reply) {
+      if (g_stop_requested) return;
+      reply = m_provider.complete(request);
+    }
+    CallRecord call{model.provider,
+                    model.model,
+                    cache_key,
+                    cache_hit,
+                    canonical,
+                    *reply,
+                    cache_hit ? 0.0 : m_prices.cost(options.model, reply->usage)};
+    int64_t call_id = 0;
+    {
+      const std::lock_guard lock(m_evaluator.store_mutex());
+      call_id = Journal(m_store).record_call(session_id, call);
+    }
+    AttemptRow row;
+    row.lineage = lineage;
+    row.turn = turn;
+    row.call_id = call_id;
+    row.parent_kernel_id = parent != nullptr ? parent->kernel_id : 0;
+    std::optional<std::string> source;
+    if (!reply->ok) {
+      row.status = "llm_error";
+      row.feedback = "the model call failed: " + reply->error;
+      // Credentials and permissions do not fix themselves: end the session instead of burning the budget.
+      if (reply->http_status == 401 || reply->http_status == 403 || reply->http_status == 400) {
+        const std::lock_guard lock(mutex);
+        stop("failed", "the provider refused the request: " + reply->error);
+      }
+    } else {
+      const ReplyCode code = kernel_from_reply(reply->text, parent != nullptr && !parent->source.empty()
+                                                                ? std::optional<std::string>(parent->source)
+                                                                : std::nullopt);
+      if (!code.source) {
+        row.status = code.edited ? "edit_failed" : "no_code";
+        row.feedback = code.error;
+      } else {
+        source = code.source;
+      }
+    }
+    if (source) {
+      m_evaluator.precompile(task, *source);  // in parallel with other attempts' calls and compiles
+      const Evaluator::Result result = m_evaluator.evaluate(task, *source, options.model, row.parent_kernel_id, run_id);
+      row.kernel_id = result.kernel_id;
+      row.evaluation_id = result.evaluation_id;
+      row.status = std::string(status_name(result.verdict.status));
+      if (result.verdict.ok() && !result.verdict.timings.empty()) row.speedup = result.verdict.timings.front().speedup;
+      row.feedback = verdict_feedback(result.verdict, options.feedback_bytes);
+    }
+    {
+      const std::lock_guard lock(m_evaluator.store_mutex());
+      Journal(m_store).record_attempt(session_id, row);
+    }
+    char line[256];
+    std::snprintf(line, sizeof line, "lineage %d turn %d: %s%s", lineage, turn, row.status.c_str(),
+                  row.speedup ? (", speedup " + std::to_string(*row.speedup).substr(0, 5) + "x").c_str() : "");
+    m_log(line);
+    const std::lock_guard lock(mutex);
+    members.push_back({lineage, turn, row.kernel_id, source.value_or(""), row.status, row.speedup, row.feedback});
+  };
+
+  // Runs `jobs` on up to `concurrency` threads; a job throwing stops the session (its error is rethrown).
+  auto run_parallel = [&](const std::vector<std::function<void()>>& jobs) {
+    std::atomic<size_t> next{0};
+    std::exception_ptr failure;
+    std::vector<std::thread> workers;
+    const size_t count = std::min<size_t>(jobs.size(), static_cast<size_t>(std::max(1, options.concurrency)));
+    for (size_t w = 0; w < count; ++w) {
+      workers.emplace_back([&] {
+        for (size_t i; (i = next++) < jobs.size();) {
+          {
+            const std::lock_guard lock(mutex);
+            if (stopping()) return;
+          }
+          try {
+            jobs[i]();
+          } catch (...) {
+            const std::lock_guard lock(mutex);
+            if (!failure) failure = std::current_exception();
+            stop("failed", "an internal error stopped the session");
+          }
+        }
+      });
+    }
+    for (auto& w : workers) w.join();
+    if (failure) std::rethrow_exception(failure);
+  };
+
+  auto lineage_history = [&](int lineage, const Member*& parent) {
+    std::string text;
+    parent = nullptr;
+    std::vector<const Member*> own;
+    for (const auto& m : members)
+      if (m.lineage == lineage) own.push_back(&m);
+    std::sort(own.begin(), own.end(), [](const Member* a, const Member* b) { return a->turn < b->turn; });
+    for (const Member* m : own) {
+      text += "\n### Attempt " + std::to_string(m->turn + 1) + ": " + m->status + "\n" + m->feedback;
+      if (!m->source.empty()) parent = m;
+    }
+    if (text.empty()) return text;
+    text = "\n## Your earlier attempts in this session, oldest first\n" + text;
+    if (parent != nullptr)
+      text += "\n## The kernel to improve (attempt " + std::to_string(parent->turn + 1) + ")\n" +
+              kernel_fence(backend) + parent->source +
+              "```\nFix what the feedback reports, then make it faster. You may reply with "
+              "SEARCH/REPLACE edits against this kernel.\n";
+    return text;
+  };
+
+  try {
+    if (options.strategy == "oneshot") {
+      std::vector<std::function<void()>> jobs;
+      for (int s = 0; s < options.samples; ++s)
+        if (!done(s, 0)) jobs.push_back([&, s] { attempt(s, 0, nullptr, ""); });
+      run_parallel(jobs);
+    } else if (options.strategy == "refine") {
+      std::vector<std::function<void()>> jobs;
+      for (int k = 0; k < options.lineages; ++k) {
+        jobs.push_back([&, k] {
+          for (int t = 0; t < options.turns; ++t) {
+            std::string history;
+            Member parent_copy;
+            bool has_parent = false;
+            {
+              const std::lock_guard lock(mutex);
+              if (stopping()) return;
+              if (done(k, t)) continue;
+              const Member* parent = nullptr;
+              history = lineage_history(k, parent);
+              if (parent != nullptr) {
+                parent_copy = *parent;  // members may grow while this attempt runs
+                has_parent = true;
+              }
+            }
+            attempt(k, t, has_parent ? &parent_copy : nullptr, history);
+          }
+        });
+      }
+      run_parallel(jobs);
+    } else {
+      std::mt19937_64 random(options.seed + static_cast<uint64_t>(session_id));
+      const int islands = std::max(1, options.islands);
+      const int per_island = std::max(1, options.population / islands);
+      for (int g = 0; g < options.generations; ++g) {
+        std::vector<std::function<void()>> jobs;
+        std::vector<Member> parents;  // chosen now, so the generation's children see one population
+        std::vector<std::string> histories;
+        {
+          const std::lock_guard lock(mutex);
+          if (stopping()) break;
+          for (int island = 0; island < islands; ++island) {
+            std::vector<const Member*> pool;
+            for (const auto& m : members)
+              if (!m.source.empty() && m.status == "ok" &&
+                  (m.lineage == island || (g > 0 && g % 2 == 0 && m.lineage == (island + islands - 1) % islands)))
+                pool.push_back(&m);  // every second generation the neighbour island's members migrate in
+            std::sort(pool.begin(), pool.end(),
+                      [](const Member* a, const Member* b) { return a->speedup.value_or(0) > b->speedup.value_or(0); });
+            for (int j = 0; j < per_island; ++j) {
+              const int turn = g * per_island + j;
+              if (done(island, turn)) continue;
+              const Member* parent = nullptr;
+              if (!pool.empty()) {
+                if (std::uniform_real_distribution<double>(0, 1)(random) < options.exploration) {
+                  parent = pool[std::uniform_int_distribution<size_t>(0, pool.size() - 1)(random)];
+                } else {
+                  std::vector<double> weights;
+                  for (const Member* m : pool) weights.push_back(std::max(1e-3, m->speedup.value_or(0)));
+                  parent = pool[std::discrete_distribution<size_t>(weights.begin(), weights.end())(random)];
+                }
+              }
+              std::string history;
+              if (parent != nullptr) {
+                history = "\n## The kernel to improve (speedup " + std::to_string(parent->speedup.value_or(0)) +
+                          "x)\n" + kernel_fence(backend) + parent->source + "```\nIts evaluation:\n" + parent->feedback;
+                int shown = 0;
+                for (const Member* m : pool) {
+                  if (m == parent || shown >= options.inspirations) continue;
+                  history += "\n## Inspiration " + std::to_string(++shown) + " (speedup " +
+                             std::to_string(m->speedup.value_or(0)) + "x)\n" + kernel_fence(backend) + m->source +
+                             "```\n";
+                }
+              }
+              parents.push_back(parent != nullptr ? *parent : Member{});
+              histories.push_back(history);
+              const size_t index = parents.size() - 1;
+              jobs.push_back([&, island, turn, index] {
+                attempt(island, turn, parents[index].source.empty() ? nullptr : &parents[index], histories[index]);
+              });
+            }
+          }
+        }
+        run_parallel(jobs);
+      }
+    }
+  } catch (...) {
+    const std::lock_guard lock(m_evaluator.store_mutex());
+    Journal(m_store).set_status(session_id, "failed", stop_reason.empty() ? "an internal error" : stop_reason);
+    m_store.finish_run(run_id, "interrupted");
+    throw;
+  }
+
+  const std::lock_guard lock(m_evaluator.store_mutex());
+  if (g_stop_requested && stop_status.empty())
+    stop("interrupted", "interrupted; resume with kforge evolve --resume " + std::to_string(session_id));
+  Journal(m_store).set_status(session_id, stop_status.empty() ? "finished" : stop_status, stop_reason);
+  m_store.finish_run(run_id, g_stop_requested ? "interrupted" : "finished");
+  return session_id;
+}
+
+std::vector<Message> first_prompt(Evaluator& evaluator, const std::string& task_name,
+                                  const std::filesystem::path& prompts_override) {
+  const Task task = evaluator.suite().load(task_name);
+  return build_messages(prompts_dir(prompts_override), evaluator.backend(), static_values(evaluator, task));
+}
+
+}  // namespace kforge::agent
