@@ -7,10 +7,10 @@ KFORGE := $(BUILD_DIR)/kforge
 JOBS ?= $(shell nproc)
 
 # Debian packages kforge builds and tests with (CMake finds them with find_package; nothing is downloaded);
-# OpenBLAS and oneDNN are linked by the vendor-baseline kernels.
+# OpenBLAS and oneDNN are linked by the vendor-baseline kernels; the report's tests open the site in chromium.
 DEBIAN_PACKAGES := cmake ninja-build g++ make nlohmann-json3-dev libcli11-dev libsqlite3-dev libssl-dev \
                    libgtest-dev libbenchmark-dev libdlpack-dev libopenblas-dev libdnnl-dev \
-                   sqlite3 clang-format
+                   sqlite3 clang-format chromium
 
 .PHONY: deps configure build test bench selfbench tasks-table format format-check tidy clean
 
