@@ -12,6 +12,7 @@
 #include "harness/store.h"
 #include "harness/suite.h"
 #include "reports/leaderboard.h"
+#include "reports/report.h"
 #include "verifier/cascade.h"
 #include "verifier/compare.h"
 
@@ -418,6 +419,51 @@ int cmd_leaderboard(const GlobalOptions& g, const std::string& db_file, size_t t
   return 0;
 }
 
+int cmd_report(const GlobalOptions& g, const std::string& db_file, const std::string& out_dir,
+               const std::string& formats) {
+  ReportOptions options;
+  options.formats = parse_formats(formats);
+  if (out_dir.empty()) throw_usage("--out: name the folder to write the report into");
+  if (!std::filesystem::exists(db_file)) throw_usage(db_file + ": no such database (run kforge bench first)");
+  options.out_dir = out_dir;
+  options.store_file = db_file;
+  options.generated_at = report_timestamp();
+  options.kforge_version = KFORGE_VERSION;
+  Results results;
+  {
+    const Database db(db_file, true);
+    Statement version(db, "PRAGMA user_version");
+    version.step();
+    if (version.column_int(0) > k_schema_version)
+      throw_environment("database " + db_file + " has schema version " + std::to_string(version.column_int(0)) +
+                        ", newer than this kforge understands (" + std::to_string(k_schema_version) +
+                        "): use a newer kforge");
+    results = load_results(db);
+  }
+  const auto files = write_report(results, options);
+  if (g.json_output) {
+    std::cout << json{{"out", out_dir}, {"files", files}}.dump(2) << "\n";
+    return 0;
+  }
+  size_t task_pages = 0;
+  size_t model_pages = 0;
+  for (const auto& file : files) {
+    task_pages += file.rfind("tasks/", 0) == 0;
+    model_pages += file.rfind("models/", 0) == 0;
+  }
+  std::printf("wrote %zu files to %s: ", files.size(), out_dir.c_str());
+  std::string listed;
+  for (const auto& file : files)
+    if (file.find('/') == std::string::npos) listed += (listed.empty() ? "" : ", ") + file;
+  std::printf("%s", listed.c_str());
+  if (task_pages + model_pages > 0)
+    std::printf(", %zu task page%s, %zu model page%s", task_pages, task_pages == 1 ? "" : "s", model_pages,
+                model_pages == 1 ? "" : "s");
+  std::printf("\n");
+  if (results.evaluations == 0) std::printf("the store has no evaluations yet: run kforge bench\n");
+  return 0;
+}
+
 int cmd_db_info(const GlobalOptions& g, const std::string& db_file) {
   if (!std::filesystem::exists(db_file)) throw_usage(db_file + ": no such database");
   Store store(db_file);
@@ -548,6 +594,15 @@ int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) 
   bool include_flagged = false;
   leaderboard->add_flag("--include-flagged", include_flagged, "Also rank flagged kernels (suspicious, ...), marked");
 
+  std::string report_out;
+  std::string report_formats = "html,md,json,csv";
+  auto* report = app.add_subcommand(
+      "report", "Write the published report: a static site, leaderboard.md, results.json and results.csv");
+  report->add_option("--out", report_out, "Folder to write into (created as needed)")->required();
+  report->add_option("--db", db_file, "SQLite store")->capture_default_str();
+  report->add_option("--format", report_formats, "Comma-separated subset of html, md, json, csv")
+      ->capture_default_str();
+
   auto* db = app.add_subcommand("db", "Inspect the store");
   db->require_subcommand(1);
   auto* db_info = db->add_subcommand("info", "Schema version and row counts");
@@ -570,6 +625,7 @@ int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) 
     if (app.got_subcommand("run")) return cmd_run(g, task_name, shape_label, seed, kernel_file, dump_dir);
     if (app.got_subcommand("leaderboard")) return cmd_leaderboard(g, db_file, top, include_flagged);
     if (db->got_subcommand("info")) return cmd_db_info(g, db_file);
+    if (app.got_subcommand("report")) return cmd_report(g, db_file, report_out, report_formats);
     if (app.got_subcommand("bench")) {
       bench_options.tasks_dir = g.tasks_dir;
       bench_options.db = db_file;

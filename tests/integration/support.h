@@ -12,11 +12,27 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
 
+// Skips the running test and says why. Run alone (as ctest runs each test) it exits with 125, which ctest
+// reports as skipped (SKIP_RETURN_CODE); in a run of several tests it is a GoogleTest skip. Never a pass.
+#define KFORGE_SKIP(reason)                                                       \
+  do {                                                                            \
+    const std::string kforge_skip_reason = (reason);                              \
+    std::printf("SKIPPED: %s\n", kforge_skip_reason.c_str());                     \
+    std::fflush(stdout);                                                          \
+    if (::testing::UnitTest::GetInstance()->test_to_run_count() == 1) _Exit(125); \
+    GTEST_SKIP() << kforge_skip_reason;                                           \
+  } while (0)
+
 namespace kforge::testing {
+
+// Where tests leave files for people to look at (screenshots): <build>/test-artifacts.
+inline std::filesystem::path artifact_dir() { return KFORGE_TEST_ARTIFACT_DIR; }
 
 inline std::filesystem::path source_dir() { return KFORGE_TEST_SOURCE_DIR; }
 inline std::filesystem::path test_kernel(const std::string& name) {

@@ -1,0 +1,171 @@
+// Ranking boards and scoring models, on made-up results (no store): what counts as correct, ranked and best,
+// and how fast_p, geomean speedup and pass rate come out.
+#include "reports/queries.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace kforge {
+namespace {
+
+ShapeResult ok_shape(const std::string& shape, double median_ns, double speedup, double sol = 0.5) {
+  ShapeResult s;
+  s.shape = shape;
+  s.status = "ok";
+  s.median_ns = median_ns;
+  s.speedup = speedup;
+  s.sol_fraction = sol;
+  return s;
+}
+
+ShapeResult failed_shape(const std::string& shape, const std::string& status) {
+  ShapeResult s;
+  s.shape = shape;
+  s.status = status;
+  s.message = status + " on " + shape;
+  return s;
+}
+
+struct Builder {
+  Results results;
+
+  size_t kernel(const std::string& origin, const std::string& model, const std::string& path = "") {
+    KernelRow k;
+    k.id = static_cast<int64_t>(results.kernels.size()) + 1;
+    k.hash = "hash" + std::to_string(k.id);
+    k.origin = origin;
+    k.model = model;
+    k.path = path;
+    k.group = kernel_group(origin, model, path);
+    results.kernel_index[k.id] = results.kernels.size();
+    results.kernels.push_back(k);
+    return results.kernels.size() - 1;
+  }
+
+  size_t board(const std::vector<std::pair<size_t, std::vector<ShapeResult>>>& kernels) {
+    TaskBoard b;
+    b.task = results.boards.size();
+    for (const auto& [k, shapes] : kernels) {
+      KernelResult r;
+      r.kernel = k;
+      r.shapes = shapes;
+      b.kernels.push_back(r);
+    }
+    rank_board(b, results.kernels);
+    results.boards.push_back(b);
+    return results.boards.size() - 1;
+  }
+};
+
+TEST(ReportScores, GroupsAreModelsElseOrigins) {
+  EXPECT_EQ(kernel_group("agent", "openai:gpt-4o", ""), "openai:gpt-4o");
+  EXPECT_EQ(kernel_group("agent", "", ""), "agent");
+  EXPECT_EQ(kernel_group("reference", "", "reference_kernels/relu/cpu.cpp"), "reference");
+  EXPECT_EQ(kernel_group("baseline", "", "reference_kernels/matmul/openblas.cpp"), "baseline:openblas");
+  EXPECT_EQ(kernel_group("baseline", "", ""), "baseline");
+  EXPECT_EQ(kernel_group("human", "", "mine/relu.cpp"), "human");
+}
+
+TEST(ReportScores, BoardsRankCorrectUnflaggedKernelsBySpeedup) {
+  Builder b;
+  const size_t ref = b.kernel("reference", "");
+  const size_t fast = b.kernel("agent", "m");
+  const size_t faster_flagged = b.kernel("agent", "m");
+  const size_t wrong = b.kernel("agent", "m");
+  const size_t half_wrong = b.kernel("human", "");
+  auto flagged = ok_shape("bench", 1, 50);
+  flagged.flags = {"suspicious"};
+  const size_t board = b.board({{wrong, {failed_shape("bench", "incorrect")}},
+                                {ref, {ok_shape("bench", 100, 1.0)}},
+                                {faster_flagged, {flagged}},
+                                {half_wrong, {ok_shape("bench", 10, 10), failed_shape("large", "timeout")}},
+                                {fast, {ok_shape("bench", 50, 2.0)}}});
+  const TaskBoard& tb = b.results.boards[board];
+  std::vector<size_t> order;
+  for (const auto& r : tb.kernels) order.push_back(r.kernel);
+  EXPECT_EQ(order, (std::vector<size_t>{fast, ref, faster_flagged, wrong, half_wrong}))
+      << "ranked by speedup, then flagged, then failures by status";
+  ASSERT_TRUE(tb.best.has_value());
+  EXPECT_EQ(tb.kernels[*tb.best].kernel, fast);
+  EXPECT_EQ(tb.kernels[*tb.reference].kernel, ref);
+  const KernelResult& hw = tb.kernels[4];
+  EXPECT_FALSE(hw.correct) << "one failing shape fails the kernel";
+  EXPECT_EQ(hw.status, "timeout");
+  EXPECT_EQ(hw.message, "timeout on large");
+  EXPECT_FALSE(hw.speedup.has_value());
+  EXPECT_TRUE(tb.kernels[2].correct);
+  EXPECT_FALSE(tb.kernels[2].ranked);
+}
+
+TEST(ReportScores, SpeedupOverShapesIsTheirGeomean) {
+  Builder b;
+  const size_t k = b.kernel("human", "");
+  const size_t board = b.board({{k, {ok_shape("a", 10, 2.0, 0.2), ok_shape("b", 10, 8.0, 0.8)}}});
+  const KernelResult& r = b.results.boards[board].kernels[0];
+  EXPECT_NEAR(*r.speedup, 4.0, 1e-12);
+  EXPECT_NEAR(*r.sol_fraction, 0.4, 1e-12);
+  EXPECT_EQ(*r.median_ns, 10);
+}
+
+TEST(ReportScores, NoCorrectKernelMeansNoBest) {
+  Builder b;
+  const size_t k = b.kernel("agent", "m");
+  const size_t board = b.board({{k, {failed_shape("bench", "compile_error")}}});
+  EXPECT_FALSE(b.results.boards[board].best.has_value());
+  EXPECT_FALSE(b.results.boards[board].reference.has_value());
+}
+
+TEST(ReportScores, FastPGeomeanAndPassRate) {
+  Builder b;
+  const size_t ref1 = b.kernel("reference", "");
+  const size_t ref2 = b.kernel("reference", "");
+  const size_t ref3 = b.kernel("reference", "");
+  const size_t ref4 = b.kernel("reference", "");
+  const size_t m1 = b.kernel("agent", "m");
+  const size_t m1_better = b.kernel("agent", "m");
+  const size_t m2 = b.kernel("agent", "m");
+  const size_t m3 = b.kernel("agent", "m");
+  std::vector<size_t> boards{
+      b.board({{ref1, {ok_shape("bench", 100, 1)}},
+               {m1, {ok_shape("bench", 80, 1.25)}},
+               {m1_better, {ok_shape("bench", 40, 2.5)}}}),
+      b.board({{ref2, {ok_shape("bench", 100, 1)}}, {m2, {ok_shape("bench", 125, 0.8)}}}),
+      b.board({{ref3, {ok_shape("bench", 100, 1)}}, {m3, {failed_shape("bench", "incorrect")}}}),
+      b.board({{ref4, {ok_shape("bench", 100, 1)}}}),  // not attempted by m
+  };
+  const auto scores = score_models(b.results, boards);
+  ASSERT_EQ(scores.size(), 2u);
+  const ModelScore& m = scores[0];
+  EXPECT_EQ(m.group, "m") << "fast_1 first";
+  EXPECT_EQ(m.tasks_total, 4);
+  EXPECT_EQ(m.tasks_attempted, 3);
+  EXPECT_EQ(m.kernels_evaluated, 4);
+  EXPECT_EQ(m.kernels_correct, 3);
+  EXPECT_EQ(m.fast_p_tasks, (std::vector<int64_t>{2, 1, 1, 1})) << "only the best kernel per task counts";
+  EXPECT_DOUBLE_EQ(m.fast_p[0], 0.5);
+  EXPECT_DOUBLE_EQ(m.fast_p[1], 0.25);
+  EXPECT_NEAR(*m.geomean_speedup, std::sqrt(2.5 * 0.8), 1e-12);
+  EXPECT_DOUBLE_EQ(*m.pass_rate, 0.75);
+  const ModelScore& ref = scores[1];
+  EXPECT_EQ(ref.group, "reference");
+  EXPECT_EQ(ref.fast_p_tasks, (std::vector<int64_t>{4, 0, 0, 0}));
+  EXPECT_DOUBLE_EQ(*ref.geomean_speedup, 1.0);
+}
+
+TEST(ReportScores, LineageStopsAtMissingParentsAndCycles) {
+  Builder b;
+  const size_t a = b.kernel("agent", "m");
+  const size_t c = b.kernel("agent", "m");
+  const size_t d = b.kernel("agent", "m");
+  b.results.kernels[d].parent_id = b.results.kernels[c].id;
+  b.results.kernels[c].parent_id = b.results.kernels[a].id;
+  EXPECT_EQ(kernel_lineage(b.results, d), (std::vector<size_t>{c, a}));
+  b.results.kernels[a].parent_id = 999;  // gone from the store
+  EXPECT_EQ(kernel_lineage(b.results, d), (std::vector<size_t>{c, a}));
+  b.results.kernels[a].parent_id = b.results.kernels[d].id;  // a cycle
+  EXPECT_EQ(kernel_lineage(b.results, d), (std::vector<size_t>{c, a}));
+}
+
+}  // namespace
+}  // namespace kforge
