@@ -63,7 +63,16 @@ int64_t Journal::begin_session(const std::string& task, int64_t task_id, const s
                    "INSERT INTO sessions (created_at, updated_at, status, task, task_id, backend, device_id, model, "
                    "strategy, config_json) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)");
   const std::string now = now_utc();
-  insert.bind(1, now).bind(2, now).bind(3, task).bind(4, task_id).bind(5, backend).bind(6, device_id);
+  insert.bind(1, now).bind(2, now).bind(3, task).bind(5, backend);
+  // 0 means "not recorded": NULL keeps the foreign keys honest.
+  if (task_id > 0)
+    insert.bind(4, task_id);
+  else
+    insert.bind_null(4);
+  if (device_id > 0)
+    insert.bind(6, device_id);
+  else
+    insert.bind_null(6);
   insert.bind(7, model).bind(8, strategy).bind(9, config.dump()).run();
   const int64_t id = sqlite3_last_insert_rowid(db.handle());
   transaction.commit();

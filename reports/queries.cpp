@@ -334,6 +334,11 @@ std::vector<ModelScore> score_models(const Results& results, const std::vector<s
     score.geomean_speedup = geomean(score.best_speedups);
     if (score.kernels_evaluated > 0)
       score.pass_rate = static_cast<double>(score.kernels_correct) / static_cast<double>(score.kernels_evaluated);
+    if (!boards.empty()) {
+      const int64_t device_id = results.devices[results.boards[boards.front()].device].id;
+      if (auto cost = results.llm_cost.find({group, device_id}); cost != results.llm_cost.end())
+        score.cost_usd = cost->second;
+    }
     if (score.cost_usd && score.fast_p_tasks[1] > 0)
       score.cost_per_fast_1_task = *score.cost_usd / static_cast<double>(score.fast_p_tasks[1]);
     out.push_back(std::move(score));
@@ -387,6 +392,13 @@ Results load_results(const Database& db) {
   load_kernels(db, results);
   load_evaluations(db, results);
   for (auto& board : results.boards) rank_board(board, results.kernels);
+  if (results.schema_version >= 2) {
+    // What each model's sessions spent on a device: the cost side of "cost per fast_1 task".
+    Statement costs(db,
+                    "SELECT s.model, coalesce(s.device_id, 0), sum(c.cost_usd) FROM llm_calls c "
+                    "JOIN sessions s ON s.id = c.session_id GROUP BY s.model, s.device_id");
+    while (costs.step()) results.llm_cost[{costs.column_text(0), costs.column_int(1)}] = costs.column_double(2);
+  }
   build_contexts(results);
   Statement runs(db, "SELECT count(*) FROM runs");
   runs.step();

@@ -154,6 +154,8 @@ struct Results {
   int64_t runs = 0;
   int64_t evaluations = 0;
   std::map<int64_t, size_t> kernel_index;  // kernels.id -> index into kernels
+  // Dollars the agent's LLM calls cost, by (model, devices.id of the session): schema 2 and later.
+  std::map<std::pair<std::string, int64_t>, double> llm_cost;
 
   [[nodiscard]] const KernelRow& kernel_of(const KernelResult& r) const { return kernels[r.kernel]; }
   // Index into kernels of the kernel with this row id, or nullopt.

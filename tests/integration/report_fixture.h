@@ -97,7 +97,7 @@ class ReportStore {
   std::vector<std::string> bench_shapes(const Task& task) {
     std::vector<std::string> shapes;
     for (const auto& shape : task.shapes)
-      if (shape.role == ShapeRole::bench) shapes.push_back(shape.label);
+      if (shape.role == ShapeRole::bench && shape.applies_to("cpu")) shapes.push_back(shape.label);
     return shapes;
   }
 

@@ -1,6 +1,7 @@
 // `kforge report`: the queries on a real store (written through the Store API with known numbers, and by a
 // real `kforge bench`), leaderboard.md and results.csv line by line, results.json against
 // docs/results-schema.md, and the command line's exit codes.
+#include "agent/journal.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "output_patterns.h"
@@ -119,6 +120,36 @@ TEST_F(Report, ModelScoresCountFastPOverAllTasksOfTheDevice) {
   for (const auto& m : m_results.contexts[0].models) order.push_back(m.group);
   EXPECT_EQ(order, (std::vector<std::string>{"baseline:openblas", "openai:gpt-test", "human", "reference",
                                              "anthropic:claude-test"}));
+}
+
+TEST_F(Report, ModelCostComesFromItsSessionsLlmCalls) {
+  {
+    Store store(m_db);
+    agent::Journal journal(store);
+    Statement device(store.database(), "SELECT id FROM devices");
+    ASSERT_TRUE(device.step());
+    const int64_t session =
+        journal.begin_session("relu", 0, "cpu", device.column_int(0), "openai:gpt-test", "refine", {});
+    for (double dollars : {0.25, 0.5}) {
+      agent::CallRecord call;
+      call.provider = "openai";
+      call.model = "gpt-test";
+      call.cache_key = "key";
+      call.request = nlohmann::json::object();
+      call.response.ok = true;
+      call.cost_usd = dollars;
+      journal.record_call(session, call);
+    }
+  }
+  const Database db(m_db, true);
+  const Results results = load_results(db);
+  const ModelScore* gpt = nullptr;
+  for (const auto& m : results.contexts[0].models)
+    if (m.group == "openai:gpt-test") gpt = &m;
+  ASSERT_NE(gpt, nullptr);
+  ASSERT_TRUE(gpt->cost_usd.has_value());
+  EXPECT_NEAR(*gpt->cost_usd, 0.75, 1e-12);
+  EXPECT_NEAR(gpt->cost_per_fast_1_task.value_or(0), 0.75, 1e-12) << "one fast_1 task for $0.75";
 }
 
 TEST_F(Report, CategorySummariesUseEachTasksBestKernel) {
