@@ -8,11 +8,12 @@ JOBS ?= $(shell nproc)
 
 # Debian packages kforge builds and tests with (CMake finds them with find_package; nothing is downloaded);
 # OpenBLAS and oneDNN are linked by the vendor-baseline kernels; hipcc builds the HIP backend and compiles every
-# GPU reference for gfx90a; the report's tests open the site in chromium. The CUDA backend needs NVIDIA's toolkit
+# GPU reference for gfx90a; the report's tests open the site in chromium; bubblewrap and libseccomp confine the
+# kernels. The CUDA backend needs NVIDIA's toolkit
 # (/usr/local/cuda), not a Debian package: without it the CUDA compile tests skip with a reason.
 DEBIAN_PACKAGES := cmake ninja-build g++ make nlohmann-json3-dev libcli11-dev libsqlite3-dev libssl-dev \
                    libgtest-dev libbenchmark-dev libdlpack-dev libcurl4-openssl-dev libopenblas-dev libdnnl-dev \
-                   sqlite3 clang-format hipcc libamdhip64-dev chromium
+                   sqlite3 clang-format hipcc libamdhip64-dev chromium bubblewrap libseccomp-dev
 
 .PHONY: deps configure build test bench selfbench tasks-table format format-check tidy clean gpu-bundle
 

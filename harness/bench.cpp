@@ -162,6 +162,7 @@ int run_bench(const BenchOptions& options) {
   if (device_indices.empty()) throw_environment("backend '" + options.backend + "' lists no device");
 
   Store store(options.db);
+  hide_from_kernels(options.db);
   std::vector<int64_t> device_ids;
   std::vector<std::unique_ptr<EvaluationKit>> kits;
   for (int index : device_indices) {

@@ -506,6 +506,13 @@ int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) 
   app.add_option("--tasks-dir", g.tasks_dir, "Folder of task files (default ./tasks, else the installed suite)");
   app.add_flag("--json", g.json_output, "Print JSON instead of text");
   app.add_flag("-v,--verbose", g.verbose, "Say more: cache hits, compiler output");
+  std::string sandbox = "auto";
+  app.add_option("--sandbox", sandbox,
+                 "How kernels are confined: bwrap (a bubblewrap jail: no network, own PID namespace, read-only "
+                 "filesystem, store and caches hidden), process (process group, rlimits, seccomp), auto (bwrap "
+                 "when usable)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "bwrap", "process"}));
 
   auto* tasks = app.add_subcommand("tasks", "List or show the tasks of the suite");
   tasks->require_subcommand(1);
@@ -612,6 +619,7 @@ int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) 
 
   try {
     app.parse(argc, argv);
+    set_default_jail(parse_jail(sandbox));
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : static_cast<int>(ExitCode::usage);
   }

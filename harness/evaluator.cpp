@@ -5,6 +5,7 @@
 #include "core/hash.h"
 #include "harness/devices.h"
 #include "harness/evaluation.h"
+#include "harness/sandbox.h"
 #include "harness/store.h"
 
 #include <unistd.h>
@@ -51,6 +52,7 @@ Evaluator::Evaluator(const EvaluatorOptions& options, Store& store) : m_impl(std
     throw_usage("--device " + std::to_string(options.device) + ": " + options.backend + " has " +
                 std::to_string(devices.size()) + " device(s)");
   m.device = devices[static_cast<size_t>(options.device)];
+  hide_from_kernels(store.database().file());
   m.device_id = store.upsert_device(m.backend->name(), m.device, device_fingerprint(m.backend->name(), m.device));
   m.kit = std::make_unique<EvaluationKit>(*m.backend, options.device, std::vector<std::string>{});
   m.scratch = CompileCache::default_root() / "agent-sources";

@@ -3,6 +3,7 @@
 #include "backends/gpu/gpu_runtime.h"
 #include "backends/kernel_module.h"
 #include "core/dtype.h"
+#include "harness/lockdown.h"
 #include "harness/runner_protocol.h"
 #include "verifier/stats.h"
 
@@ -260,10 +261,13 @@ Device open_device(const json& request) {
 }
 
 // Mode "run": every case once, outputs and the inputs as the kernel left them copied back.
+// After the kernels are loaded and before any of their code runs (setup included): the seccomp filter.
+void emit_loaded() { emit({{"event", "loaded"}, {"lockdown", lock_down_runner()}}); }
+
 void run_cases(const json& request, std::byte* base, Device& device) {
   KernelModule module;
   if (!load_or_report(rp::k_artifact_path, module)) return;
-  emit({{"event", "loaded"}});
+  emit_loaded();
   const int32_t num_threads = request.value("num_threads", 1);
   const auto& cases = request.at("cases");
   for (size_t index = 0; index < cases.size(); ++index) {
@@ -391,7 +395,7 @@ class TimingSession {
     const bool with_reference = m_request.value("with_reference", false);
     if (!load_or_report(rp::k_artifact_path, m_candidate_module)) return false;
     if (with_reference && !load_or_report(rp::k_reference_path, m_reference_module)) return false;
-    emit({{"event", "loaded"}});
+    emit_loaded();
 
     size_t set_bytes = 0;
     for (const auto* list : {&m_inputs, &m_outputs})

@@ -15,8 +15,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #ifndef KFORGE_BUILD_RUNNER
@@ -160,6 +162,53 @@ struct RunnerRun {
 
 }  // namespace
 
+namespace {
+
+std::atomic<Jail> g_default_jail{Jail::automatic};
+std::mutex g_hidden_mutex;
+std::vector<std::filesystem::path> g_hidden;
+
+}  // namespace
+
+Jail parse_jail(const std::string& text) {
+  if (text == "auto") return Jail::automatic;
+  if (text == "bwrap") return Jail::bwrap;
+  if (text == "process") return Jail::process;
+  throw_usage("--sandbox " + text + ": expected auto, bwrap or process");
+}
+
+void set_default_jail(Jail jail) { g_default_jail = jail; }
+Jail default_jail() { return g_default_jail; }
+
+bool bwrap_usable(std::string* why) {
+  static std::string reason;
+  static const bool usable = [] {
+    const auto bwrap = find_program("bwrap");
+    if (bwrap.empty()) {
+      reason = "bubblewrap is not installed (apt-get install bubblewrap)";
+      return false;
+    }
+    // The machine may forbid the namespaces bwrap needs (no unprivileged user namespaces, a container).
+    const CommandResult probe = run_command({bwrap.string(), "--die-with-parent", "--unshare-all", "--ro-bind", "/",
+                                             "/", "--proc", "/proc", "--dev", "/dev", "--", "/bin/true"},
+                                            std::chrono::seconds(20));
+    if (!probe.status.success()) {
+      reason = "bubblewrap cannot build a jail here: " + probe.output.substr(0, 300);
+      return false;
+    }
+    return true;
+  }();
+  if (why != nullptr) *why = reason;
+  return usable;
+}
+
+void hide_from_kernels(const std::filesystem::path& path) {
+  std::error_code error;
+  const auto absolute = std::filesystem::absolute(path, error);
+  const std::lock_guard lock(g_hidden_mutex);
+  g_hidden.push_back(error ? path : absolute);
+}
+
 ProcessExecutor::ProcessExecutor(std::filesystem::path runner, SandboxLimits limits, RunnerDevice device)
     : m_runner(std::move(runner)), m_limits(limits), m_device(std::move(device)) {
   become_subreaper();
@@ -174,6 +223,63 @@ std::filesystem::path ProcessExecutor::default_runner() {
 
 namespace {
 
+// The command line that starts the runner: itself, or bwrap around it (see Jail).
+std::vector<std::string> jailed_argv(const std::filesystem::path& runner, const SandboxLimits& sandbox,
+                                     const RunnerDevice& device, const std::filesystem::path& dir) {
+  Jail jail = sandbox.jail.value_or(default_jail());
+  if (jail == Jail::automatic) jail = bwrap_usable() ? Jail::bwrap : Jail::process;
+  if (jail == Jail::process) return {runner.string()};
+  std::string why;
+  if (!bwrap_usable(&why)) throw_environment("--sandbox bwrap: " + why);
+  const bool gpu = device.backend != "cpu";
+  std::vector<std::string> argv{find_program("bwrap").string(),
+                                "--die-with-parent",
+                                "--new-session",
+                                "--unshare-all",
+                                "--ro-bind",
+                                "/",
+                                "/",
+                                "--proc",
+                                "/proc"};
+  // A GPU runner needs the device nodes (/dev/nvidia*, /dev/kfd, /dev/dri); a CPU runner gets a minimal /dev.
+  if (gpu)
+    argv.insert(argv.end(), {"--dev-bind", "/dev", "/dev"});
+  else
+    argv.insert(argv.end(), {"--dev", "/dev"});
+  argv.insert(argv.end(), {"--tmpfs", "/tmp"});
+  std::vector<std::filesystem::path> hidden;
+  {
+    const std::lock_guard lock(g_hidden_mutex);
+    hidden = g_hidden;
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') hidden.emplace_back(home);
+  if (const char* cache = std::getenv("XDG_CACHE_HOME"); cache != nullptr && *cache != '\0')
+    hidden.emplace_back(std::filesystem::path(cache) / "kforge");
+  for (const auto& path : hidden) {
+    std::error_code error;
+    // Never cover the system itself ($HOME=/ in some containers): the jail could not start the runner.
+    const std::string text = path.lexically_normal().string();
+    if (text == "/" || text.empty() || std::string("/usr/").rfind(text + "/", 0) == 0 ||
+        std::string("/etc/").rfind(text + "/", 0) == 0)
+      continue;
+    if (std::filesystem::is_directory(path, error)) {
+      argv.insert(argv.end(), {"--tmpfs", path.string()});
+    } else if (std::filesystem::exists(path, error)) {
+      // A store and its WAL and shared-memory files.
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+        if (std::filesystem::exists(path.string() + suffix, error))
+          argv.insert(argv.end(), {"--ro-bind", "/dev/null", path.string() + suffix});
+    }
+  }
+  // What the runner needs back, if a hidden folder covered it: the evaluation folder (writable), the runner
+  // and the HIP plugin beside it.
+  argv.insert(argv.end(), {"--bind", dir.string(), dir.string(), "--ro-bind", runner.string(), runner.string()});
+  if (const auto plugin = runner.parent_path() / "kforge-hip.so"; gpu && std::filesystem::exists(plugin))
+    argv.insert(argv.end(), {"--ro-bind", plugin.string(), plugin.string()});
+  argv.insert(argv.end(), {"--chdir", dir.string(), "--", runner.string()});
+  return argv;
+}
+
 // Starts kforge-runner in `dir` (which holds the request and the artifacts) with the arena on fd 3, and
 // collects its events until it ends or the deadline passes; the process group and strays are killed after.
 RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& sandbox, const RunnerDevice& device,
@@ -187,17 +293,18 @@ RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& s
   Fd events_write(pipe_fds[1]);
 
   SpawnOptions options;
-  options.argv = {runner.string()};
+  options.argv = jailed_argv(runner, sandbox, device, dir);
   options.cwd = dir;
   options.stdout_file = dir / "output.log";
   options.inherit_fds = {{arena.fd(), rp::k_tensor_fd}, {events_write.get(), rp::k_event_fd}};
-  options.env = std::vector<std::string>{"PATH=/usr/bin:/bin",
-                                         "HOME=" + dir.string(),
-                                         "TMPDIR=" + dir.string(),
-                                         "LANG=C",
-                                         "OMP_NUM_THREADS=" + std::to_string(limits.num_threads),
-                                         "OPENBLAS_NUM_THREADS=" + std::to_string(limits.num_threads),
-                                         "KFORGE_SANDBOX=process"};
+  options.env =
+      std::vector<std::string>{"PATH=/usr/bin:/bin",
+                               "HOME=" + dir.string(),
+                               "TMPDIR=" + dir.string(),
+                               "LANG=C",
+                               "OMP_NUM_THREADS=" + std::to_string(limits.num_threads),
+                               "OPENBLAS_NUM_THREADS=" + std::to_string(limits.num_threads),
+                               "KFORGE_SANDBOX=" + std::string(options.argv.size() > 1 ? "bwrap" : "process")};
   const bool gpu = device.backend != "cpu";
   if (gpu) {
     // The driver may live outside the default library path (a container's /usr/local/nvidia), and the user
@@ -269,6 +376,12 @@ RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& s
   }
   if (run.deadline_hit) child.kill_group();
   run.status = child.wait_until(run.deadline_hit ? Clock::now() : deadline);
+  // bwrap reports a child killed by a signal as exit code 128 + the signal: say it as the signal it was.
+  if (options.argv.size() > 1 && run.status.signal == 0 && run.status.exit_code > 128 &&
+      run.status.exit_code <= 128 + 64) {
+    run.status.signal = run.status.exit_code - 128;
+    run.status.exit_code = -1;
+  }
   run.deadline_hit = run.deadline_hit || run.status.timed_out;
   reap_strays();
   run.log = read_file_capped(dir / "output.log", 4096);

@@ -22,6 +22,8 @@ export XDG_CACHE_HOME="$out/cache"
 export KFORGE_TEST_SOURCE_DIR="$share"
 export KFORGE_TEST_CACHE_DIR="$out/test-cache"
 export PATH="$PATH:/usr/local/cuda/bin"
+# The bundle's libraries for what they load in turn (the binaries find their own through RPATH).
+export LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 start=$(date +%s)
 
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv \

@@ -9,7 +9,8 @@ out="$2"
 case "$out" in /*) ;; *) out="$root/$out" ;; esac
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKFORGE_WITH_CUDA=ON -DKFORGE_WITH_HIP=OFF \
-  -DCMAKE_INSTALL_PREFIX="$out" -DCMAKE_INSTALL_RPATH='$ORIGIN/../lib' >/dev/null
+  -DCMAKE_INSTALL_PREFIX="$out" -DCMAKE_INSTALL_RPATH='$ORIGIN/../lib' \
+  -DCMAKE_EXE_LINKER_FLAGS=-Wl,--disable-new-dtags -DCMAKE_SHARED_LINKER_FLAGS=-Wl,--disable-new-dtags >/dev/null
 cmake --build "$build" --target kforge kforge-runner kforge_gpu_tests
 rm -rf "$out"
 cmake --install "$build" >/dev/null
