@@ -398,6 +398,31 @@ Results load_results(const Database& db) {
                     "SELECT s.model, coalesce(s.device_id, 0), sum(c.cost_usd) FROM llm_calls c "
                     "JOIN sessions s ON s.id = c.session_id GROUP BY s.model, s.device_id");
     while (costs.step()) results.llm_cost[{costs.column_text(0), costs.column_int(1)}] = costs.column_double(2);
+    Statement sessions(db,
+                       "SELECT s.id, s.created_at, s.task, s.backend, s.model, s.strategy, s.status, s.stop_reason, "
+                       "(SELECT count(*) FROM llm_calls c WHERE c.session_id = s.id), "
+                       "(SELECT coalesce(sum(cost_usd), 0) FROM llm_calls c WHERE c.session_id = s.id), "
+                       "(SELECT count(*) FROM attempts a WHERE a.session_id = s.id), "
+                       "(SELECT count(*) FROM attempts a WHERE a.session_id = s.id AND a.status = 'ok'), "
+                       "(SELECT max(speedup) FROM attempts a WHERE a.session_id = s.id AND a.status = 'ok') "
+                       "FROM sessions s ORDER BY s.id");
+    while (sessions.step()) {
+      SessionSummary row;
+      row.id = sessions.column_int(0);
+      row.created_at = sessions.column_text(1);
+      row.task = sessions.column_text(2);
+      row.backend = sessions.column_text(3);
+      row.model = sessions.column_text(4);
+      row.strategy = sessions.column_text(5);
+      row.status = sessions.column_text(6);
+      row.stop_reason = sessions.column_text(7);
+      row.calls = sessions.column_int(8);
+      row.cost_usd = sessions.column_double(9);
+      row.attempts = sessions.column_int(10);
+      row.correct = sessions.column_int(11);
+      if (!sessions.column_is_null(12)) row.best_speedup = sessions.column_double(12);
+      results.sessions.push_back(std::move(row));
+    }
   }
   build_contexts(results);
   Statement runs(db, "SELECT count(*) FROM runs");

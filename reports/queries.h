@@ -121,7 +121,7 @@ struct ModelScore {
   std::vector<double> fast_p;             // the same as shares of tasks_total
   std::optional<double> geomean_speedup;  // over the group's best ranked kernel on each task it solved
   std::optional<double> pass_rate;        // kernels_correct / kernels_evaluated
-  std::optional<double> cost_usd;         // unknown until LLM calls are in the store
+  std::optional<double> cost_usd;         // its sessions' LLM spend on this device; unknown without recorded calls
   std::optional<double> cost_per_fast_1_task;
   std::vector<double> best_speedups;  // per solved task, the group's best speedup: the fast_p curve
 };
@@ -144,6 +144,23 @@ struct Context {
   std::vector<CategorySummary> categories;  // by category name
 };
 
+// An agent session (schema 2 and later), as its model's page lists it.
+struct SessionSummary {
+  int64_t id = 0;
+  std::string created_at;
+  std::string task;
+  std::string backend;
+  std::string model;
+  std::string strategy;
+  std::string status;
+  std::string stop_reason;
+  int64_t calls = 0;
+  double cost_usd = 0.0;
+  int64_t attempts = 0;
+  int64_t correct = 0;
+  std::optional<double> best_speedup;
+};
+
 struct Results {
   std::vector<DeviceRow> devices;
   std::vector<TaskRow> tasks;
@@ -156,6 +173,7 @@ struct Results {
   std::map<int64_t, size_t> kernel_index;  // kernels.id -> index into kernels
   // Dollars the agent's LLM calls cost, by (model, devices.id of the session): schema 2 and later.
   std::map<std::pair<std::string, int64_t>, double> llm_cost;
+  std::vector<SessionSummary> sessions;  // by id
 
   [[nodiscard]] const KernelRow& kernel_of(const KernelResult& r) const { return kernels[r.kernel]; }
   // Index into kernels of the kernel with this row id, or nullopt.

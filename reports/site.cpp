@@ -399,7 +399,7 @@ constexpr const char* k_reading_guide = R"html(
 <dt>geomean speedup</dt><dd>The geometric mean of each model's best speedup over the tasks it solved.</dd>
 <dt>pass rate</dt><dd>Correct kernels / evaluated kernels of that model.</dd>
 <dt>model</dt><dd>The model that wrote an agent's kernel; kernels without one are grouped by origin: reference, baseline:&lt;library&gt;, human.</dd>
-<dt>cost per fast_1 task</dt><dd>LLM spend divided by fast_1 tasks; &#x2014; until the store records LLM calls.</dd>
+<dt>cost per fast_1 task</dt><dd>LLM spend of the model's agent sessions on this device (the price table's dollars) divided by its fast_1 tasks; &#x2014; when it made no recorded LLM calls.</dd>
 </dl>
 )html";
 
@@ -727,6 +727,30 @@ std::string model_page(const PageContext& pc, const std::string& group) {
                        {{"kernel", false}, {"task", false}, {"status", false}, {"speedup", true}, {"lineage", false}}) +
             kernels + table_close();
   }
+  std::string sessions;
+  for (const auto& session : results.sessions) {
+    if (session.model != group) continue;
+    sessions += "<tr>" + num(std::to_string(session.id)) + td(e(session.created_at)) + td(e(session.task)) +
+                td(e(session.backend)) + td(e(session.strategy)) +
+                td(e(session.status) + (session.stop_reason.empty() ? "" : ": " + e(session.stop_reason))) +
+                num(std::to_string(session.calls)) + num(e(format_usd(session.cost_usd))) +
+                num(std::to_string(session.correct) + " / " + std::to_string(session.attempts)) +
+                num(e(format_speedup(session.best_speedup))) + "</tr>\n";
+  }
+  if (!sessions.empty())
+    body += "<h2>Agent sessions</h2>\n" +
+            table_open("Agent sessions of " + group + " (kforge sessions show ID for every attempt)",
+                       {{"session", true},
+                        {"started", false},
+                        {"task", false},
+                        {"backend", false},
+                        {"strategy", false},
+                        {"status", false},
+                        {"LLM calls", true},
+                        {"cost", true},
+                        {"correct / attempts", true},
+                        {"best speedup", true}}) +
+            sessions + table_close();
   return page(pc, group + " - kforge report", "kforge results for " + group, body);
 }
 

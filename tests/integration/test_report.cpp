@@ -150,6 +150,11 @@ TEST_F(Report, ModelCostComesFromItsSessionsLlmCalls) {
   ASSERT_TRUE(gpt->cost_usd.has_value());
   EXPECT_NEAR(*gpt->cost_usd, 0.75, 1e-12);
   EXPECT_NEAR(gpt->cost_per_fast_1_task.value_or(0), 0.75, 1e-12) << "one fast_1 task for $0.75";
+  ASSERT_EQ(results.sessions.size(), 1u);
+  EXPECT_EQ(results.sessions[0].model, "openai:gpt-test");
+  EXPECT_EQ(results.sessions[0].calls, 2);
+  EXPECT_NEAR(results.sessions[0].cost_usd, 0.75, 1e-12);
+  EXPECT_EQ(results.sessions[0].status, "running");
 }
 
 TEST_F(Report, CategorySummariesUseEachTasksBestKernel) {
