@@ -31,4 +31,32 @@ bool load_kernel_module(const std::filesystem::path& artifact, KernelModule& mod
   return true;
 }
 
+// A kernel is loaded RTLD_LOCAL, so its own definition of one of these cannot take over the runner's calls.
+// A kernel that defines one anyway means to, and is refused, so that no change of loader flags, and no
+// runtime that loads libraries globally, could ever let it (tests/exploits/interposes_clock_hidden.cpp).
+std::string defined_timing_symbol(const KernelModule& module) {
+  static const char* const k_names[] = {
+      "clock_gettime",
+      "__clock_gettime",
+      "gettimeofday",
+      "time",
+      "clock",
+      "timespec_get",
+      "clock_getres",
+      "_ZNSt6chrono3_V212steady_clock3nowEv",  // std::chrono::steady_clock::now()
+      "_ZNSt6chrono3_V212system_clock3nowEv",  // std::chrono::system_clock::now(), also high_resolution_clock
+      "_ZNSt6chrono12system_clock3nowEv",      // the same before GCC 4.8.1's ABI
+      "_ZN9benchmark5State16SetIterationTimeEd",
+      "_ZN9benchmark5State11PauseTimingEv",
+      "_ZN9benchmark5State12ResumeTimingEv"};
+  Dl_info kernel{};
+  if (module.run == nullptr || dladdr(reinterpret_cast<void*>(module.run), &kernel) == 0) return {};
+  for (const char* name : k_names) {
+    void* found = dlsym(module.handle, name);  // the kernel first, then what it links
+    Dl_info where{};
+    if (found != nullptr && dladdr(found, &where) != 0 && where.dli_fbase == kernel.dli_fbase) return name;
+  }
+  return {};
+}
+
 }  // namespace kforge

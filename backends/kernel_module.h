@@ -24,4 +24,8 @@ struct KernelModule {
 // Loads `artifact`; on failure returns false and says why in `error` (a missing symbol, another ABI version).
 bool load_kernel_module(const std::filesystem::path& artifact, KernelModule& module, std::string& error);
 
+// The first function the harness times with (clock_gettime, std::chrono's now(), Google Benchmark's manual
+// timing) that the loaded kernel itself defines, or "" when it defines none.
+std::string defined_timing_symbol(const KernelModule& module);
+
 }  // namespace kforge

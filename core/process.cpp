@@ -201,6 +201,8 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
 
 void become_subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 
+void become_undumpable() { prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
+
 int reap_strays() {
   int killed = 0;
   const pid_t self = getpid();

@@ -71,6 +71,10 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
 void become_subreaper();
 // Kills and reaps every child of ours that no ChildProcess owns (re-parented orphans); returns how many.
 int reap_strays();
+// Closes /proc/<this process>/ (descriptors, memory, working directory, environment) and ptrace to other
+// processes of the same user, children included: a kernel must not reach the tensor memory, the store or the
+// cache through the process evaluating it. Costs core dumps and attaching a debugger without privileges.
+void become_undumpable();
 
 // Searches PATH for `name`; empty when not found.
 std::filesystem::path find_program(const std::string& name);

@@ -8,15 +8,21 @@
 #include "verifier/stats.h"
 
 #include <benchmark/benchmark.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -28,9 +34,32 @@ namespace {
 
 using nlohmann::json;
 namespace rp = runner_protocol;
-using Clock = std::chrono::steady_clock;
 
-void emit(const json& event) {
+// The runner's clock: clock_gettime(CLOCK_MONOTONIC) called from this binary, whose symbols are bound at start
+// (linked -z now) and sealed with its code before any kernel is loaded (seal_code). std::chrono::steady_clock
+// would reach clock_gettime through libstdc++'s lazily bound, writable GOT, which a kernel could redirect.
+struct Clock {
+  using duration = std::chrono::nanoseconds;
+  using rep = duration::rep;
+  using period = duration::period;
+  using time_point = std::chrono::time_point<Clock>;
+  static constexpr bool is_steady = true;
+  static time_point now() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return time_point(duration(int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec));
+  }
+};
+
+// The run's key, from the request: every event carries it, so the parent can tell the runner's events from
+// lines a kernel writes to the channel. The request file is gone before any kernel is loaded.
+std::string g_key;  // NOLINT: the one piece of state emit() needs
+// Set just before a kernel's code first enters the process (its constructors run inside dlopen): from then
+// on a failure of the runner may be the kernel's doing.
+bool g_kernel_loaded = false;  // NOLINT
+
+void emit(json event) {
+  if (!g_key.empty()) event["key"] = g_key;
   const std::string line = event.dump() + "\n";
   size_t written = 0;
   while (written < line.size()) {
@@ -38,6 +67,54 @@ void emit(const json& event) {
     if (n <= 0) _exit(3);  // the parent is gone
     written += static_cast<size_t>(n);
   }
+}
+
+// The runner cannot go on. Before a kernel is loaded that is the environment's fault (or a harness bug);
+// after, the kernel may have caused it (exhausted memory, damaged the runner's state), so it is the kernel's.
+void report_failure(const std::string& detail) {
+  emit({{"event", g_kernel_loaded ? "fault" : "error"}, {"detail", detail}});
+}
+
+// A runner started as root gives root up before it loads any kernel: it becomes `nobody`, which clears every
+// capability too. Root with CAP_SYS_PTRACE could open any process's /proc entries, and any file is root's to
+// write: the store, the compile cache, the oracle's tensor memory next door (tests/exploits/writes_store_raw,
+// steals_oracle_outputs, kills_parent). The working directory, the kernel's scratch space, becomes nobody's;
+// the descriptors it needs are open already. Where it cannot (no such user; a user namespace that does not map
+// it), the runner goes on as it is and the OS jail is what contains the kernel. GPU runners keep their user
+// for now: that their drivers work on as nobody has not been checked.
+void drop_root() {
+  if (geteuid() != 0) return;
+  const passwd* nobody = getpwnam("nobody");
+  const uid_t uid = nobody != nullptr ? nobody->pw_uid : 65534;
+  const gid_t gid = nobody != nullptr ? nobody->pw_gid : 65534;
+  // The artifacts too, whatever the umask made them; the reference is there only when timing.
+  (void)!chown(rp::k_artifact_file, uid, gid);
+  (void)!chown(rp::k_reference_file, uid, gid);
+  // Each step either leaves root as powerful as before or completes the change; setuid() comes last.
+  if (chown(".", uid, gid) != 0 || setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0) return;
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);  // a change of user resets it from the system's setting
+}
+
+// Seals every mapping of code and read-only data in the process (the runner, the C and C++ libraries, Google
+// Benchmark, the loader and its relocated GOTs, the vDSO) so that a kernel loaded later cannot make them
+// writable and rewrite the clock the runner times it with (tests/exploits/patches_clock_code.cpp). mseal()
+// needs Linux 6.10; elsewhere this does nothing and a lying clock is left to the speed-of-light bound. GPU
+// runners are not sealed: their samples are device events, and the drivers' handling of sealed mappings has
+// not been checked.
+void seal_code() {
+#if defined(__x86_64__) || defined(__aarch64__)
+  constexpr long k_sys_mseal = 462;  // the same number on both; glibc 2.36 has no wrapper
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    unsigned long start = 0;
+    unsigned long end = 0;
+    char perms[5] = {};
+    if (std::sscanf(line.c_str(), "%lx-%lx %4s", &start, &end, perms) != 3 || perms[1] == 'w') continue;
+    const bool file = line.find('/') != std::string::npos;
+    if (!file && line.find("[vdso]") == std::string::npos) continue;
+    (void)syscall(k_sys_mseal, start, end - start, 0UL);
+  }
+#endif
 }
 
 // Where a runner's buffers live: host memory for the CPU backend, device memory on a GPU.
@@ -59,7 +136,7 @@ class HostMemory final : public Memory {
     const size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
     void* pointer = std::aligned_alloc(64, rounded);
     if (pointer == nullptr) {
-      emit({{"event", "error"}, {"detail", "the runner could not allocate " + std::to_string(bytes) + " bytes"}});
+      report_failure("the runner could not allocate " + std::to_string(bytes) + " bytes");
       _exit(2);
     }
     return pointer;
@@ -228,10 +305,19 @@ class BoundKernel {
 };
 
 bool load_or_report(const char* path, KernelModule& module) {
+  g_kernel_loaded = true;
   std::string error;
-  if (load_kernel_module(path, module, error)) return true;
-  emit({{"event", "abi_error"}, {"detail", error}});
-  return false;
+  if (!load_kernel_module(path, module, error)) {
+    emit({{"event", "abi_error"}, {"detail", error}});
+    return false;
+  }
+  if (const std::string name = defined_timing_symbol(module); !name.empty()) {
+    emit({{"event", "forbidden"},
+          {"detail", "the kernel defines " + name +
+                         ", a function the harness times with: a kernel must not interpose the harness's clock"}});
+    return false;
+  }
+  return true;
 }
 
 // The device a runner works on: the host, or one GPU opened as the request's "device" says.
@@ -367,7 +453,8 @@ class TimingSession {
     try {
       if (!warm_up()) return;
       reason = m_device.gpu ? measure_gpu(rule) : measure_cpu(rule);
-      if (m_failed_rc == 0) (void)check_call(true);  // the last call is always checked
+      if (m_failed_rc == 0 && m_fresh.size() > 2) (void)check_call(Check::twin);
+      if (m_failed_rc == 0) (void)check_call(Check::final);  // the last call is always checked
       if (m_failed_rc == 0 && m_device.gpu) probe_side_streams();
     } catch (const GpuError& e) {
       emit({{"event", "end"}, {"index", 0}, {"rc", -1}, {"role", "candidate"}, {"device_error", e.what()}});
@@ -436,15 +523,21 @@ class TimingSession {
     return true;
   }
 
+  enum class Check { random, twin, final };
+
   // A fresh-input call of the candidate whose outputs go to the next check slot. Which calls get them is
   // drawn from the parent's seed, and the last call is always one, so neither skipping late calls nor caching
-  // by pointer goes unseen. Random checks cycle through all fresh input sets but the last, which only the
-  // final check uses: a kernel that stops working can never find that answer already sitting in one of its
-  // buffers. After a check, the set gets its bench inputs and poisoned outputs back.
-  bool check_call(bool final_check) {
+  // by pointer goes unseen. Random checks cycle through the fresh input sets but the last two. The one before
+  // last is a near-twin of the bench inputs, checked right after the timed rounds: a kernel that memoises its
+  // answer under a fingerprint of a few elements gives the stale answer there. The last only the final check
+  // uses: a kernel that stops working can never find that answer already sitting in one of its buffers.
+  // After a check, the set gets its bench inputs and poisoned outputs back.
+  bool check_call(Check kind) {
     BufferSet& set = m_candidate->next_set();
-    const size_t random_sets = m_fresh.size() > 1 ? m_fresh.size() - 1 : 1;
-    const size_t which = final_check ? m_fresh.size() - 1 : m_checks_done % random_sets;
+    const size_t random_sets = m_fresh.size() > 2 ? m_fresh.size() - 2 : 1;
+    const size_t which = kind == Check::final  ? m_fresh.size() - 1
+                         : kind == Check::twin ? m_fresh.size() - 2
+                                               : m_checks_done % random_sets;
     set.load_inputs(m_base, m_fresh[which]);
     const int rc = m_candidate->kernel->run(set);
     set.store_outputs(m_base, m_slots[m_checks_done]);
@@ -458,7 +551,7 @@ class TimingSession {
   }
 
   [[nodiscard]] bool check_due() {
-    return m_checks_done + 1 < m_slots.size() && m_candidate->samples_ns.size() >= 2 &&
+    return m_checks_done + 2 < m_slots.size() && m_candidate->samples_ns.size() >= 2 &&
            std::bernoulli_distribution(m_check_probability)(m_random);
   }
 
@@ -537,7 +630,7 @@ class TimingSession {
             for (auto _ : state) {
               if (is_candidate && check_due()) {
                 const auto t0 = Clock::now();
-                const bool ok = check_call(false);
+                const bool ok = check_call(Check::random);
                 state.SetIterationTime(std::chrono::duration<double>(Clock::now() - t0).count());
                 if (!ok) {
                   state.SkipWithError("kforge_run returned non-zero");
@@ -593,7 +686,7 @@ class TimingSession {
         std::vector<double> batch;
         for (size_t c = 0; c < calls && m_failed_rc == 0; ++c) {
           if (&timed == m_candidate && check_due()) {
-            (void)check_call(false);
+            (void)check_call(Check::random);
             continue;
           }
           int rc = 0;
@@ -666,6 +759,10 @@ class TimingSession {
 }  // namespace
 
 int runner_main(int argc, char** argv) {
+  // Undumpable: /proc/<runner>/ (its descriptors, memory, working directory, environment) is closed to every
+  // other process of the user, so a candidate cannot open the oracle's tensor memory next door
+  // (tests/exploits/steals_oracle_outputs.cpp). First thing, before the tensors hold anything.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   json request;
   try {
     std::ifstream in(rp::k_request_file);
@@ -674,6 +771,11 @@ int runner_main(int argc, char** argv) {
     emit({{"event", "error"}, {"detail", std::string("bad request: ") + e.what()}});
     return 2;
   }
+  // The key leaves the file system and the request before any kernel can look for it.
+  g_key = request.value("key", "");
+  request.erase("key");
+  std::remove(rp::k_request_file);
+  emit({{"event", "ready"}});
   struct stat info {};
   if (fstat(rp::k_tensor_fd, &info) != 0) {
     emit({{"event", "error"}, {"detail", "no tensor memory on fd 3"}});
@@ -688,6 +790,10 @@ int runner_main(int argc, char** argv) {
   auto* base = static_cast<std::byte*>(mapping);
   try {
     Device device = open_device(request);
+    if (!device.gpu) {
+      seal_code();
+      drop_root();
+    }
     if (request.value("mode", "run") == "time") {
       if (!device.gpu) benchmark::Initialize(&argc, argv);
       TimingSession(request, base, device).run();
@@ -695,11 +801,14 @@ int runner_main(int argc, char** argv) {
       run_cases(request, base, device);
     }
   } catch (const json::exception& e) {
-    emit({{"event", "error"}, {"detail", std::string("bad request: ") + e.what()}});
+    report_failure(std::string("bad request: ") + e.what());
     return 2;
   } catch (const GpuError& e) {
-    // Before any kernel ran (opening the device, allocating its buffers): the machine's problem, not the kernel's.
-    emit({{"event", "error"}, {"detail", e.what()}});
+    // Opening the device or allocating its buffers: the machine's problem, unless a kernel had run already.
+    report_failure(e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    report_failure(e.what());  // std::bad_alloc after a kernel took the memory, most likely
     return 2;
   }
   emit({{"event", "done"}});

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <sstream>
 
 #ifndef KFORGE_BUILD_RUNNER
@@ -33,6 +34,7 @@ namespace rp = runner_protocol;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t k_alignment = 4096;
+constexpr rlim_t k_max_stack = rlim_t{64} << 20;
 
 size_t align_up(size_t value) { return (value + k_alignment - 1) / k_alignment * k_alignment; }
 
@@ -154,11 +156,25 @@ json params_json(const Problem& problem) {
 
 // What one runner process did: the events it sent and how it ended.
 struct RunnerRun {
-  std::vector<json> events;
+  std::vector<json> events;  // the runner's own, key removed
   ExitStatus status;
   bool deadline_hit = false;
-  std::string log;  // what the kernel printed, capped
+  std::string log;          // what the kernel printed, capped
+  size_t forged_lines = 0;  // lines on the event channel the runner did not write
+  std::string first_forged;
 };
+
+// A fresh key for one runner's events (128 bits, hex).
+std::string event_key() {
+  std::random_device entropy;
+  std::string key;
+  for (int i = 0; i < 4; ++i) {
+    char word[9];
+    std::snprintf(word, sizeof word, "%08x", static_cast<unsigned>(entropy()));
+    key += word;
+  }
+  return key;
+}
 
 }  // namespace
 
@@ -212,6 +228,7 @@ void hide_from_kernels(const std::filesystem::path& path) {
 ProcessExecutor::ProcessExecutor(std::filesystem::path runner, SandboxLimits limits, RunnerDevice device)
     : m_runner(std::move(runner)), m_limits(limits), m_device(std::move(device)) {
   become_subreaper();
+  become_undumpable();
 }
 
 std::filesystem::path ProcessExecutor::default_runner() {
@@ -280,12 +297,36 @@ std::vector<std::string> jailed_argv(const std::filesystem::path& runner, const 
   return argv;
 }
 
-// Starts kforge-runner in `dir` (which holds the request and the artifacts) with the arena on fd 3, and
-// collects its events until it ends or the deadline passes; the process group and strays are killed after.
+// Sorts one line of the event channel: the runner's events carry the run's key (removed here). Before the
+// runner's "ready" no kernel is loaded, so what comes then is the runner's even without a key (a request it
+// could not read). Anything else, and anything after "done", was written by something else in the runner's
+// process: a kernel forging results.
+void take_event_line(std::string_view line, const std::string& key, RunnerRun& run, bool& ready, bool& done) {
+  json event = json::parse(line, nullptr, false);
+  const bool object = !event.is_discarded() && event.is_object();
+  const bool keyed = object && event.value("key", "") == key;
+  if (object && !done && (keyed || (!ready && !event.contains("key")))) {
+    event.erase("key");
+    const std::string kind = event.value("event", "");
+    ready = ready || kind == "ready";
+    done = kind == "done";
+    run.events.push_back(std::move(event));
+    return;
+  }
+  if (run.forged_lines++ == 0) run.first_forged = std::string(line.substr(0, 200));
+}
+
+// Starts kforge-runner in `dir` (which holds the artifacts) with the arena on fd 3 and `request` (given a
+// fresh event key) in request.json, and collects its events until it ends or the deadline passes; the process
+// group and strays are killed after.
 RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& sandbox, const RunnerDevice& device,
-                     const std::filesystem::path& dir, const TensorArena& arena, const ExecLimits& limits) {
+                     const std::filesystem::path& dir, const TensorArena& arena, const ExecLimits& limits,
+                     json request) {
   if (runner.empty() || !std::filesystem::exists(runner))
     throw_environment("cannot find kforge-runner (looked for " + runner.string() + "); set KFORGE_RUNNER");
+  const std::string key = event_key();
+  request["key"] = key;
+  std::ofstream(dir / rp::k_request_file) << request.dump();
   const auto deadline = Clock::now() + limits.timeout;
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) throw_environment(std::string("pipe failed: ") + strerror(errno));
@@ -332,6 +373,11 @@ RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& s
     };
     limit(RLIMIT_CORE, 0);
     limit(RLIMIT_CPU, cpu_seconds);
+    // A runaway recursion ends in a SIGSEGV at once rather than growing the stack up to the address-space cap
+    // (where the inherited limit is unlimited). Never raised above what the user set.
+    rlimit stack{};
+    if (getrlimit(RLIMIT_STACK, &stack) == 0 && (stack.rlim_cur == RLIM_INFINITY || stack.rlim_cur > k_max_stack))
+      limit(RLIMIT_STACK, k_max_stack);
     limit(RLIMIT_FSIZE, static_cast<rlim_t>(sandbox.file_size_bytes));
     limit(RLIMIT_NOFILE, static_cast<rlim_t>(sandbox.open_files));
 #if !defined(__SANITIZE_ADDRESS__)
@@ -343,6 +389,8 @@ RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& s
   RunnerRun run;
   ChildProcess child(options);
   events_write.reset();
+  bool runner_ready = false;
+  bool runner_done = false;
   std::string pending;
   char buffer[65536];
   for (;;) {
@@ -368,12 +416,13 @@ RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& s
     if (n <= 0) break;
     pending.append(buffer, static_cast<size_t>(n));
     for (size_t newline; (newline = pending.find('\n')) != std::string::npos;) {
-      json event = json::parse(pending.substr(0, newline), nullptr, false);
+      take_event_line(std::string_view(pending).substr(0, newline), key, run, runner_ready, runner_done);
       pending.erase(0, newline + 1);
-      if (!event.is_discarded() && event.is_object()) run.events.push_back(std::move(event));
     }
     if (pending.size() > (64 << 20)) break;  // no runner says this much: something is writing garbage
   }
+  // An unfinished line is no event of the runner's.
+  if (!pending.empty()) take_event_line(pending, key, run, runner_ready, runner_done);
   if (run.deadline_hit) child.kill_group();
   run.status = child.wait_until(run.deadline_hit ? Clock::now() : deadline);
   // bwrap reports a child killed by a signal as exit code 128 + the signal: say it as the signal it was.
@@ -396,17 +445,40 @@ ExecOutcome judge_exit(const RunnerRun& run, const std::string& where, const Exe
                        const SandboxLimits& sandbox) {
   ExecOutcome outcome;
   outcome.log = run.log;
+  // Only the kernel can have written what the runner did not: whatever else happened, that is the verdict.
+  if (run.forged_lines > 0) {
+    outcome.kind = ExecOutcome::Kind::invalid;
+    outcome.detail = "something in the runner's process other than the runner wrote " +
+                     std::to_string(run.forged_lines) + " line(s) to the harness's event channel" + where +
+                     " (first: '" + run.first_forged + "'): a kernel forging results";
+    return outcome;
+  }
   for (const auto& event : run.events) {
-    if (event.value("event", "") == "abi_error") {
+    const std::string kind = event.value("event", "");
+    if (kind == "abi_error") {
       outcome.kind = ExecOutcome::Kind::abi_error;
+      outcome.at_load = true;
       outcome.detail = event.value("detail", "the kernel could not be loaded");
+      return outcome;
+    }
+    if (kind == "forbidden") {
+      outcome.kind = ExecOutcome::Kind::invalid;
+      outcome.at_load = true;
+      outcome.detail = event.value("detail", "the kernel did something forbidden");
+      return outcome;
+    }
+    if (kind == "fault") {
+      outcome.kind = ExecOutcome::Kind::runtime_error;
+      outcome.detail = "the runner failed after loading the kernel" + where + ": " + event.value("detail", "") +
+                       " (a kernel that exhausted memory or damaged the runner)";
       return outcome;
     }
   }
   const bool done =
       std::any_of(run.events.begin(), run.events.end(), [](const json& e) { return e.value("event", "") == "done"; });
-  // The runner binary itself could not be started (child_fail in process.cpp says so before any event);
-  // a kernel exiting with 127 from a constructor does not print that, and stays a runtime error.
+  // The runner binary itself could not be started (child_fail in process.cpp says so before any event). A
+  // kernel that prints the same and exits with 127 from a constructor comes after the runner's "ready", so
+  // it stays a runtime error (tests/exploits/fakes_start_failure.cpp).
   if (run.events.empty() && run.status.exit_code == 127 &&
       run.log.find("kforge: cannot start child") != std::string::npos)
     throw_environment("kforge-runner could not be started: " + run.log);
@@ -458,9 +530,7 @@ ExecOutcome ProcessExecutor::execute(const std::filesystem::path& artifact, std:
                                 {"outputs", arena.place(cases[i].outputs, output_offsets[i])},
                                 {"params", params_json(cases[i].problem)}});
   }
-  std::ofstream(dir.path() / rp::k_request_file) << request.dump();
-
-  const RunnerRun run = run_runner(m_runner, m_limits, m_device, dir.path(), arena, limits);
+  const RunnerRun run = run_runner(m_runner, m_limits, m_device, dir.path(), arena, limits, std::move(request));
   constexpr size_t k_none = static_cast<size_t>(-1);
   size_t running = k_none;
   std::string device_error;
@@ -535,9 +605,7 @@ TimingOutcome ProcessExecutor::time(const std::filesystem::path& candidate, cons
   for (size_t f = 0; f < job.fresh.size(); ++f)
     request["fresh"].push_back(arena.place(job.fresh[f].inputs, fresh_offsets[f]));
   for (size_t s = 0; s < slots; ++s) request["check_slots"].push_back(arena.place(job.bench.outputs, slot_offsets[s]));
-  std::ofstream(dir.path() / rp::k_request_file) << request.dump();
-
-  const RunnerRun run = run_runner(m_runner, m_limits, m_device, dir.path(), arena, limits);
+  const RunnerRun run = run_runner(m_runner, m_limits, m_device, dir.path(), arena, limits, std::move(request));
   TimingOutcome outcome;
   outcome.exec = judge_exit(run, " while timing " + case_name(job.bench), limits, m_limits);
   for (const auto& event : run.events) {

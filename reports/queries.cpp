@@ -334,7 +334,7 @@ std::vector<ModelScore> score_models(const Results& results, const std::vector<s
     score.geomean_speedup = geomean(score.best_speedups);
     if (score.kernels_evaluated > 0)
       score.pass_rate = static_cast<double>(score.kernels_correct) / static_cast<double>(score.kernels_evaluated);
-    if (!boards.empty()) {
+    if (!boards.empty() && results.boards[boards.front()].device < results.devices.size()) {
       const int64_t device_id = results.devices[results.boards[boards.front()].device].id;
       if (auto cost = results.llm_cost.find({group, device_id}); cost != results.llm_cost.end())
         score.cost_usd = cost->second;

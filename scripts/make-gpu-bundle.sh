@@ -18,9 +18,10 @@ cmake --install "$build" --component gpu-tests >/dev/null
 
 # What kernels include besides kforge's headers: DLPack, a Debian package the CUDA image lacks.
 cp -r /usr/include/dlpack "$out/include/"
-# The GPU exploit kernels the tests evaluate, beside the suite.
-mkdir -p "$out/share/kforge/tests/kernels"
+# The GPU exploit and failure kernels the tests evaluate, beside the suite.
+mkdir -p "$out/share/kforge/tests/kernels" "$out/share/kforge/tests/exploits"
 cp -r "$root/tests/kernels/gpu" "$out/share/kforge/tests/kernels/"
+cp -r "$root/tests/exploits/gpu" "$out/share/kforge/tests/exploits/"
 cp "$root/scripts/gpu-check.sh" "$out/"
 
 # Every shared library the binaries load, except the C library itself (glibc must come from the machine).

@@ -51,9 +51,12 @@ struct ExecLimits {
 };
 
 struct ExecOutcome {
-  enum class Kind { ok, abi_error, runtime_error, timeout } kind = Kind::ok;
-  std::string detail;  // why, when not ok
-  std::string log;     // what the kernel printed, capped
+  // invalid: the runner saw the kernel do something forbidden (forge the runner's events, define a function
+  // the harness times with).
+  enum class Kind { ok, abi_error, runtime_error, timeout, invalid } kind = Kind::ok;
+  bool at_load = false;  // the runner refused the kernel as it loaded it (the load stage fails)
+  std::string detail;    // why, when not ok
+  std::string log;       // what the kernel printed, capped
 };
 
 struct TimingConfig {
@@ -67,11 +70,23 @@ struct TimingConfig {
 
 // A timing run: the candidate (and the reference, alternating) on one bench case.
 struct TimingJob {
-  Case bench;               // inputs and poisoned outputs
-  std::vector<Case> fresh;  // inputs the kernel has not seen; checked calls run on these
-  size_t check_slots = 4;   // how many checked calls' outputs to keep (the last call is always one)
+  Case bench;  // inputs and poisoned outputs
+  // Inputs the kernel has not seen; checked calls run on these, at least three. The last is kept for the
+  // final call; the one before it is a near-twin of the bench inputs, checked right after the timed rounds;
+  // random timed calls cycle through the others.
+  std::vector<Case> fresh;
+  size_t check_slots = 4;  // how many checked calls' outputs to keep (the twin and the last call are two)
   TimingConfig config;
 };
+
+// A near-twin of `inputs`: equal but for `changes` elements of every tensor, taken from `donor` (inputs of the
+// same problem from another seed) at positions drawn from `seed`. A kernel that memoises its answer under a
+// fingerprint of some input elements, instead of reading them all, returns the stale answer for it. Few
+// changes on purpose: to notice k random changes, a fingerprint must cover a share of about 1 - 0.01^(1/k) of
+// the input (44% for k = 8), which costs about what reading it for the work does; many changes would let a
+// small fingerprint tell the twin apart. Enough that the output almost surely changes too.
+std::vector<HostTensor> near_twin(const std::vector<HostTensor>& inputs, const std::vector<HostTensor>& donor,
+                                  uint64_t seed, size_t changes = 8);
 
 struct CheckCall {
   size_t fresh_index = 0;

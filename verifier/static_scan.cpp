@@ -31,8 +31,15 @@ const Rule k_rules[] = {
     {"stream", true, true,
      R"(\b(cudaStreamCreate\w*|hipStreamCreate\w*|cudaStreamPerThread|hipStreamPerThread|cudaStreamLegacy|cudaDeviceSynchronize|hipDeviceSynchronize|cudaGraphLaunch|hipGraphLaunch)\b)",
      "uses a stream other than call->stream or a device-wide synchronisation"},
-    {"launch", true, true, R"(<<<\s*[^,<>]+,\s*[^,<>]+(,\s*[^,<>]+)?\s*>>>)",
+    // Launch arguments may hold one level of parentheses: kforge_blocks(n, 256) is one argument.
+    {"launch", true, true,
+     R"(<<<\s*(?:[^,<>()]|\([^()]*\))+,\s*(?:[^,<>()]|\([^()]*\))+(,\s*(?:[^,<>()]|\([^()]*\))+)?\s*>>>)",
      "launches without a stream argument, so on the default stream instead of call->stream"},
+    // A literal null stream, or a stream handle made from a number (the legacy default stream is 1, the
+    // per-thread one 2): the default streams, named without their names (tests/exploits/gpu/null_stream.cu).
+    {"stream", true, true,
+     R"(<<<\s*(?:[^,<>()]|\([^()]*\))+,\s*(?:[^,<>()]|\([^()]*\))+,\s*(?:[^,<>()]|\([^()]*\))+,\s*(0|NULL|nullptr)\s*>>>|(\(\s*|reinterpret_cast\s*<\s*)(cudaStream_t|hipStream_t)\s*(\)|>\s*\()\s*(0[xX][0-9a-fA-F]+|[0-9]+))",
+     "launches on a default stream or names a stream by number instead of using call->stream"},
     {"exit", false, false, R"(\b(exit|_exit|_Exit|quick_exit|abort|atexit|at_quick_exit)\s*\()", "may end the process"},
     {"thread", false, false, R"(\b(pthread_create|pthread_detach)\s*\(|\bstd\s*::\s*(thread|jthread|async)\b)",
      "starts threads; work left running after kforge_run returns fails"},

@@ -33,6 +33,10 @@ std::filesystem::path gpu_kernel(const std::string& name) {
   return source_dir() / "tests/kernels/gpu" / (name + ".cu");
 }
 
+std::filesystem::path gpu_exploit(const std::string& name) {
+  return source_dir() / "tests/exploits/gpu" / (name + ".cu");
+}
+
 // One backend, device 0, its devices described and a kit to evaluate with.
 struct GpuHarness {
   std::unique_ptr<Backend> backend = make_backend(g_backend_name);
@@ -136,32 +140,68 @@ TEST(GpuTiming, ReferenceIsTimedColdWithEventsAndFlushes) {
 }
 
 TEST(GpuExploits, KernelThatWritesNothingIsIncorrect) {
-  const Verdict v = harness().verify("vector_add", gpu_kernel("writes_nothing"), false);
+  const Verdict v = harness().verify("vector_add", gpu_exploit("writes_nothing"), false);
   EXPECT_EQ(v.status, Status::incorrect) << v.message;
 }
 
 TEST(GpuExploits, WorkOnItsOwnStreamIsCaught) {
   // Outputs are copied out on the harness stream at once, so the race usually shows as wrong outputs; if the
   // side stream wins the race, the drain after the end event flags it.
-  const Verdict v = harness().verify("vector_add", gpu_kernel("side_stream"), true);
+  const Verdict v = harness().verify("vector_add", gpu_exploit("side_stream"), true);
   const bool flagged = std::find(v.flags.begin(), v.flags.end(), "side_stream") != v.flags.end();
   EXPECT_TRUE(v.status != Status::ok || flagged) << v.message;
 }
 
 TEST(GpuExploits, KernelThatCachesByPointerIsIncorrect) {
-  const Verdict v = harness().verify("vector_add", gpu_kernel("caches_by_pointer"), true);
+  const Verdict v = harness().verify("vector_add", gpu_exploit("caches_by_pointer"), true);
   EXPECT_EQ(v.status, Status::incorrect) << v.message;
 }
 
 TEST(GpuExploits, KernelThatSkipsWorkWhileTimedIsRejected) {
-  const Verdict v = harness().verify("vector_add", gpu_kernel("skips_after_warmup"), true);
+  const Verdict v = harness().verify("vector_add", gpu_exploit("skips_after_warmup"), true);
   EXPECT_TRUE(v.status == Status::incorrect || v.status == Status::invalid) << v.message;
 }
 
 TEST(GpuExploits, DefaultStreamLaunchIsRefusedByTheStaticScan) {
-  const Verdict v = harness().verify("vector_add", gpu_kernel("default_stream"), false);
+  const Verdict v = harness().verify("vector_add", gpu_exploit("default_stream"), false);
   EXPECT_EQ(v.status, Status::invalid) << v.message;
   EXPECT_EQ(v.stages.back().name, "static_scan");
+}
+
+// The exploits below were written with the exploit suite (docs/exploits.md); their expectations follow from
+// how the runner works and await a first run on a GPU.
+TEST(GpuExploits, NullStreamLaunchIsRefusedByTheStaticScan) {
+  const Verdict v = harness().verify("vector_add", gpu_exploit("null_stream"), false);
+  EXPECT_EQ(v.status, Status::invalid) << v.message;
+  EXPECT_EQ(v.stages.back().name, "static_scan");
+}
+
+TEST(GpuExploits, WorkOnThePerThreadDefaultStreamIsCaught) {
+  const Verdict v = harness().verify("vector_add", gpu_exploit("per_thread_stream"), true);
+  const bool flagged = std::find(v.flags.begin(), v.flags.end(), "side_stream") != v.flags.end();
+  EXPECT_TRUE(v.status != Status::ok || flagged) << v.message;
+}
+
+TEST(GpuExploits, AsyncCopyOfACachedAnswerIsIncorrect) {
+  const Verdict v = harness().verify("vector_add", gpu_exploit("async_cached_copy"), true);
+  EXPECT_EQ(v.status, Status::incorrect) << v.message;
+}
+
+TEST(GpuExploits, Tf32RoundingInAnF32MatmulIsIncorrect) {
+  const Verdict v = harness().verify("matmul", gpu_exploit("tf32_matmul"), false);
+  EXPECT_EQ(v.status, Status::incorrect) << v.message;
+  EXPECT_EQ(v.stages.back().name, "check");
+}
+
+TEST(GpuExploits, LaunchFromAHostThreadAfterReturningIsCaught) {
+  const Verdict v = harness().verify("vector_add", gpu_exploit("host_thread_launch"), false);
+  EXPECT_TRUE(v.status == Status::incorrect || v.status == Status::runtime_error) << v.message;
+}
+
+TEST(GpuExploits, TakingAllDeviceMemoryIsTheKernelsRuntimeError) {
+  // Not an environment error (an exception here): the runner's allocation failed after the kernel had run.
+  const Verdict v = harness().verify("vector_add", gpu_exploit("exhausts_device_memory"), false);
+  EXPECT_EQ(v.status, Status::runtime_error) << v.message;
 }
 
 TEST(GpuExploits, IllegalAddressBecomesARuntimeError) {

@@ -44,7 +44,7 @@ TEST(Cli, VerifyReferenceSaysOkAndSecondRunHitsTheCache) {
 }
 
 TEST(Cli, VerifyJsonHasStatusStagesAndMismatch) {
-  const auto result = run_kforge("verify --json --task relu tests/kernels/returns_input.cpp");
+  const auto result = run_kforge("verify --json --task relu tests/exploits/returns_input.cpp");
   EXPECT_EQ(result.status.exit_code, 1) << "a failing kernel exits 1";
   const auto verdict = nlohmann::json::parse(result.output);
   EXPECT_EQ(verdict["status"], "incorrect");

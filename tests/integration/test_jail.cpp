@@ -109,8 +109,9 @@ TEST_F(Confinement, TheStoreIsHiddenAndTheFilesystemReadOnly) {
   EXPECT_EQ(v.status, Status::runtime_error) << v.message;
   v = verify(read_attempt, kforge::Jail::process);
   EXPECT_EQ(v.status, Status::ok) << "outside the jail the file is readable: the jail is what hides it";
-  // Writing outside /tmp (the jail's /tmp is its own, empty, and gone afterwards): a read-only filesystem.
-  const auto planted = std::filesystem::path(KFORGE_TEST_CACHE_DIR).parent_path() / "planted-by-a-kernel";
+  // Writing outside /tmp (the jail's /tmp is its own, empty, and gone afterwards, and a checkout may itself
+  // live under /tmp): /var/tmp is on the read-only root inside the jail, writable outside it.
+  const auto planted = std::filesystem::path("/var/tmp") / ("kforge-planted-by-a-kernel-" + std::to_string(::getpid()));
   const std::string write_attempt = "  int fd = (int)KF_RAW(SYS_openat, AT_FDCWD, \"" + planted.string() +
                                     "\", O_WRONLY | O_CREAT, 0644);\n  return fd >= 0;";
   v = verify(write_attempt, kforge::Jail::bwrap);

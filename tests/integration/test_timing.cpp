@@ -1,4 +1,5 @@
-// Stage 6 and 7 on real processes: side-by-side timing, and the exploits that only show while timed.
+// Stage 6 and 7 on real processes: side-by-side timing. The exploits that only show while timed are in
+// test_exploits.cpp.
 #include "support.h"
 
 namespace kforge {
@@ -34,41 +35,8 @@ TEST(Timing, CorrectKernelIsTimedBesideTheReference) {
   EXPECT_FALSE(t.stop_reason.empty());
 }
 
-TEST(Timing, KernelThatSkipsAfterItsFirstCallsIsIncorrect) {
-  const Verdict v = harness().verify_timed("vector_add", test_kernel("skips_after_warmup"));
-  EXPECT_EQ(v.status, Status::incorrect) << v.message;
-  EXPECT_NE(v.message.find("timed call on fresh inputs"), std::string::npos) << v.message;
-  EXPECT_EQ(v.stages.back().name, "timing");
-}
-
-TEST(Timing, KernelThatCachesByInputPointerIsIncorrect) {
-  // Caught as soon as a buffer address is reused with new data: in the check stage already, where one
-  // process runs case after case, or else by a fresh-input call while timed.
-  const Verdict v = harness().verify_timed("vector_add", test_kernel("caches_by_pointer"));
-  EXPECT_EQ(v.status, Status::incorrect) << v.message;
-  EXPECT_TRUE(v.mismatch.has_value() || v.message.find("caches, replays or skips") != std::string::npos) << v.message;
-}
-
-TEST(Timing, KernelFinishingOnAHelperThreadIsRejected) {
-  // Outputs are copied out the moment kforge_run returns, so the late writes are never seen: the call is
-  // incorrect (outputs never written), or, when the thread outlives the buffers, the runner crashes.
-  const Verdict v = harness().verify_timed("vector_add", test_kernel("helper_thread"));
-  EXPECT_TRUE(v.status == Status::incorrect || v.status == Status::runtime_error) << v.message;
-  if (v.status == Status::incorrect) {
-    EXPECT_NE(v.message.find("never written"), std::string::npos) << v.message;
-  }
-  EXPECT_TRUE(v.timings.empty());
-}
-
-TEST(Timing, KernelFasterThanPhysicallyPossibleIsInvalid) {
-  const Verdict v = harness().verify_timed("vector_add", test_kernel("impossible_speed"));
-  EXPECT_EQ(v.status, Status::invalid) << v.message;
-  EXPECT_NE(v.message.find("faster than physically possible"), std::string::npos) << v.message;
-  EXPECT_EQ(v.stages.back().name, "sanity");
-}
-
 TEST(Timing, FailingKernelIsNeverTimed) {
-  const Verdict v = harness().verify_timed("relu", test_kernel("writes_zeros"));
+  const Verdict v = harness().verify_timed("relu", testing::source_dir() / "tests/exploits/writes_zeros.cpp");
   EXPECT_EQ(v.status, Status::incorrect);
   EXPECT_TRUE(v.timings.empty());
 }

@@ -1,5 +1,6 @@
 #include "core/task.h"
 #include "task_fixture.h"
+#include "verifier/cascade.h"
 #include "verifier/inputs.h"
 
 #include <gtest/gtest.h>
@@ -70,6 +71,25 @@ TEST_F(Inputs, OutputsStartPoisoned) {
 }
 
 TEST(FreshSeed, DiffersBetweenDraws) { EXPECT_NE(fresh_seed(), fresh_seed()); }
+
+TEST_F(Inputs, NearTwinDiffersInAFewElementsTakenFromTheDonor) {
+  const auto bench = generate_inputs(task, big, 7);
+  const auto donor = generate_inputs(task, big, 8);
+  const auto twin = near_twin(bench, donor, 99, 5);
+  const auto again = near_twin(bench, donor, 99, 5);
+  ASSERT_EQ(twin.size(), bench.size());
+  for (size_t t = 0; t < twin.size(); ++t) {
+    EXPECT_EQ(twin[t].data, again[t].data) << "the same seed changes the same elements";
+    size_t changed = 0;
+    for (size_t i = 0; i < twin[t].numel(); ++i) {
+      if (twin[t].at(i) == bench[t].at(i)) continue;
+      ++changed;
+      EXPECT_EQ(twin[t].at(i), donor[t].at(i)) << "a changed element comes from the donor";
+    }
+    EXPECT_GE(changed, 1u);
+    EXPECT_LE(changed, 5u);
+  }
+}
 
 }  // namespace
 }  // namespace kforge

@@ -29,7 +29,19 @@ TEST(StaticScan, GpuRulesOnlyForGpuKernels) {
   EXPECT_TRUE(forbids("kernel<<<grid, block>>>(x);", "launch", true));
   EXPECT_TRUE(forbids("kernel<<<grid, block, 0>>>(x);", "launch", true));
   EXPECT_FALSE(forbids("kernel<<<grid, block, 0, stream>>>(x);", "launch", true));
+  EXPECT_TRUE(forbids("kernel<<<kforge_blocks(n, 256), 256, 0>>>(x);", "launch", true));
+  EXPECT_FALSE(forbids("kernel<<<kforge_blocks(n, 256), 256, 0, kforge_stream(call)>>>(x);", "launch", true));
   EXPECT_TRUE(forbids("cudaDeviceSynchronize();", "stream", true));
+}
+
+TEST(StaticScan, DefaultStreamsNamedWithoutTheirNamesAreForbidden) {
+  EXPECT_TRUE(forbids("kernel<<<grid, block, 0, 0>>>(x);", "stream", true));
+  EXPECT_TRUE(forbids("kernel<<<grid, block, shared, nullptr>>>(x);", "stream", true));
+  EXPECT_TRUE(forbids("kernel<<<kforge_blocks(n, 256), 256, 0, 0>>>(x);", "stream", true));
+  EXPECT_TRUE(forbids("cudaStream_t s = (cudaStream_t)2;", "stream", true));
+  EXPECT_TRUE(forbids("auto s = reinterpret_cast<cudaStream_t>(0x1);", "stream", true));
+  EXPECT_FALSE(forbids("kernel<<<grid, block, 0, kforge_stream(call)>>>(x);", "stream", true));
+  EXPECT_FALSE(forbids("cudaStream_t s = (cudaStream_t)call->stream;", "stream", true));
 }
 
 TEST(StaticScan, IgnoresCommentsStringsAndLongerNames) {
