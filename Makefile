@@ -1,20 +1,22 @@
 # The README's two commands. Each installs what is missing, configures, builds, then benchmarks or tests.
 #   make bench   benchmark every task's reference on the CPU backend into ./kforge.db
 #   make test    build and run the tests (what CI runs)
+#   make fuzz    build the libFuzzer targets (clang) and run each for FUZZ_SECONDS
 PRESET ?= ci
 BUILD_DIR := build/$(PRESET)
 KFORGE := $(BUILD_DIR)/kforge
 JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 20
 
 # Debian packages kforge builds and tests with (CMake finds them with find_package; nothing is downloaded);
 # OpenBLAS and oneDNN are linked by the vendor-baseline kernels; hipcc builds the HIP backend and compiles every
-# GPU reference for gfx90a. The CUDA backend needs NVIDIA's toolkit (/usr/local/cuda), not a Debian package:
-# without it the CUDA compile tests skip with a reason.
+# GPU reference for gfx90a; clang and libFuzzer build the fuzz targets. The CUDA backend needs NVIDIA's toolkit
+# (/usr/local/cuda), not a Debian package: without it the CUDA compile tests skip with a reason.
 DEBIAN_PACKAGES := cmake ninja-build g++ make nlohmann-json3-dev libcli11-dev libsqlite3-dev libssl-dev \
                    libgtest-dev libbenchmark-dev libdlpack-dev libcurl4-openssl-dev libopenblas-dev libdnnl-dev \
-                   sqlite3 clang-format hipcc libamdhip64-dev
+                   sqlite3 clang-format hipcc libamdhip64-dev clang libfuzzer-14-dev
 
-.PHONY: deps configure build test bench selfbench tasks-table format format-check tidy clean gpu-bundle
+.PHONY: deps configure build test fuzz bench selfbench tasks-table format format-check tidy clean gpu-bundle
 
 deps:
 	@missing=""; \
@@ -40,6 +42,13 @@ build: configure
 
 test: build format-check
 	ctest --preset $(PRESET) -j $(JOBS)
+
+# Each fuzz target for FUZZ_SECONDS from its corpus (tests/fuzz/corpus/); a crash fails and leaves its input in
+# build/fuzz/fuzz-artifacts/.
+fuzz: deps
+	cmake --preset fuzz
+	cmake --build --preset fuzz -j $(JOBS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ctest --preset fuzz -j $(JOBS)
 
 bench: build
 	$(KFORGE) bench --backend cpu --db kforge.db
