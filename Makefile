@@ -1,6 +1,7 @@
 # The README's two commands. Each installs what is missing, configures, builds, then benchmarks or tests.
 #   make bench   benchmark every task's reference on the CPU backend into ./kforge.db
-#   make test    build and run the tests (what CI runs)
+#   make test    build and run the tests (what CI runs): the tests, then the unit tests under ASan and UBSan,
+#                then each fuzz target for FUZZ_SECONDS
 #   make fuzz    build the libFuzzer targets (clang) and run each for FUZZ_SECONDS
 PRESET ?= ci
 BUILD_DIR := build/$(PRESET)
@@ -16,7 +17,7 @@ DEBIAN_PACKAGES := cmake ninja-build g++ make nlohmann-json3-dev libcli11-dev li
                    libgtest-dev libbenchmark-dev libdlpack-dev libcurl4-openssl-dev libopenblas-dev libdnnl-dev \
                    sqlite3 clang-format hipcc libamdhip64-dev clang libfuzzer-14-dev
 
-.PHONY: deps configure build test fuzz bench selfbench tasks-table format format-check tidy clean gpu-bundle
+.PHONY: deps configure build test test-asan fuzz bench selfbench tasks-table format format-check tidy clean gpu-bundle
 
 deps:
 	@missing=""; \
@@ -42,6 +43,16 @@ build: configure
 
 test: build format-check
 	ctest --preset $(PRESET) -j $(JOBS)
+	$(MAKE) test-asan
+	@if command -v clang++ >/dev/null && [ -n "$(wildcard /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)" ]; \
+	then $(MAKE) fuzz FUZZ_SECONDS=10; else echo "skipping the fuzz targets: no clang++ or libFuzzer (apt-get install clang libfuzzer-14-dev)"; fi
+
+# The unit tests under ASan and UBSan (build/asan): only their target is built, so this costs one sanitized
+# compile of the libraries, not of the whole tree.
+test-asan: deps
+	cmake --preset asan
+	cmake --build build/asan -j $(JOBS) --target kforge_unit_tests
+	ctest --preset asan -L unit -j $(JOBS)
 
 # Each fuzz target for FUZZ_SECONDS from its corpus (tests/fuzz/corpus/); a crash fails and leaves its input in
 # build/fuzz/fuzz-artifacts/.
