@@ -1,21 +1,25 @@
 # The README's two commands. Each installs what is missing, configures, builds, then benchmarks or tests.
 #   make bench   benchmark every task's reference on the CPU backend into ./kforge.db
-#   make test    build and run the tests (what CI runs)
+#   make test    build and run the tests (what CI runs): the tests, then the unit tests under ASan and UBSan,
+#                then each fuzz target for FUZZ_SECONDS
+#   make fuzz    build the libFuzzer targets (clang) and run each for FUZZ_SECONDS
 PRESET ?= ci
 BUILD_DIR := build/$(PRESET)
 KFORGE := $(BUILD_DIR)/kforge
 JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 20
 
 # Debian packages kforge builds and tests with (CMake finds them with find_package; nothing is downloaded);
 # OpenBLAS and oneDNN are linked by the vendor-baseline kernels; hipcc builds the HIP backend and compiles every
 # GPU reference for gfx90a; the report's tests open the site in chromium; bubblewrap and libseccomp confine the
-# kernels. The CUDA backend needs NVIDIA's toolkit
+# kernels; clang and libFuzzer build the fuzz targets. The CUDA backend needs NVIDIA's toolkit
 # (/usr/local/cuda), not a Debian package: without it the CUDA compile tests skip with a reason.
 DEBIAN_PACKAGES := cmake ninja-build g++ make nlohmann-json3-dev libcli11-dev libsqlite3-dev libssl-dev \
                    libgtest-dev libbenchmark-dev libdlpack-dev libcurl4-openssl-dev libopenblas-dev libdnnl-dev \
-                   sqlite3 clang-format hipcc libamdhip64-dev chromium bubblewrap libseccomp-dev
+                   sqlite3 clang-format hipcc libamdhip64-dev chromium bubblewrap libseccomp-dev clang \
+                   libfuzzer-14-dev
 
-.PHONY: deps configure build test bench selfbench tasks-table format format-check tidy clean gpu-bundle
+.PHONY: deps configure build test test-asan fuzz bench selfbench tasks-table format format-check tidy clean gpu-bundle
 
 deps:
 	@missing=""; \
@@ -41,6 +45,23 @@ build: configure
 
 test: build format-check
 	ctest --preset $(PRESET) -j $(JOBS)
+	$(MAKE) test-asan
+	@if command -v clang++ >/dev/null && [ -n "$(wildcard /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)" ]; \
+	then $(MAKE) fuzz FUZZ_SECONDS=10; else echo "skipping the fuzz targets: no clang++ or libFuzzer (apt-get install clang libfuzzer-14-dev)"; fi
+
+# The unit tests under ASan and UBSan (build/asan): only their target is built, so this costs one sanitized
+# compile of the libraries, not of the whole tree.
+test-asan: deps
+	cmake --preset asan
+	cmake --build build/asan -j $(JOBS) --target kforge_unit_tests
+	ctest --preset asan -L unit -j $(JOBS)
+
+# Each fuzz target for FUZZ_SECONDS from its corpus (tests/fuzz/corpus/); a crash fails and leaves its input in
+# build/fuzz/fuzz-artifacts/.
+fuzz: deps
+	cmake --preset fuzz
+	cmake --build --preset fuzz -j $(JOBS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ctest --preset fuzz -j $(JOBS)
 
 bench: build
 	$(KFORGE) bench --backend cpu --db kforge.db

@@ -112,6 +112,15 @@ bool retryable(int http_status, const std::string& body);
 std::chrono::milliseconds retry_delay(int retry, const std::string& retry_after, const std::string& retry_after_ms,
                                       double jitter01);
 
+// How a provider reads a 2xx reply, exposed for tests and fuzzing: the ChatResponse complete() returns for it
+// (ok with text, finish_reason and usage, or failure and error; http_status, attempts, latency_seconds and raw
+// left unset). `body` is the whole reply, one JSON document; `transcript` a streamed reply's SSE bytes, read as
+// one JSON document when they hold no event (a server that ignored "stream": true).
+ChatResponse parse_openai_reply(std::string_view body);
+ChatResponse parse_openai_stream(std::string_view transcript);
+ChatResponse parse_anthropic_reply(std::string_view body);
+ChatResponse parse_anthropic_stream(std::string_view transcript);
+
 // Server-sent events, fed in arbitrary chunks: CRLF, LF or CR line ends (a "\r\n" split across two chunks
 // is one line end), multi-line data joined by "\n", comment lines (": keep-alive"), id, retry and unknown
 // fields ignored, an event dispatched at each blank line when it has data. An event left unterminated when

@@ -62,6 +62,23 @@ double random_jitter01() {
   return std::uniform_real_distribution<double>(0.0, 1.0)(generator);
 }
 
+// A server's JSON, parsed with its nesting bounded: no LLM API nests deeper than a few levels, and everything
+// done with a parsed value afterwards (copying, dumping, destroying) recurses once per level, so a reply nested
+// a hundred thousand deep would overflow the stack. The parser itself is iterative. Too deep: discarded, as
+// malformed JSON is.
+json parse_server_json(std::string_view text) {
+  constexpr int k_max_depth = 64;
+  bool too_deep = false;
+  json parsed = json::parse(
+      text,
+      [&](int depth, json::parse_event_t, json&) {
+        too_deep = too_deep || depth > k_max_depth;
+        return !too_deep;
+      },
+      false);
+  return too_deep ? json(json::value_t::discarded) : parsed;
+}
+
 // A counting semaphore whose count is known only at run time (std::counting_semaphore wants it at compile time).
 class Semaphore {
  public:
@@ -126,7 +143,7 @@ std::string describe_error(const json& error) {
 
 std::string describe_error_body(const std::string& body) {
   if (body.empty()) return "empty body";
-  const json parsed = json::parse(body, nullptr, false);
+  const json parsed = parse_server_json(body);
   if (!parsed.is_discarded()) {
     if (std::string text = describe_error(error_object(parsed)); !text.empty()) return text;
   }
@@ -151,27 +168,34 @@ int status_of_error(const json& error) {
   return 500;  // an error after the server accepted the request is most often its own
 }
 
-int64_t int_field(const json& object, const char* name) {
+// A token count as a reply states it (0 when absent). A server's bogus count must neither lower what a session
+// has spent nor overflow the sums below: a count is never negative, and no reply holds a trillion tokens.
+int64_t token_count(const json& object, const char* name) {
+  constexpr int64_t k_max_tokens = 1'000'000'000'000;
   if (!object.is_object()) return 0;
   const auto found = object.find(name);
-  return found != object.end() && found->is_number_integer() ? found->get<int64_t>() : 0;
+  if (found == object.end() || !found->is_number_integer()) return 0;
+  if (found->is_number_unsigned())
+    return static_cast<int64_t>(std::min(found->get<uint64_t>(), static_cast<uint64_t>(k_max_tokens)));
+  return std::clamp(found->get<int64_t>(), int64_t{0}, k_max_tokens);
 }
 
 Usage openai_usage(const json& usage) {
   Usage out;
-  out.input_tokens = int_field(usage, "prompt_tokens");
-  out.output_tokens = int_field(usage, "completion_tokens");
+  out.input_tokens = token_count(usage, "prompt_tokens");
+  out.output_tokens = token_count(usage, "completion_tokens");
   if (const auto details = usage.find("prompt_tokens_details"); details != usage.end()) {
-    out.cached_tokens = int_field(*details, "cached_tokens");
+    // Cached tokens are some of the prompt's.
+    out.cached_tokens = std::min(token_count(*details, "cached_tokens"), out.input_tokens);
   }
   return out;
 }
 
 // Anthropic counts cache reads and writes apart from input_tokens; Usage counts every prompt token as input.
 void anthropic_input_usage(const json& usage, Usage& out) {
-  out.cached_tokens = int_field(usage, "cache_read_input_tokens");
+  out.cached_tokens = token_count(usage, "cache_read_input_tokens");
   out.input_tokens =
-      int_field(usage, "input_tokens") + int_field(usage, "cache_creation_input_tokens") + out.cached_tokens;
+      token_count(usage, "input_tokens") + token_count(usage, "cache_creation_input_tokens") + out.cached_tokens;
 }
 
 // What a stream has said so far, and whether it has said it all.
@@ -200,6 +224,169 @@ struct StreamState {
          error_json.dump());
   }
 };
+
+// OpenAI chat completions: https://platform.openai.com/docs/api-reference/chat
+void openai_parse_reply(const json& reply, StreamState& state) {
+  const auto choices = reply.find("choices");
+  if (choices == reply.end() || !choices->is_array() || choices->empty() || !(*choices)[0].is_object() ||
+      !(*choices)[0].contains("message")) {
+    state.fail(Failure::protocol, "reply has no choices[0].message: " + snippet(reply.dump()));
+    return;
+  }
+  const json& choice = (*choices)[0];
+  state.text = string_field(choice["message"], "content");  // null when the model refused or called a tool
+  state.finish_reason = string_field(choice, "finish_reason");
+  if (const auto usage = reply.find("usage"); usage != reply.end()) state.usage = openai_usage(*usage);
+}
+
+void openai_on_event(const SseParser::Event& event, StreamState& state) {
+  if (event.data == "[DONE]") {
+    state.done = true;
+    return;
+  }
+  const json chunk = parse_server_json(event.data);
+  if (chunk.is_discarded() || !chunk.is_object()) {
+    state.fail(Failure::protocol, "malformed JSON in stream: " + snippet(event.data));
+    return;
+  }
+  if (chunk.contains("error")) {
+    state.fail_with_error_object(error_object(chunk));
+    return;
+  }
+  if (const auto choices = chunk.find("choices"); choices != chunk.end() && choices->is_array()) {
+    if (!choices->empty() && (*choices)[0].is_object()) {
+      const json& choice = (*choices)[0];
+      if (const auto delta = choice.find("delta"); delta != choice.end()) state.text += string_field(*delta, "content");
+      if (std::string finish = string_field(choice, "finish_reason"); !finish.empty()) {
+        state.finish_reason = std::move(finish);
+      }
+    }
+  }
+  // The usage chunk comes last, with no choices (stream_options.include_usage); other chunks carry null.
+  if (const auto usage = chunk.find("usage"); usage != chunk.end() && usage->is_object()) {
+    state.usage = openai_usage(*usage);
+  }
+}
+
+// Anthropic messages: https://docs.anthropic.com/en/api/messages
+void anthropic_parse_reply(const json& reply, StreamState& state) {
+  const auto content = reply.find("content");
+  if (content == reply.end() || !content->is_array()) {
+    state.fail(Failure::protocol, "reply has no content array: " + snippet(reply.dump()));
+    return;
+  }
+  for (const json& block : *content) {
+    if (string_field(block, "type") == "text") state.text += string_field(block, "text");
+  }
+  state.finish_reason = string_field(reply, "stop_reason");
+  if (const auto usage = reply.find("usage"); usage != reply.end()) {
+    anthropic_input_usage(*usage, state.usage);
+    state.usage.output_tokens = token_count(*usage, "output_tokens");
+  }
+}
+
+void anthropic_on_event(const SseParser::Event& event, StreamState& state) {
+  const json data = parse_server_json(event.data);
+  if (data.is_discarded() || !data.is_object()) {
+    state.fail(Failure::protocol, "malformed JSON in stream: " + snippet(event.data));
+    return;
+  }
+  // The data's own type names the event as reliably as the event: line, and survives proxies that drop it.
+  std::string type = string_field(data, "type");
+  if (type.empty()) type = event.name;
+  if (type == "message_start") {
+    if (const auto message = data.find("message"); message != data.end() && message->contains("usage")) {
+      const json& usage = (*message)["usage"];
+      anthropic_input_usage(usage, state.usage);
+      state.usage.output_tokens = token_count(usage, "output_tokens");
+    }
+  } else if (type == "content_block_delta") {
+    if (const auto delta = data.find("delta"); delta != data.end() && string_field(*delta, "type") == "text_delta") {
+      state.text += string_field(*delta, "text");
+    }
+  } else if (type == "message_delta") {
+    if (const auto delta = data.find("delta"); delta != data.end()) {
+      if (std::string stop = string_field(*delta, "stop_reason"); !stop.empty()) state.finish_reason = stop;
+    }
+    if (const auto usage = data.find("usage"); usage != data.end() && usage->is_object()) {
+      // Counts here are cumulative for the message.
+      if (usage->contains("output_tokens")) state.usage.output_tokens = token_count(*usage, "output_tokens");
+      if (usage->contains("input_tokens")) anthropic_input_usage(*usage, state.usage);
+    }
+  } else if (type == "message_stop") {
+    state.done = true;
+  } else if (type == "error") {
+    state.fail_with_error_object(error_object(data));
+  }
+  // ping, content_block_start and content_block_stop carry nothing a reply needs.
+}
+
+// How a protocol reads a 2xx reply: whole, one JSON document; streamed, one SSE event at a time.
+struct ReplyProtocol {
+  // Fills text, finish_reason and usage from a whole reply, or fails `state` when the reply lacks what the
+  // protocol promises.
+  void (*parse_reply)(const json& reply, StreamState& state);
+  // Folds one SSE event into `state`.
+  void (*on_event)(const SseParser::Event& event, StreamState& state);
+};
+
+constexpr ReplyProtocol k_openai_protocol{openai_parse_reply, openai_on_event};
+constexpr ReplyProtocol k_anthropic_protocol{anthropic_parse_reply, anthropic_on_event};
+
+// Folds the events `piece` of a stream completes into `state`; false once the stream has failed, since the
+// rest of a failed stream cannot make it whole.
+bool read_stream_piece(const ReplyProtocol& protocol, SseParser& parser, StreamState& state, std::string_view piece) {
+  for (const SseParser::Event& event : parser.feed(piece)) {
+    state.saw_event = true;
+    protocol.on_event(event, state);
+    if (state.failed) return false;
+  }
+  return true;
+}
+
+// Ends the reading of a 2xx reply whose whole body (streamed: the transcript so far) is `body`.
+void finish_reply(const ReplyProtocol& protocol, bool streamed, std::string_view body, StreamState& state) {
+  if (!streamed || !state.saw_event) {
+    // Not streamed, or a server that ignored "stream": true and answered with one JSON document.
+    const json parsed = parse_server_json(body);
+    if (parsed.is_discarded()) {
+      state.fail(Failure::protocol,
+                 std::string(streamed ? "reply is neither SSE nor JSON: " : "malformed JSON reply: ") + snippet(body));
+    } else if (parsed.is_object() && parsed.contains("error")) {
+      state.fail_with_error_object(error_object(parsed));
+    } else {
+      protocol.parse_reply(parsed, state);
+      state.done = true;
+    }
+  } else if (!state.failed && !state.done && state.finish_reason.empty()) {
+    state.fail(Failure::connection, "the stream ended before its end marker", 0);
+  }
+}
+
+// What a finished reading makes of a response: ok with the reply, or the failure.
+void fill_response(StreamState& state, ChatResponse& out) {
+  if (state.failed) {
+    out.failure = state.failure;
+    out.error = state.error;
+    return;
+  }
+  out.ok = true;
+  out.text = std::move(state.text);
+  out.finish_reason = std::move(state.finish_reason);
+  out.usage = state.usage;
+}
+
+ChatResponse read_reply(const ReplyProtocol& protocol, std::string_view body, bool streamed) {
+  StreamState state;
+  if (streamed) {
+    SseParser parser;
+    (void)read_stream_piece(protocol, parser, state, body);
+  }
+  finish_reply(protocol, streamed, body, state);
+  ChatResponse out;
+  fill_response(state, out);
+  return out;
+}
 
 // One attempt's result and what the retry loop needs to judge it.
 struct Attempt {
@@ -246,11 +433,7 @@ class HttpProvider : public Provider {
   // Authentication and protocol headers (Content-Type is added for every protocol).
   [[nodiscard]] virtual std::vector<std::pair<std::string, std::string>> protocol_headers() const = 0;
   [[nodiscard]] virtual json request_body(const ChatRequest& request) const = 0;
-  // Fills text, finish_reason and usage from a whole (non-streamed) reply, or fails `state` when the reply
-  // lacks what the protocol promises.
-  virtual void parse_reply(const json& reply, StreamState& state) const = 0;
-  // Folds one SSE event into `state`.
-  virtual void on_event(const SseParser::Event& event, StreamState& state) const = 0;
+  [[nodiscard]] virtual const ReplyProtocol& protocol() const = 0;
 
   [[nodiscard]] const std::string& api_key() const { return m_api_key; }
 
@@ -271,12 +454,7 @@ class HttpProvider : public Provider {
     if (request.stream) {
       http.on_body = [&](std::string_view piece) {
         append_capped(out.raw, piece);
-        for (const SseParser::Event& event : parser.feed(piece)) {
-          state.saw_event = true;
-          on_event(event, state);
-          if (state.failed) return false;  // the rest of a failed stream cannot make it whole
-        }
-        return true;
+        return read_stream_piece(protocol(), parser, state, piece);
       };
     }
     const HttpResponse reply = http_post(http);
@@ -307,34 +485,11 @@ class HttpProvider : public Provider {
       attempt.retry_after_ms = reply.header("retry-after-ms");
       return attempt;
     }
-    if (!request.stream || !state.saw_event) {
-      // Not streamed, or a server that ignored "stream": true and answered with one JSON document.
-      const std::string& body = request.stream ? out.raw : reply.body;
-      const json parsed = json::parse(body, nullptr, false);
-      if (parsed.is_discarded()) {
-        state.fail(
-            Failure::protocol,
-            std::string(request.stream ? "reply is neither SSE nor JSON: " : "malformed JSON reply: ") + snippet(body));
-      } else if (parsed.is_object() && parsed.contains("error")) {
-        state.fail_with_error_object(error_object(parsed));
-      } else {
-        parse_reply(parsed, state);
-        state.done = true;
-      }
-    } else if (!state.failed && !state.done && state.finish_reason.empty()) {
-      state.fail(Failure::connection, "the stream ended before its end marker", 0);
-    }
-
-    if (state.failed) {
-      out.failure = state.failure;
-      out.error = state.error;
-      attempt.may_retry = state.failure != Failure::protocol && retryable(state.error_status, state.error_body);
-      return attempt;
-    }
-    out.ok = true;
-    out.text = std::move(state.text);
-    out.finish_reason = std::move(state.finish_reason);
-    out.usage = state.usage;
+    finish_reply(protocol(), request.stream, request.stream ? std::string_view(out.raw) : std::string_view(reply.body),
+                 state);
+    attempt.may_retry =
+        state.failed && state.failure != Failure::protocol && retryable(state.error_status, state.error_body);
+    fill_response(state, out);
     return attempt;
   }
 
@@ -351,6 +506,7 @@ class OpenAiProvider final : public HttpProvider {
 
  protected:
   [[nodiscard]] std::string endpoint() const override { return "/chat/completions"; }
+  [[nodiscard]] const ReplyProtocol& protocol() const override { return k_openai_protocol; }
 
   [[nodiscard]] std::vector<std::pair<std::string, std::string>> protocol_headers() const override {
     if (api_key().empty()) return {};  // a local server (vLLM, llama.cpp, Ollama) with no key
@@ -369,49 +525,6 @@ class OpenAiProvider final : public HttpProvider {
     if (request.stream) body["stream_options"] = {{"include_usage", true}};  // else a stream reports no usage
     return body;
   }
-
-  void parse_reply(const json& reply, StreamState& state) const override {
-    const auto choices = reply.find("choices");
-    if (choices == reply.end() || !choices->is_array() || choices->empty() || !(*choices)[0].is_object() ||
-        !(*choices)[0].contains("message")) {
-      state.fail(Failure::protocol, "reply has no choices[0].message: " + snippet(reply.dump()));
-      return;
-    }
-    const json& choice = (*choices)[0];
-    state.text = string_field(choice["message"], "content");  // null when the model refused or called a tool
-    state.finish_reason = string_field(choice, "finish_reason");
-    if (const auto usage = reply.find("usage"); usage != reply.end()) state.usage = openai_usage(*usage);
-  }
-
-  void on_event(const SseParser::Event& event, StreamState& state) const override {
-    if (event.data == "[DONE]") {
-      state.done = true;
-      return;
-    }
-    const json chunk = json::parse(event.data, nullptr, false);
-    if (chunk.is_discarded() || !chunk.is_object()) {
-      state.fail(Failure::protocol, "malformed JSON in stream: " + snippet(event.data));
-      return;
-    }
-    if (chunk.contains("error")) {
-      state.fail_with_error_object(error_object(chunk));
-      return;
-    }
-    if (const auto choices = chunk.find("choices"); choices != chunk.end() && choices->is_array()) {
-      if (!choices->empty() && (*choices)[0].is_object()) {
-        const json& choice = (*choices)[0];
-        if (const auto delta = choice.find("delta"); delta != choice.end())
-          state.text += string_field(*delta, "content");
-        if (std::string finish = string_field(choice, "finish_reason"); !finish.empty()) {
-          state.finish_reason = std::move(finish);
-        }
-      }
-    }
-    // The usage chunk comes last, with no choices (stream_options.include_usage); other chunks carry null.
-    if (const auto usage = chunk.find("usage"); usage != chunk.end() && usage->is_object()) {
-      state.usage = openai_usage(*usage);
-    }
-  }
 };
 
 // Anthropic messages: https://docs.anthropic.com/en/api/messages
@@ -421,6 +534,7 @@ class AnthropicProvider final : public HttpProvider {
 
  protected:
   [[nodiscard]] std::string endpoint() const override { return "/messages"; }
+  [[nodiscard]] const ReplyProtocol& protocol() const override { return k_anthropic_protocol; }
 
   [[nodiscard]] std::vector<std::pair<std::string, std::string>> protocol_headers() const override {
     std::vector<std::pair<std::string, std::string>> headers = {{"anthropic-version", "2023-06-01"}};
@@ -446,58 +560,6 @@ class AnthropicProvider final : public HttpProvider {
     if (!system.empty()) body["system"] = system;
     if (capabilities_of(request.model).temperature) body["temperature"] = request.temperature;
     return body;
-  }
-
-  void parse_reply(const json& reply, StreamState& state) const override {
-    const auto content = reply.find("content");
-    if (content == reply.end() || !content->is_array()) {
-      state.fail(Failure::protocol, "reply has no content array: " + snippet(reply.dump()));
-      return;
-    }
-    for (const json& block : *content) {
-      if (string_field(block, "type") == "text") state.text += string_field(block, "text");
-    }
-    state.finish_reason = string_field(reply, "stop_reason");
-    if (const auto usage = reply.find("usage"); usage != reply.end()) {
-      anthropic_input_usage(*usage, state.usage);
-      state.usage.output_tokens = int_field(*usage, "output_tokens");
-    }
-  }
-
-  void on_event(const SseParser::Event& event, StreamState& state) const override {
-    const json data = json::parse(event.data, nullptr, false);
-    if (data.is_discarded() || !data.is_object()) {
-      state.fail(Failure::protocol, "malformed JSON in stream: " + snippet(event.data));
-      return;
-    }
-    // The data's own type names the event as reliably as the event: line, and survives proxies that drop it.
-    std::string type = string_field(data, "type");
-    if (type.empty()) type = event.name;
-    if (type == "message_start") {
-      if (const auto message = data.find("message"); message != data.end() && message->contains("usage")) {
-        const json& usage = (*message)["usage"];
-        anthropic_input_usage(usage, state.usage);
-        state.usage.output_tokens = int_field(usage, "output_tokens");
-      }
-    } else if (type == "content_block_delta") {
-      if (const auto delta = data.find("delta"); delta != data.end() && string_field(*delta, "type") == "text_delta") {
-        state.text += string_field(*delta, "text");
-      }
-    } else if (type == "message_delta") {
-      if (const auto delta = data.find("delta"); delta != data.end()) {
-        if (std::string stop = string_field(*delta, "stop_reason"); !stop.empty()) state.finish_reason = stop;
-      }
-      if (const auto usage = data.find("usage"); usage != data.end() && usage->is_object()) {
-        // Counts here are cumulative for the message.
-        if (usage->contains("output_tokens")) state.usage.output_tokens = int_field(*usage, "output_tokens");
-        if (usage->contains("input_tokens")) anthropic_input_usage(*usage, state.usage);
-      }
-    } else if (type == "message_stop") {
-      state.done = true;
-    } else if (type == "error") {
-      state.fail_with_error_object(error_object(data));
-    }
-    // ping, content_block_start and content_block_stop carry nothing a reply needs.
   }
 };
 
@@ -591,6 +653,18 @@ std::unique_ptr<Provider> make_provider(const ModelRef& model, ProviderOptions o
   if (base_url.empty()) base_url = openai ? "https://api.openai.com/v1" : "https://api.anthropic.com/v1";
   if (openai) return std::make_unique<OpenAiProvider>(std::move(base_url), std::move(key), std::move(options));
   return std::make_unique<AnthropicProvider>(std::move(base_url), std::move(key), std::move(options));
+}
+
+ChatResponse parse_openai_reply(std::string_view body) { return read_reply(k_openai_protocol, body, false); }
+
+ChatResponse parse_openai_stream(std::string_view transcript) {
+  return read_reply(k_openai_protocol, transcript, true);
+}
+
+ChatResponse parse_anthropic_reply(std::string_view body) { return read_reply(k_anthropic_protocol, body, false); }
+
+ChatResponse parse_anthropic_stream(std::string_view transcript) {
+  return read_reply(k_anthropic_protocol, transcript, true);
 }
 
 }  // namespace kforge::agent

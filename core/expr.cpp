@@ -1,5 +1,6 @@
 #include "core/expr.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <functional>
@@ -13,11 +14,16 @@ struct Expr::Node {
   double number = 0.0;
   std::string text;  // name, operator or function
   std::vector<std::shared_ptr<const Node>> args;
+  int depth = 1;  // of the tree below and including this node
 };
 
 namespace {
 
 using NodePtr = std::shared_ptr<const Expr::Node>;
+
+// Evaluating and destroying a tree recurse once per level, and so does parsing a nesting: a text deeper than
+// this is an error, not a stack overflow. "1 + 1 + ... + 1" is as deep as it has terms.
+constexpr int k_max_depth = 256;
 
 // Recursive descent, lowest precedence first: sum, product, power (right-associative), unary, atom.
 class Parser {
@@ -47,12 +53,19 @@ class Parser {
     return true;
   }
 
-  static NodePtr binary(std::string op, NodePtr lhs, NodePtr rhs) {
+  // `node` once its arguments are set, with its depth.
+  NodePtr with_depth(std::shared_ptr<Expr::Node> node) const {
+    for (const auto& arg : node->args) node->depth = std::max(node->depth, arg->depth + 1);
+    if (node->depth > k_max_depth) fail("nested more than " + std::to_string(k_max_depth) + " levels deep");
+    return node;
+  }
+
+  NodePtr binary(std::string op, NodePtr lhs, NodePtr rhs) const {
     auto node = std::make_shared<Expr::Node>();
     node->kind = Expr::Node::Kind::binary;
     node->text = std::move(op);
     node->args = {std::move(lhs), std::move(rhs)};
-    return node;
+    return with_depth(std::move(node));
   }
 
   NodePtr parse_sum() {
@@ -83,12 +96,21 @@ class Parser {
     }
   }
 
+  // Every nesting (parentheses, arguments, unary signs, the right side of **) recurses through here.
   NodePtr parse_unary() {
+    if (m_nesting >= k_max_depth) fail("nested more than " + std::to_string(k_max_depth) + " levels deep");
+    ++m_nesting;
+    NodePtr node = parse_signed();
+    --m_nesting;
+    return node;
+  }
+
+  NodePtr parse_signed() {
     if (accept("-")) {
       auto node = std::make_shared<Expr::Node>();
       node->kind = Expr::Node::Kind::unary_minus;
       node->args = {parse_unary()};
-      return node;
+      return with_depth(std::move(node));
     }
     if (accept("+")) return parse_unary();
     return parse_power();
@@ -137,10 +159,10 @@ class Parser {
         const size_t want = (node->text == "min" || node->text == "max") ? 2 : 1;
         if (node->args.size() != want)
           fail(node->text + " takes " + std::to_string(want) + " argument" + (want == 1 ? "" : "s"));
-      } else {
-        node->kind = Expr::Node::Kind::name;
-        m_names.insert(node->text);
+        return with_depth(std::move(node));
       }
+      node->kind = Expr::Node::Kind::name;
+      m_names.insert(node->text);
       return node;
     }
     fail("unexpected '" + std::string(1, c) + "'");
@@ -149,6 +171,7 @@ class Parser {
   const std::string& m_text;
   std::set<std::string>& m_names;
   size_t m_pos = 0;
+  int m_nesting = 0;
 };
 
 double eval_node(const Expr::Node& node, const Bindings& bindings, const std::string& text) {

@@ -13,7 +13,8 @@ namespace kforge {
 class Database {
  public:
   // Opens `file` (creating it unless `read_only`) in WAL mode with a busy timeout, foreign keys on.
-  // Throws Error(environment) naming the file when it cannot.
+  // Throws Error(environment) naming the file when it cannot, or when it may not write a file it is to write.
+  // A reader of a file on read-only media reads it as immutable.
   Database(const std::filesystem::path& file, bool read_only = false);
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -22,10 +23,14 @@ class Database {
   void exec(const std::string& sql);
   [[nodiscard]] sqlite3* handle() const { return m_db; }
   [[nodiscard]] const std::string& file() const { return m_file; }
-  // Throws Error(environment) with SQLite's message and what we were doing.
+  // Throws Error(environment) with SQLite's message, what we were doing and, where the user can fix the cause
+  // (a full disk, a read-only file), what to do.
   [[noreturn]] void fail(const std::string& doing) const;
 
  private:
+  void open(int flags, const std::string& name);
+  void close();
+
   sqlite3* m_db = nullptr;
   std::string m_file;
 };

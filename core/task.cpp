@@ -16,6 +16,17 @@ namespace {
 
 using nlohmann::json;
 
+// A value for an error message, on one short line: a scalar as written (a long string cut short), a container by
+// its kind only. Dumping a container recurses once per level, and a task file nested a hundred thousand deep
+// would overflow the stack.
+std::string describe(const json& value) {
+  if (value.is_array()) return "an array";
+  if (value.is_object()) return "an object";
+  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (text.size() > 80) text = text.substr(0, 77) + "...";
+  return text;
+}
+
 // Reads one task file, remembering the file name so every complaint names the file and the JSON path.
 class Reader {
  public:
@@ -42,12 +53,12 @@ class Reader {
 
   int64_t integer(const json& object, const std::string& path, const char* key) const {
     const json& value = field(object, path, key);
-    if (!value.is_number_integer()) fail(path + "." + key, "expected an integer, got " + value.dump());
+    if (!value.is_number_integer()) fail(path + "." + key, "expected an integer, got " + describe(value));
     return value.get<int64_t>();
   }
 
   double number(const json& value, const std::string& path) const {
-    if (!value.is_number()) fail(path, "expected a number, got " + value.dump());
+    if (!value.is_number()) fail(path, "expected a number, got " + describe(value));
     return value.get<double>();
   }
 
@@ -59,7 +70,7 @@ class Reader {
   }
 
   void only_keys(const json& object, const std::string& path, std::initializer_list<const char*> keys) const {
-    if (!object.is_object()) fail(path, "expected an object, got " + object.dump());
+    if (!object.is_object()) fail(path, "expected an object, got " + describe(object));
     for (const auto& [key, value] : object.items()) {
       bool known = false;
       for (const char* k : keys) known = known || key == k;
@@ -267,7 +278,7 @@ Task parse_task(const json& root, const std::filesystem::path& file) {
     for (const auto& [name, value] : dims.items()) {
       if (!dim_names.contains(name)) r.fail(path + ".dims." + name, "no tensor shape uses the dim '" + name + "'");
       if (!value.is_number_integer() || value.get<int64_t>() < 1)
-        r.fail(path + ".dims." + name, "expected a positive integer, got " + value.dump());
+        r.fail(path + ".dims." + name, "expected a positive integer, got " + describe(value));
       shape.dims[name] = value.get<int64_t>();
     }
     for (const auto& name : dim_names)
@@ -376,6 +387,12 @@ Problem resolve_problem(const Task& task, const ShapeSet& shape) {
                     "') is " + std::to_string(value) + ", not a positive integer");
       dims.push_back(static_cast<int64_t>(value));
     }
+    // Sizes are int64 products everywhere (numel, the runner's buffers, the ABI's kforge_numel): one that
+    // overflows would wrap silently into a wrong, even small, buffer.
+    auto bytes = static_cast<int64_t>(dtype_size(tensor.dtype));
+    for (const int64_t dim : dims)
+      if (__builtin_mul_overflow(bytes, dim, &bytes))
+        throw_usage(where + ": tensor '" + tensor.name + "' is too large: its size in bytes overflows 64 bits");
     return dims;
   };
   for (const auto& input : task.inputs) problem.input_shapes.push_back(concrete(input));

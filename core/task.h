@@ -99,9 +99,11 @@ Tolerance default_tolerance(DType dtype);
 Task parse_task(const nlohmann::json& json, const std::filesystem::path& file);
 Task load_task(const std::filesystem::path& file);
 
-// Binds a size set; throws Error(usage) naming the file and shape when a dim is not a positive integer.
+// Binds a size set; throws Error(usage) naming the file and shape when a dim is not a positive integer or a
+// tensor's size in bytes overflows int64.
 Problem resolve_problem(const Task& task, const ShapeSet& shape);
 
+// The element count of a shape resolve_problem produced (which guarantees it fits).
 int64_t numel(const std::vector<int64_t>& shape);
 
 }  // namespace kforge

@@ -43,5 +43,27 @@ TEST(Expr, ErrorsSayWhere) {
   EXPECT_THROW((void)Expr::parse("1 // 0").eval({}), std::invalid_argument);
 }
 
+// Found by fuzzing (tests/fuzz/fuzz_expr.cpp): parsing, evaluating and destroying recursed once per level, so a
+// deep text overflowed the stack.
+TEST(Expr, DeepNestingIsAnErrorNotAStackOverflow) {
+  const auto deep = [](const std::string& open, const std::string& close, int levels) {
+    std::string text;
+    for (int i = 0; i < levels; ++i) text += open;
+    text += "1";
+    for (int i = 0; i < levels; ++i) text += close;
+    return text;
+  };
+  EXPECT_DOUBLE_EQ(Expr::parse(deep("(", ")", 200)).eval({}), 1);
+  for (const std::string& text : {deep("(", ")", 100000), deep("-", "", 100000), deep("sqrt(", ")", 100000),
+                                  deep("2 ** ", "", 100000), deep("1 + ", "", 100000), deep("(1 + ", ")", 300)}) {
+    try {
+      (void)Expr::parse(text);
+      ADD_FAILURE() << "accepted " << text.substr(0, 40) << "...";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("nested more than 256 levels deep"), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kforge

@@ -148,5 +148,37 @@ TEST(Task, LoadNamesTheFileOnBadJson) {
   std::filesystem::remove(file);
 }
 
+// Found by fuzzing (tests/fuzz/fuzz_task.cpp): error messages quoted the offending value with json::dump, which
+// recurses once per level, so a deeply nested file overflowed the stack.
+TEST(Task, DeeplyNestedJsonIsRefusedWithoutQuotingIt) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  try {
+    (void)parse_task(json::parse(deep), "deep.json");
+    FAIL() << "accepted an array";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::usage);
+    EXPECT_EQ(std::string(e.what()), "deep.json: $: expected an object, got an array");
+  }
+  json task = testing::valid_task_json();
+  task["version"] = json::parse(deep);
+  EXPECT_THROW((void)parse_task(task, "tasks/broadcast/scale_rows.json"), Error);
+}
+
+// Found by fuzzing (tests/fuzz/fuzz_task.cpp): a size set whose tensor had more bytes than int64 holds made
+// numel() overflow, undefined behaviour and, in practice, a wrapped buffer size.
+TEST(Task, TensorWhoseSizeOverflowsIsRefused) {
+  json task = testing::valid_task_json();
+  task["shapes"][1]["dims"] = {{"B", 9000000000000000}, {"N", 1000000}};
+  try {
+    (void)parse_task(task, "tasks/broadcast/scale_rows.json");
+    FAIL() << "accepted a tensor of 9e21 elements";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::usage);
+    EXPECT_NE(std::string(e.what()).find("shape 'big': tensor 'x' is too large"), std::string::npos) << e.what();
+  }
+  task["shapes"][1]["dims"] = {{"B", 1 << 20}, {"N", 1 << 20}};  // 2^40 elements, 4 TiB: absurd, but it fits
+  EXPECT_NO_THROW((void)parse_task(task, "tasks/broadcast/scale_rows.json"));
+}
+
 }  // namespace
 }  // namespace kforge
