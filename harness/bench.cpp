@@ -16,14 +16,17 @@
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <limits>
 #include <mutex>
+#include <numeric>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 namespace kforge {
 namespace {
@@ -39,6 +42,8 @@ struct WorkItem {
   std::filesystem::path source;
   std::string origin;  // reference, baseline or human
   std::string label;   // what the table shows
+  std::string text{};  // the source's content
+  std::string hash{};  // its sha256
   int64_t task_id = 0;
   int64_t kernel_id = 0;
 };
@@ -134,7 +139,37 @@ void print_summary(const std::vector<Row>& rows, double seconds) {
   std::printf("%zu kernels, %d not ok, %s\n", rows.size(), failed, format_duration(seconds).c_str());
 }
 
+// The items of `shard`, in their original order (references first).
+std::vector<WorkItem> shard_of(std::vector<WorkItem> items, const Shard& shard) {
+  if (shard.whole()) return items;
+  std::vector<size_t> order(items.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return std::tie(items[a].task->name, items[a].hash, items[a].origin) <
+           std::tie(items[b].task->name, items[b].hash, items[b].origin);
+  });
+  std::vector<bool> mine(items.size(), false);
+  for (size_t rank = static_cast<size_t>(shard.index - 1); rank < order.size();
+       rank += static_cast<size_t>(shard.count))
+    mine[order[rank]] = true;
+  std::vector<WorkItem> kept;
+  for (size_t i = 0; i < items.size(); ++i)
+    if (mine[i]) kept.push_back(std::move(items[i]));
+  return kept;
+}
+
 }  // namespace
+
+Shard parse_shard(const std::string& text) {
+  Shard shard;
+  char slash = 0;
+  std::istringstream in(text);
+  if (!(in >> shard.index >> slash >> shard.count) || slash != '/' || !in.eof())
+    throw_usage("--shard '" + text + "': expected I/N, e.g. 2/4");
+  if (shard.count < 1 || shard.index < 1 || shard.index > shard.count)
+    throw_usage("--shard '" + text + "': I must be between 1 and N");
+  return shard;
+}
 
 int run_bench(const BenchOptions& options) {
   const auto started = Clock::now();
@@ -194,10 +229,14 @@ int run_bench(const BenchOptions& options) {
     }
   }
   for (auto& item : items) {
+    item.text = read_file(item.source);
+    item.hash = sha256_hex(item.text);
+  }
+  const size_t unsharded = items.size();
+  items = shard_of(std::move(items), options.shard);
+  for (auto& item : items) {
     item.task_id = store.upsert_task(*item.task, read_file(item.task->file));
-    const std::string source = read_file(item.source);
-    KernelRecord record{sha256_hex(source),  item.task->name, backend->name(), item.origin, "", source,
-                        item.source.string()};
+    KernelRecord record{item.hash, item.task->name, backend->name(), item.origin, "", item.text, item.source.string()};
     item.kernel_id = store.upsert_kernel(record);
   }
 
@@ -229,10 +268,13 @@ int run_bench(const BenchOptions& options) {
     for (auto& w : workers) w.join();
   }
 
-  const int64_t run_id = store.begin_run("bench", backend->name());
+  const int64_t run_id = store.begin_run("bench", backend->name(), options.shard.whole() ? "" : options.shard.label());
   std::printf("kforge bench: %zu kernels over %zu tasks on %zu x %s (%s), %s timing, into %s\n", items.size(),
               selected.size(), kits.size(), first_device.name.c_str(), backend->name().c_str(), timing_mode.c_str(),
               options.db.c_str());
+  if (!options.shard.whole())
+    std::printf("shard %s: %zu of the selection's %zu kernels\n", options.shard.label().c_str(), items.size(),
+                unsharded);
   std::fflush(stdout);
 
   Progress progress(items.size());

@@ -8,6 +8,21 @@
 
 namespace kforge {
 
+// One of N slices of the bench's work (`--shard I/N`, I from 1 to N): the work list (references, baselines and
+// candidates of the selected tasks) sorted by task and kernel content hash, and every N-th item from the I-th.
+// The N shards of one selection partition its work exactly and differ in size by at most one kernel; every
+// shard must see the same suite, selection and kernels.
+struct Shard {
+  int index = 1;
+  int count = 1;
+
+  [[nodiscard]] bool whole() const { return count == 1; }
+  [[nodiscard]] std::string label() const { return std::to_string(index) + "/" + std::to_string(count); }
+};
+
+// Parses "I/N"; throws Error(usage) naming what is wrong.
+Shard parse_shard(const std::string& text);
+
 struct BenchOptions {
   std::filesystem::path tasks_dir;  // empty: the default suite
   std::filesystem::path db = "kforge.db";
@@ -26,6 +41,7 @@ struct BenchOptions {
   double timeout_seconds = 120.0;  // per correctness stage
   std::vector<std::string> flags;  // compiler flags; empty: the backend's
   bool json = false;               // print the summary as JSON
+  Shard shard;                     // the slice of the work this run does
 };
 
 // Runs the bench; returns the exit code (0 when every kernel is ok, 1 when one failed, 130 if interrupted).

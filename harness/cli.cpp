@@ -592,6 +592,9 @@ int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) 
   bench->add_option("--max-time", g.max_time, "Measured seconds per kernel before giving up on the noise target")
       ->capture_default_str();
   bench->add_option("--timeout", g.timeout_seconds, "Seconds each correctness stage may take")->capture_default_str();
+  std::string bench_shard;
+  bench->add_option("--shard", bench_shard,
+                    "Do only shard I of N (I/N, 1-based): N shards together do one run's work; see kforge db merge");
   bench->add_option("--flags", g.flags, "Compiler flags replacing the backend's defaults");
 
   size_t top = 5;
@@ -656,6 +659,7 @@ int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) 
       bench_options.timeout_seconds = g.timeout_seconds;
       bench_options.flags = split_flags(g.flags);
       bench_options.json = g.json_output;
+      if (!bench_shard.empty()) bench_options.shard = parse_shard(bench_shard);
       return run_bench(bench_options);
     }
     for (const auto& extension : extensions)

@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <ctime>
 
 #ifndef KFORGE_VERSION
@@ -162,6 +163,36 @@ CREATE TABLE attempts (
   UNIQUE (session_id, lineage, turn)
 );
 )sql",
+    // 3: scale-out. Runs, sessions and LLM calls get a random uuid (set by a trigger when an insert leaves it
+    // out), the identity `kforge db merge` dedupes them by, so merging a store twice, or through an
+    // intermediate merge, adds nothing. Runs also record the shard they ran and the scheduler job that ran
+    // them, and where a merge brought them from; `merges` logs every merge.
+    R"sql(
+ALTER TABLE runs ADD COLUMN uuid TEXT;
+ALTER TABLE runs ADD COLUMN shard TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN scheduler_job TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN merged_from TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN uuid TEXT;
+ALTER TABLE llm_calls ADD COLUMN uuid TEXT;
+UPDATE runs SET uuid = lower(hex(randomblob(16)));
+UPDATE sessions SET uuid = lower(hex(randomblob(16)));
+UPDATE llm_calls SET uuid = lower(hex(randomblob(16)));
+CREATE UNIQUE INDEX runs_by_uuid ON runs (uuid);
+CREATE UNIQUE INDEX sessions_by_uuid ON sessions (uuid);
+CREATE UNIQUE INDEX llm_calls_by_uuid ON llm_calls (uuid);
+CREATE TRIGGER runs_get_a_uuid AFTER INSERT ON runs WHEN NEW.uuid IS NULL
+BEGIN UPDATE runs SET uuid = lower(hex(randomblob(16))) WHERE id = NEW.id; END;
+CREATE TRIGGER sessions_get_a_uuid AFTER INSERT ON sessions WHEN NEW.uuid IS NULL
+BEGIN UPDATE sessions SET uuid = lower(hex(randomblob(16))) WHERE id = NEW.id; END;
+CREATE TRIGGER llm_calls_get_a_uuid AFTER INSERT ON llm_calls WHEN NEW.uuid IS NULL
+BEGIN UPDATE llm_calls SET uuid = lower(hex(randomblob(16))) WHERE id = NEW.id; END;
+CREATE TABLE merges (
+  id        INTEGER PRIMARY KEY,
+  merged_at TEXT NOT NULL,
+  source    TEXT NOT NULL,
+  added     TEXT NOT NULL
+);
+)sql",
 };
 
 static_assert(std::size(k_migrations) == k_schema_version, "one migration per schema version");
@@ -179,6 +210,18 @@ std::string host_name() {
   char name[256] = {};
   gethostname(name, sizeof name - 1);
   return name;
+}
+
+// The Slurm job this process runs in, as squeue shows it: "123_4" for element 4 of array 123, "123" for a
+// plain job, "" outside Slurm.
+std::string scheduler_job() {
+  const auto variable = [](const char* name) -> std::string {
+    const char* value = std::getenv(name);
+    return value != nullptr ? value : "";
+  };
+  const std::string array_job = variable("SLURM_ARRAY_JOB_ID");
+  if (!array_job.empty()) return array_job + "_" + variable("SLURM_ARRAY_TASK_ID");
+  return variable("SLURM_JOB_ID");
 }
 
 int64_t last_id_or_lookup(Database& db, Statement& lookup) {
@@ -228,13 +271,13 @@ std::map<std::string, int64_t> Store::row_counts() const {
   return counts;
 }
 
-int64_t Store::begin_run(const std::string& command, const std::string& backend) {
+int64_t Store::begin_run(const std::string& command, const std::string& backend, const std::string& shard) {
   Transaction transaction(m_db);
   Statement insert(m_db,
-                   "INSERT INTO runs (started_at, status, command, backend, host, pid, kforge_version) "
-                   "VALUES (?, 'running', ?, ?, ?, ?, ?)");
+                   "INSERT INTO runs (started_at, status, command, backend, host, pid, kforge_version, shard, "
+                   "scheduler_job) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?)");
   insert.bind(1, now_utc()).bind(2, command).bind(3, backend).bind(4, host_name()).bind(5, int64_t{getpid()});
-  insert.bind(6, std::string(KFORGE_VERSION)).run();
+  insert.bind(6, std::string(KFORGE_VERSION)).bind(7, shard).bind(8, scheduler_job()).run();
   const int64_t id = sqlite3_last_insert_rowid(m_db.handle());
   transaction.commit();
   return id;

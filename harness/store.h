@@ -17,7 +17,7 @@
 
 namespace kforge {
 
-inline constexpr int k_schema_version = 2;
+inline constexpr int k_schema_version = 3;
 
 struct KernelRecord {
   std::string hash;  // sha256 of the source
@@ -44,8 +44,9 @@ class Store {
   // Row counts of every table, by name.
   [[nodiscard]] std::map<std::string, int64_t> row_counts() const;
 
-  // Starts a run and returns its id; finish_run marks it finished or interrupted.
-  int64_t begin_run(const std::string& command, const std::string& backend);
+  // Starts a run and returns its id; finish_run marks it finished or interrupted. `shard` is bench's "I/N" when
+  // it ran one shard. Like the host and pid, the Slurm job running this process (if any) is recorded.
+  int64_t begin_run(const std::string& command, const std::string& backend, const std::string& shard = "");
   void finish_run(int64_t run_id, const std::string& status);
 
   // Idempotent upserts returning row ids.

@@ -6,6 +6,7 @@
 
 #include <signal.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <thread>
@@ -61,14 +62,33 @@ TEST_F(TempDb, VersionOneStoreIsMigratedKeepingItsRows) {
     store.begin_run("bench", "cpu");
   }
   {
-    // What a kforge before the agent left: schema 1, no agent tables.
+    // What a kforge before the agent left: schema 1, no agent tables, no run uuids.
     Database raw(db());
-    raw.exec("DROP TABLE attempts; DROP TABLE llm_calls; DROP TABLE sessions; PRAGMA user_version = 1");
+    raw.exec(
+        "DROP TABLE merges; DROP TRIGGER runs_get_a_uuid; DROP INDEX runs_by_uuid; ALTER TABLE runs DROP COLUMN uuid;"
+        "ALTER TABLE runs DROP COLUMN shard; ALTER TABLE runs DROP COLUMN scheduler_job;"
+        "ALTER TABLE runs DROP COLUMN merged_from;"
+        "DROP TABLE attempts; DROP TABLE llm_calls; DROP TABLE sessions; PRAGMA user_version = 1");
   }
   Store store(db());
   EXPECT_EQ(store.schema_version(), k_schema_version);
   EXPECT_EQ(store.row_counts().at("runs"), 1) << "rows survive the migration";
   EXPECT_EQ(store.row_counts().at("sessions"), 0);
+  EXPECT_EQ(text(db(), "SELECT length(uuid) FROM runs"), "32") << "a migrated run gets its merge identity";
+}
+
+TEST_F(TempDb, EveryNewRunGetsItsOwnUuidAndTheSlurmJobRunningIt) {
+  Store store(db());
+  ::unsetenv("SLURM_JOB_ID");
+  ::setenv("SLURM_ARRAY_JOB_ID", "812", 1);
+  ::setenv("SLURM_ARRAY_TASK_ID", "3", 1);
+  store.begin_run("bench", "cpu", "3/4");
+  ::unsetenv("SLURM_ARRAY_JOB_ID");
+  ::unsetenv("SLURM_ARRAY_TASK_ID");
+  store.begin_run("bench", "cpu");
+  EXPECT_EQ(count(db(), "SELECT count(DISTINCT uuid) FROM runs WHERE length(uuid) = 32"), 2);
+  EXPECT_EQ(text(db(), "SELECT shard || ' ' || scheduler_job FROM runs WHERE id = 1"), "3/4 812_3");
+  EXPECT_EQ(text(db(), "SELECT shard || scheduler_job FROM runs WHERE id = 2"), "");
 }
 
 TEST_F(TempDb, UpsertsAreIdempotentAndEvaluationsCarrySamples) {
