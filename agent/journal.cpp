@@ -1,21 +1,11 @@
 #include "agent/journal.h"
 
+#include "core/clock.h"
 #include "core/sqlite.h"
 #include "harness/store.h"
 
-#include <ctime>
-
 namespace kforge::agent {
 namespace {
-
-std::string now_utc() {
-  const std::time_t now = std::time(nullptr);
-  std::tm parts{};
-  gmtime_r(&now, &parts);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
-}
 
 constexpr const char* k_session_columns =
     "s.id, s.created_at, s.updated_at, s.status, s.stop_reason, s.task, s.backend, s.model, s.strategy, "
@@ -62,7 +52,7 @@ int64_t Journal::begin_session(const std::string& task, int64_t task_id, const s
   Statement insert(db,
                    "INSERT INTO sessions (created_at, updated_at, status, task, task_id, backend, device_id, model, "
                    "strategy, config_json) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)");
-  const std::string now = now_utc();
+  const std::string now = utc_timestamp();
   insert.bind(1, now).bind(2, now).bind(3, task).bind(5, backend);
   // 0 means "not recorded": NULL keeps the foreign keys honest.
   if (task_id > 0)
@@ -83,7 +73,7 @@ void Journal::set_status(int64_t session_id, const std::string& status, const st
   Database& db = m_store.database();
   Transaction transaction(db);
   Statement update(db, "UPDATE sessions SET status = ?, stop_reason = ?, updated_at = ? WHERE id = ?");
-  update.bind(1, status).bind(2, stop_reason).bind(3, now_utc()).bind(4, session_id).run();
+  update.bind(1, status).bind(2, stop_reason).bind(3, utc_timestamp()).bind(4, session_id).run();
   transaction.commit();
 }
 
@@ -109,14 +99,18 @@ int64_t Journal::record_call(int64_t session_id, const CallRecord& call) {
                    "http_status, attempts, error, request_json, response_text, input_tokens, output_tokens, "
                    "cached_tokens, cost_usd, latency_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   const ChatResponse& r = call.response;
-  insert.bind(1, session_id).bind(2, now_utc()).bind(3, call.provider).bind(4, call.model).bind(5, call.cache_key);
+  insert.bind(1, session_id)
+      .bind(2, utc_timestamp())
+      .bind(3, call.provider)
+      .bind(4, call.model)
+      .bind(5, call.cache_key);
   insert.bind(6, int64_t{call.cache_hit}).bind(7, int64_t{r.ok}).bind(8, int64_t{r.http_status});
   insert.bind(9, int64_t{r.attempts}).bind(10, r.error).bind(11, call.request.dump()).bind(12, r.text);
   insert.bind(13, r.usage.input_tokens).bind(14, r.usage.output_tokens).bind(15, r.usage.cached_tokens);
   insert.bind(16, call.cost_usd).bind(17, r.latency_seconds).run();
   const int64_t id = sqlite3_last_insert_rowid(db.handle());
   Statement touch(db, "UPDATE sessions SET updated_at = ? WHERE id = ?");
-  touch.bind(1, now_utc()).bind(2, session_id).run();
+  touch.bind(1, utc_timestamp()).bind(2, session_id).run();
   transaction.commit();
   return id;
 }
@@ -150,7 +144,7 @@ void Journal::record_attempt(int64_t session_id, const AttemptRow& a) {
   Statement insert(db,
                    "INSERT INTO attempts (session_id, created_at, lineage, turn, call_id, parent_kernel_id, kernel_id, "
                    "evaluation_id, status, speedup, feedback) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  insert.bind(1, session_id).bind(2, now_utc()).bind(3, int64_t{a.lineage}).bind(4, int64_t{a.turn});
+  insert.bind(1, session_id).bind(2, utc_timestamp()).bind(3, int64_t{a.lineage}).bind(4, int64_t{a.turn});
   auto bind_id = [&](int index, int64_t id) {
     if (id > 0)
       insert.bind(index, id);

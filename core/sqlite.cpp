@@ -86,7 +86,8 @@ Database::Database(const std::filesystem::path& file, bool read_only) : m_file(f
 }
 
 void Database::open(int flags, const std::string& name) {
-  if (sqlite3_open_v2(name.c_str(), &m_db, flags | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+  // SQLITE_OPEN_URI lets attach_read_only() name its file with "?mode=ro"; kforge's own names are plain paths.
+  if (sqlite3_open_v2(name.c_str(), &m_db, flags | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_URI, nullptr) != SQLITE_OK) {
     const std::string why = m_db ? sqlite3_errmsg(m_db) + advice(sqlite3_errcode(m_db)) : "out of memory";
     close();
     throw_environment("cannot open the database " + m_file + ": " + why);
@@ -112,6 +113,25 @@ void Database::exec(const std::string& sql) {
     throw_environment("database " + m_file + ": " + why + " (while running: " + sql.substr(0, 80) + ")" + advice(rc));
   }
 }
+
+void Database::attach_read_only(const std::filesystem::path& file, const std::string& alias) {
+  if (!std::filesystem::is_regular_file(file))
+    throw_environment("cannot open the database " + file.string() + ": no such file");
+  const std::string sql = "ATTACH DATABASE ? AS " + alias;
+  const std::string uri = file_uri(file, "mode=ro");
+  sqlite3_stmt* statement = nullptr;
+  int rc = sqlite3_prepare_v2(m_db, sql.c_str(), -1, &statement, nullptr);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(statement, 1, uri.c_str(), -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(statement);
+  }
+  // The message is read before finalize, which may replace it.
+  const std::string why = sqlite3_errmsg(m_db);
+  sqlite3_finalize(statement);
+  if (rc != SQLITE_DONE) throw_environment("cannot open the database " + file.string() + ": " + why + advice(rc));
+}
+
+void Database::detach(const std::string& alias) { exec("DETACH DATABASE " + alias); }
 
 Transaction::Transaction(Database& db) : m_db(db) { m_db.exec("BEGIN IMMEDIATE"); }
 

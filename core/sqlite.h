@@ -21,6 +21,10 @@ class Database {
   ~Database();
 
   void exec(const std::string& sql);
+  // Attaches another database file read-only as schema `alias` (ATTACH cannot run inside a transaction), and
+  // detaches it. Throws Error(environment) naming the file.
+  void attach_read_only(const std::filesystem::path& file, const std::string& alias);
+  void detach(const std::string& alias);
   [[nodiscard]] sqlite3* handle() const { return m_db; }
   [[nodiscard]] const std::string& file() const { return m_file; }
   // Throws Error(environment) with SQLite's message, what we were doing and, where the user can fix the cause

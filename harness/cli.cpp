@@ -7,6 +7,7 @@
 #include "harness/compile_cache.h"
 #include "harness/devices.h"
 #include "harness/evaluation.h"
+#include "harness/merge.h"
 #include "harness/npy.h"
 #include "harness/sandbox.h"
 #include "harness/store.h"
@@ -488,6 +489,59 @@ int cmd_db_info(const GlobalOptions& g, const std::string& db_file) {
   return 0;
 }
 
+int cmd_db_merge(const GlobalOptions& g, const std::string& out, const std::vector<std::string>& inputs) {
+  const auto results = merge_stores(out, std::vector<std::filesystem::path>(inputs.begin(), inputs.end()));
+  json merged = json::array();
+  for (const auto& result : results) {
+    merged.push_back({{"source", result.source},
+                      {"added", result.added},
+                      {"evaluations_replaced", result.evaluations_replaced},
+                      {"rows_updated", result.rows_updated}});
+  }
+  const auto counts = Store(out).row_counts();
+  if (g.json_output) {
+    std::cout << json{{"out", out}, {"merged", merged}, {"rows", counts}}.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& result : results) {
+    std::string what;
+    const auto say = [&](int64_t count, const std::string& noun) {
+      if (count == 0) return;
+      what += (what.empty() ? "" : ", ") + std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
+    };
+    for (const std::string table : {"runs", "devices", "tasks", "kernels", "evaluations", "sessions", "attempts"})
+      say(result.added.at(table), table.substr(0, table.size() - 1));
+    say(result.evaluations_replaced, "newer evaluation");
+    say(result.rows_updated, "updated row");
+    std::printf("%s: %s\n", result.source.c_str(), what.empty() ? "nothing new" : ("added " + what).c_str());
+  }
+  std::printf("%s: %lld evaluations of %lld kernels from %lld runs\n", out.c_str(),
+              static_cast<long long>(counts.at("evaluations")), static_cast<long long>(counts.at("kernels")),
+              static_cast<long long>(counts.at("runs")));
+  return 0;
+}
+
+int cmd_db_upgrade(const GlobalOptions& g, const std::string& file) {
+  if (!std::filesystem::exists(file)) throw_usage(file + ": no such database");
+  int before = 0;
+  {
+    const Database db(file, true);
+    Statement version(db, "PRAGMA user_version");
+    version.step();
+    before = static_cast<int>(version.column_int(0));
+  }
+  const Store store(file);
+  if (g.json_output) {
+    std::cout << json{{"file", file}, {"from", before}, {"to", store.schema_version()}}.dump(2) << "\n";
+    return 0;
+  }
+  if (before == store.schema_version())
+    std::printf("%s: already at schema version %d\n", file.c_str(), before);
+  else
+    std::printf("%s: schema version %d -> %d\n", file.c_str(), before, store.schema_version());
+  return 0;
+}
+
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> items;
   std::istringstream parts(text);
@@ -613,10 +667,21 @@ int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) 
   report->add_option("--format", report_formats, "Comma-separated subset of html, md, json, csv")
       ->capture_default_str();
 
-  auto* db = app.add_subcommand("db", "Inspect the store");
+  auto* db = app.add_subcommand("db", "Inspect, upgrade and merge stores");
   db->require_subcommand(1);
-  auto* db_info = db->add_subcommand("info", "Schema version and row counts");
+  auto* db_info = db->add_subcommand("info", "Schema version, row counts, runs and merges");
   db_info->add_option("--db", db_file, "SQLite store")->capture_default_str();
+  std::string merge_out;
+  std::vector<std::string> merge_inputs;
+  auto* db_merge = db->add_subcommand(
+      "merge",
+      "Merge stores (one per Slurm job or machine) into OUT without duplicates; safe to rerun. Kernels and tasks "
+      "match by content hash, devices by fingerprint, runs and sessions by uuid; evaluations keep their runs");
+  db_merge->add_option("out", merge_out, "The store to merge into (created if missing)")->required();
+  db_merge->add_option("inputs", merge_inputs, "Stores to merge, at this kforge's schema version")->required();
+  std::string upgrade_file;
+  auto* db_upgrade = db->add_subcommand("upgrade", "Migrate a store to this kforge's schema version in place");
+  db_upgrade->add_option("file", upgrade_file, "SQLite store")->required();
 
   for (const auto& extension : extensions) extension.add(app);
 
@@ -636,6 +701,8 @@ int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) 
     if (app.got_subcommand("run")) return cmd_run(g, task_name, shape_label, seed, kernel_file, dump_dir);
     if (app.got_subcommand("leaderboard")) return cmd_leaderboard(g, db_file, top, include_flagged);
     if (db->got_subcommand("info")) return cmd_db_info(g, db_file);
+    if (db->got_subcommand("merge")) return cmd_db_merge(g, merge_out, merge_inputs);
+    if (db->got_subcommand("upgrade")) return cmd_db_upgrade(g, upgrade_file);
     if (app.got_subcommand("report")) return cmd_report(g, db_file, report_out, report_formats);
     if (app.got_subcommand("bench")) {
       bench_options.tasks_dir = g.tasks_dir;

@@ -1,5 +1,6 @@
 #include "harness/store.h"
 
+#include "core/clock.h"
 #include "core/error.h"
 
 #include <nlohmann/json.hpp>
@@ -7,7 +8,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <ctime>
 
 #ifndef KFORGE_VERSION
 #define KFORGE_VERSION "dev"
@@ -197,15 +197,6 @@ CREATE TABLE merges (
 
 static_assert(std::size(k_migrations) == k_schema_version, "one migration per schema version");
 
-std::string now_utc() {
-  const std::time_t now = std::time(nullptr);
-  std::tm parts{};
-  gmtime_r(&now, &parts);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
-}
-
 std::string host_name() {
   char name[256] = {};
   gethostname(name, sizeof name - 1);
@@ -262,8 +253,8 @@ void Store::migrate() {
 
 std::map<std::string, int64_t> Store::row_counts() const {
   std::map<std::string, int64_t> counts;
-  for (const char* table :
-       {"runs", "devices", "tasks", "kernels", "evaluations", "samples", "sessions", "llm_calls", "attempts"}) {
+  for (const char* table : {"runs", "devices", "tasks", "kernels", "evaluations", "samples", "sessions", "llm_calls",
+                            "attempts", "merges"}) {
     Statement statement(m_db, std::string("SELECT count(*) FROM ") + table);
     statement.step();
     counts[table] = statement.column_int(0);
@@ -276,7 +267,7 @@ int64_t Store::begin_run(const std::string& command, const std::string& backend,
   Statement insert(m_db,
                    "INSERT INTO runs (started_at, status, command, backend, host, pid, kforge_version, shard, "
                    "scheduler_job) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?)");
-  insert.bind(1, now_utc()).bind(2, command).bind(3, backend).bind(4, host_name()).bind(5, int64_t{getpid()});
+  insert.bind(1, utc_timestamp()).bind(2, command).bind(3, backend).bind(4, host_name()).bind(5, int64_t{getpid()});
   insert.bind(6, std::string(KFORGE_VERSION)).bind(7, shard).bind(8, scheduler_job()).run();
   const int64_t id = sqlite3_last_insert_rowid(m_db.handle());
   transaction.commit();
@@ -286,7 +277,7 @@ int64_t Store::begin_run(const std::string& command, const std::string& backend,
 void Store::finish_run(int64_t run_id, const std::string& status) {
   Transaction transaction(m_db);
   Statement update(m_db, "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?");
-  update.bind(1, status).bind(2, now_utc()).bind(3, run_id).run();
+  update.bind(1, status).bind(2, utc_timestamp()).bind(3, run_id).run();
   transaction.commit();
 }
 
@@ -349,7 +340,7 @@ int64_t Store::upsert_kernel(const KernelRecord& kernel) {
     insert.bind_null(5);
   else
     insert.bind(5, kernel.model);
-  insert.bind(6, kernel.path).bind(7, kernel.source).bind(8, now_utc());
+  insert.bind(6, kernel.path).bind(7, kernel.source).bind(8, utc_timestamp());
   if (kernel.parent_id > 0)
     insert.bind(9, kernel.parent_id);
   else
@@ -367,7 +358,7 @@ int64_t Store::record_evaluation(int64_t run_id, int64_t device_id, int64_t task
                                  const std::string& timing_mode) {
   const std::string verdict_json = to_json(verdict).dump();
   const std::string flags = nlohmann::json(verdict.flags).dump();
-  const std::string created = now_utc();
+  const std::string created = utc_timestamp();
   Transaction transaction(m_db);
   Statement insert(m_db,
                    "INSERT INTO evaluations (run_id, device_id, task_id, kernel_id, shape, timing_mode, "

@@ -1,5 +1,6 @@
 #include "reports/report.h"
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "reports/format.h"
 
@@ -70,11 +71,7 @@ std::string report_timestamp() {
   std::time_t now = std::time(nullptr);
   if (const char* epoch = std::getenv("SOURCE_DATE_EPOCH"); epoch != nullptr && *epoch != '\0')
     now = static_cast<std::time_t>(std::strtoll(epoch, nullptr, 10));
-  std::tm parts{};
-  gmtime_r(&now, &parts);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
+  return utc_timestamp(now);
 }
 
 namespace {

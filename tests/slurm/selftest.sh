@@ -16,8 +16,8 @@ leftovers() {
   for p in /proc/[0-9]*; do
     { st=$(<"$p/stat"); } 2>/dev/null || continue
     st=${st##*) }; [[ ${st:0:1} == Z ]] && continue
-    if tr '\0' '\n' 2>/dev/null <"$p/cmdline" | grep -qF "$1" ||
-       tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qxF "SLURM_CONF=$1/etc/slurm.conf"; then
+    if tr '\0' '\n' 2>/dev/null <"$p/cmdline" | grep -F "$1" >/dev/null ||
+       tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -xF "SLURM_CONF=$1/etc/slurm.conf" >/dev/null; then
       [[ ${p#/proc/} == "$$" || ${p#/proc/} == "$BASHPID" ]] && continue
       echo "${p#/proc/} $(tr '\0' ' ' 2>/dev/null <"$p/cmdline")"
     fi

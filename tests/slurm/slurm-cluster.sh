@@ -93,19 +93,12 @@ stop_pid() {
 # Wait until FILE holds the pid of a live EXE of ours (daemons write it after forking).
 wait_pidfile() {
   local pidfile=$1 exe=$2 i
-  for i in $(seq 1 100); do
-    pid_is_ours "$(read_pid "$pidfile")" "$exe" && return 0
-    sleep 0.1
-  done
+  for i in $(seq 1 100); do pid_is_ours "$(read_pid "$pidfile")" "$exe" && return 0; sleep 0.1; done
   return 1
 }
 
-fail_start() {  # print log tails, stop what was started, skip with reason
-  local f
-  for f in "$S"/log/*.log; do
-    [[ -f $f ]] || continue
-    echo "----- tail $f" >&2; tail -n 20 "$f" >&2
-  done
+fail_start() {  # print log tails; skip() exits and on_exit stops what was started
+  tail -n 20 "$S"/log/*.log >&2 2>/dev/null || true
   skip "$*"
 }
 
@@ -166,6 +159,9 @@ KillWait=2
 InactiveLimit=0
 SlurmctldTimeout=30
 SlurmdTimeout=30
+# sbatch --wait polls at 2, 10, 42 s... unless 2 >= MinJobAge/2, then every 2 s.
+# Finished jobs stay visible to squeue/scontrol for 5-60 s only.
+MinJobAge=5
 ${hw} NodeAddr=127.0.0.1 NodeHostname=${node} RealMemory=${mem} State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
@@ -245,7 +241,8 @@ sweep_leftovers() {
   for p in /proc/[0-9]*; do
     exe=$(readlink -f "$p/exe" 2>/dev/null) || continue
     [[ " $bins " == *" $exe "* ]] || continue
-    tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qxF "SLURM_CONF=$conf" || continue
+    # grep without -q: an early exit could SIGPIPE tr, and pipefail would call that a miss.
+    tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -xF "SLURM_CONF=$conf" >/dev/null || continue
     pid=${p#/proc/}
     log "killing leftover $exe ($pid) and its descendants"
     # Job tasks first: with proctrack/linuxproc the stepd's process tree is the job.
