@@ -472,11 +472,24 @@ int cmd_db_info(const GlobalOptions& g, const std::string& db_file) {
   Statement runs(store.database(), "SELECT status, count(*) FROM runs GROUP BY status ORDER BY status");
   json run_status = json::object();
   while (runs.step()) run_status[runs.column_text(0)] = runs.column_int(1);
+  // Where the runs came from: one line per merged file, with the shards and Slurm jobs it held.
+  Statement origins(store.database(),
+                    "SELECT merged_from, count(*), group_concat(DISTINCT nullif(shard, '')), "
+                    "group_concat(DISTINCT nullif(scheduler_job, '')) FROM runs WHERE merged_from <> '' "
+                    "GROUP BY merged_from ORDER BY merged_from");
+  json merged_from = json::array();
+  while (origins.step()) {
+    merged_from.push_back({{"file", origins.column_text(0)},
+                           {"runs", origins.column_int(1)},
+                           {"shards", origins.column_text(2)},
+                           {"scheduler_jobs", origins.column_text(3)}});
+  }
   if (g.json_output) {
     std::cout << json{{"file", db_file},
                       {"schema_version", store.schema_version()},
                       {"rows", counts},
-                      {"runs", run_status}}
+                      {"runs", run_status},
+                      {"merged_from", merged_from}}
                      .dump(2)
               << "\n";
     return 0;
@@ -486,6 +499,15 @@ int cmd_db_info(const GlobalOptions& g, const std::string& db_file) {
     std::printf("  %-12s %10lld rows\n", table.c_str(), static_cast<long long>(count));
   for (const auto& [status, count] : run_status.items())
     std::printf("  runs %s: %lld\n", status.c_str(), static_cast<long long>(count.get<int64_t>()));
+  for (const auto& origin : merged_from) {
+    std::printf("  merged from %s: %lld run%s", origin["file"].get<std::string>().c_str(),
+                static_cast<long long>(origin["runs"].get<int64_t>()), origin["runs"] == 1 ? "" : "s");
+    if (!origin["shards"].get<std::string>().empty())
+      std::printf(", shard %s", origin["shards"].get<std::string>().c_str());
+    if (!origin["scheduler_jobs"].get<std::string>().empty())
+      std::printf(", Slurm job %s", origin["scheduler_jobs"].get<std::string>().c_str());
+    std::printf("\n");
+  }
   return 0;
 }
 

@@ -1,0 +1,134 @@
+// A real Slurm: tests/slurm/slurm-cluster.sh starts munged, slurmctld and slurmd on this machine (installing
+// Debian's slurm-wlm and munge when missing), `kforge slurm bench` submits a 4-shard array job to it, and the
+// merged shards must hold exactly the work of one unsharded run. Skips, saying why, where the daemons cannot
+// start (no root, no packages, no ports); stops exactly the daemons it started.
+#include "core/sqlite.h"
+#include "support.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <set>
+
+namespace kforge {
+namespace {
+
+using testing::run_kforge;
+
+const char* const k_tasks = "relu,sigmoid,clamp,vector_add,exp,sum_rows";
+
+class Slurm : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/kforge-slurm-XXXXXX";  // short: munge's socket path must fit in sun_path
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    m_dir = pattern;
+    const auto started =
+        run_command({"/bin/bash", script().string(), "start", (m_dir / "cluster").string()}, std::chrono::minutes(10));
+    m_started = started.status.success();
+    if (started.status.exit_code == 77) {
+      const auto reason = started.output.rfind("skip: ");
+      KFORGE_SKIP("no Slurm cluster: " +
+                  (reason == std::string::npos ? started.output : started.output.substr(reason + 6)));
+    }
+    ASSERT_TRUE(m_started) << started.status.describe() << "\n" << started.output;
+    // The cluster's one setting every client needs.
+    std::ifstream env(m_dir / "cluster" / "env.sh");
+    std::getline(env, m_env);
+    ASSERT_EQ(m_env.rfind("export SLURM_CONF=", 0), 0U) << m_env;
+    m_env += ";";
+  }
+
+  void TearDown() override {
+    if (!m_dir.empty())
+      (void)run_command({"/bin/bash", script().string(), "stop", (m_dir / "cluster").string()},
+                        std::chrono::minutes(2));
+    std::filesystem::remove_all(m_dir);
+  }
+
+  static std::filesystem::path script() { return testing::source_dir() / "tests" / "slurm" / "slurm-cluster.sh"; }
+
+  std::filesystem::path m_dir;
+  std::string m_env;
+  bool m_started = false;
+};
+
+// (task, kernel hash, shape, timing mode, status) of every evaluation: what a run did, whatever it timed.
+std::set<std::string> work_done(const std::filesystem::path& file) {
+  const Database db(file, true);
+  Statement rows(
+      db,
+      "SELECT t.name || ' ' || k.hash || ' ' || k.origin || ' ' || e.shape || ' ' || e.timing_mode || ' ' "
+      "|| e.status FROM evaluations e JOIN tasks t ON t.id = e.task_id JOIN kernels k ON k.id = e.kernel_id");
+  std::set<std::string> out;
+  while (rows.step()) EXPECT_TRUE(out.insert(rows.column_text(0)).second) << "twice: " << rows.column_text(0);
+  return out;
+}
+
+int64_t count(const std::filesystem::path& file, const std::string& sql) {
+  const Database db(file, true);
+  Statement statement(db, sql);
+  statement.step();
+  return statement.column_int(0);
+}
+
+TEST_F(Slurm, FourShardsOnARealClusterMergeIntoTheWorkOfOneRun) {
+  // Candidates beside the references: one kernel that differs from the reference only by a comment.
+  const auto kernels = m_dir / "kernels";
+  std::filesystem::create_directories(kernels);
+  std::filesystem::copy_file(testing::source_dir() / "reference_kernels" / "relu" / "cpu.cpp", kernels / "relu.cpp");
+  std::ofstream(kernels / "relu.cpp", std::ios::app) << "// a candidate\n";
+  const auto results = m_dir / "results";
+  const std::string bench_args =
+      std::string(" -- --tasks ") + k_tasks + " --kernels " + kernels.string() + " --max-time 0.3";
+
+  const auto submitted = run_kforge(
+      "slurm bench --shards 4 --results " + results.string() + " --cpus-per-task 1 --time 00:20:00 --wait" + bench_args,
+      m_env);
+  ASSERT_EQ(submitted.status.exit_code, 0) << submitted.output;
+
+  const auto status = run_kforge("--json slurm status --results " + results.string(), m_env);
+  ASSERT_EQ(status.status.exit_code, 0) << status.output;
+  const auto elements = nlohmann::json::parse(status.output)["elements"];
+  ASSERT_EQ(elements.size(), 4U) << status.output;
+  for (const auto& element : elements) EXPECT_EQ(element["state"], "COMPLETED") << status.output;
+
+  std::string shards;
+  for (int i = 1; i <= 4; ++i) {
+    const auto shard = results / ("shard-" + std::to_string(i) + ".db");
+    ASSERT_TRUE(std::filesystem::exists(shard)) << shard;
+    EXPECT_GT(count(shard, "SELECT count(*) FROM evaluations"), 0) << shard << ": 7 kernels over 4 shards";
+    EXPECT_EQ(count(shard, "SELECT count(*) FROM runs WHERE shard = '" + std::to_string(i) +
+                               "/4' AND scheduler_job LIKE '%\\_" + std::to_string(i) + "' ESCAPE '\\'"),
+              1)
+        << shard << ": the run records its shard and its Slurm array element";
+    shards += " " + shard.string();
+  }
+  const auto merged = m_dir / "merged.db";
+  const auto merge = run_kforge("db merge " + merged.string() + shards);
+  ASSERT_EQ(merge.status.exit_code, 0) << merge.output;
+
+  const auto one = m_dir / "one.db";
+  const auto unsharded = run_kforge("bench --db " + one.string() + bench_args.substr(4));
+  ASSERT_EQ(unsharded.status.exit_code, 0) << unsharded.output;
+  const auto done = work_done(one);
+  EXPECT_EQ(done.size(), 7U) << "6 references and 1 candidate";
+  EXPECT_EQ(work_done(merged), done);
+
+  // Merging the same shards again changes nothing.
+  const auto rows = [&] {
+    std::string counts;
+    for (const char* table : {"runs", "kernels", "evaluations", "samples", "merges"})
+      counts +=
+          std::string(table) + "=" + std::to_string(count(merged, std::string("SELECT count(*) FROM ") + table)) + " ";
+    return counts;
+  };
+  const auto before = rows();
+  const auto again = run_kforge("db merge " + merged.string() + shards);
+  ASSERT_EQ(again.status.exit_code, 0) << again.output;
+  EXPECT_EQ(rows(), before);
+  EXPECT_EQ(work_done(merged), done);
+}
+
+}  // namespace
+}  // namespace kforge
