@@ -534,7 +534,9 @@ void add_slurm_job_options(CLI::App* cmd, SlurmCli& s, const std::string& defaul
 }
 
 void add_slurm_commands(CLI::App& app, SlurmCli& s) {
-  auto* group = app.add_subcommand("slurm", "Run bench or evolve as a Slurm job array, a store per element");
+  auto* group = app.add_subcommand("slurm",
+                                   "Run bench or evolve as a Slurm job array, a store per element (this kforge, the "
+                                   "suite and --results must be on a file system the nodes share)");
   group->require_subcommand(1);
   s.bench = group->add_subcommand("bench",
                                   "Submit the bench as N array elements; element I runs shard I/N into DIR/shard-I.db");
