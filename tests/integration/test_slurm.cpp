@@ -80,11 +80,11 @@ TEST_F(Slurm, FourShardsOnARealClusterMergeIntoTheWorkOfOneRun) {
   std::ofstream(kernels / "relu.cpp", std::ios::app) << "// a candidate\n";
   const auto results = m_dir / "results";
   const std::string bench_args =
-      std::string(" -- --tasks ") + k_tasks + " --kernels " + kernels.string() + " --max-time 0.3";
+      std::string("--tasks ") + k_tasks + " --kernels " + kernels.string() + " --max-time 0.3";
 
-  const auto submitted = run_kforge(
-      "slurm bench --shards 4 --results " + results.string() + " --cpus-per-task 1 --time 00:20:00 --wait" + bench_args,
-      m_env);
+  const auto submitted = run_kforge("slurm bench --shards 4 --results " + results.string() +
+                                        " --cpus-per-task 1 --time 00:20:00 --wait -- " + bench_args,
+                                    m_env);
   ASSERT_EQ(submitted.status.exit_code, 0) << submitted.output;
 
   const auto status = run_kforge("--json slurm status --results " + results.string(), m_env);
@@ -109,7 +109,7 @@ TEST_F(Slurm, FourShardsOnARealClusterMergeIntoTheWorkOfOneRun) {
   ASSERT_EQ(merge.status.exit_code, 0) << merge.output;
 
   const auto one = m_dir / "one.db";
-  const auto unsharded = run_kforge("bench --db " + one.string() + bench_args.substr(4));
+  const auto unsharded = run_kforge("bench --db " + one.string() + " " + bench_args);
   ASSERT_EQ(unsharded.status.exit_code, 0) << unsharded.output;
   const auto done = work_done(one);
   EXPECT_EQ(done.size(), 7U) << "6 references and 1 candidate";
