@@ -149,12 +149,7 @@ class ReportStore {
 // A temporary folder per test, removed afterwards.
 class TempDir : public ::testing::Test {
  protected:
-  void SetUp() override {
-    m_dir = std::filesystem::temp_directory_path() / ("kforge-report-" + std::to_string(getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(m_dir);
-    std::filesystem::create_directories(m_dir);
-  }
+  void SetUp() override { m_dir = fresh_test_dir("kforge-report"); }
   void TearDown() override { std::filesystem::remove_all(m_dir); }
   [[nodiscard]] const std::filesystem::path& dir() const { return m_dir; }
 

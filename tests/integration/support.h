@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -75,6 +77,17 @@ struct CpuHarness {
     return cascade.evaluate(task, kernel, suite.reference(task, "cpu"), options);
   }
 };
+
+// A new, empty folder for the running test: <tmp>/<prefix>-<pid>-<test name>, a leftover of an earlier run
+// removed first. The test removes it in TearDown.
+inline std::filesystem::path fresh_test_dir(const std::string& prefix) {
+  const auto dir =
+      std::filesystem::temp_directory_path() /
+      (prefix + "-" + std::to_string(getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
 
 // Runs the kforge binary with `args` (a shell-quoted string); returns its exit code and output.
 inline CommandResult run_kforge(const std::string& args, const std::string& env = "") {

@@ -38,9 +38,7 @@ constexpr const char* k_fake_sacct = "#!/bin/sh\necho 'Slurm accounting storage 
 class SlurmCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    m_root = std::filesystem::temp_directory_path() / ("kforge-slurm-" + std::to_string(getpid()) + "-" +
-                                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(m_root);
+    m_root = testing::fresh_test_dir("kforge-slurm");
     std::filesystem::create_directories(m_root / "bin");
     for (const auto& [name, text] :
          {std::pair{"sbatch", k_fake_sbatch}, std::pair{"squeue", k_fake_squeue}, std::pair{"sacct", k_fake_sacct}}) {

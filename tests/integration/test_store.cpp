@@ -18,12 +18,7 @@ using testing::run_kforge;
 
 class TempDb : public ::testing::Test {
  protected:
-  void SetUp() override {
-    m_dir = std::filesystem::temp_directory_path() / ("kforge-store-" + std::to_string(getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(m_dir);
-    std::filesystem::create_directories(m_dir);
-  }
+  void SetUp() override { m_dir = testing::fresh_test_dir("kforge-store"); }
   void TearDown() override { std::filesystem::remove_all(m_dir); }
   [[nodiscard]] std::filesystem::path db() const { return m_dir / "kforge.db"; }
 

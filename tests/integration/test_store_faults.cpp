@@ -122,10 +122,7 @@ std::vector<std::smatch> matching_lines(const std::string& log, const std::regex
 class StoreFaults : public ::testing::Test {
  protected:
   void SetUp() override {
-    m_dir = std::filesystem::temp_directory_path() / ("kforge-faults-" + std::to_string(getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(m_dir);
-    std::filesystem::create_directories(m_dir);
+    m_dir = testing::fresh_test_dir("kforge-faults");
     // log_softmax is there as the agent's example of the same category.
     write_small_suite(m_dir / "suite",
                       {"bias_add", "argmax_rows", "max_rows", "mean_rows", "sum_rows", k_agent_task, "log_softmax"});
