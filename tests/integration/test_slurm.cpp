@@ -4,10 +4,13 @@
 // start (no root, no packages, no ports); stops exactly the daemons it started.
 #include "core/sqlite.h"
 #include "support.h"
+#include "tests/support/fake_llm_server.h"
 
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <iterator>
+#include <regex>
 #include <set>
 
 namespace kforge {
@@ -65,6 +68,17 @@ std::set<std::string> work_done(const std::filesystem::path& file) {
   return out;
 }
 
+// What the array's elements printed, for a failure message.
+std::string element_logs(const std::filesystem::path& results) {
+  std::string text;
+  for (const auto& entry : std::filesystem::directory_iterator(results / "logs")) {
+    std::ifstream log(entry.path());
+    text += "--- " + entry.path().filename().string() + "\n" +
+            std::string((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  }
+  return text;
+}
+
 int64_t count(const std::filesystem::path& file, const std::string& sql) {
   const Database db(file, true);
   Statement statement(db, sql);
@@ -85,7 +99,7 @@ TEST_F(Slurm, FourShardsOnARealClusterMergeIntoTheWorkOfOneRun) {
   const auto submitted = run_kforge("slurm bench --shards 4 --results " + results.string() +
                                         " --cpus-per-task 1 --time 00:20:00 --wait -- " + bench_args,
                                     m_env);
-  ASSERT_EQ(submitted.status.exit_code, 0) << submitted.output;
+  ASSERT_EQ(submitted.status.exit_code, 0) << submitted.output << element_logs(results);
 
   const auto status = run_kforge("--json slurm status --results " + results.string(), m_env);
   ASSERT_EQ(status.status.exit_code, 0) << status.output;
@@ -128,6 +142,47 @@ TEST_F(Slurm, FourShardsOnARealClusterMergeIntoTheWorkOfOneRun) {
   ASSERT_EQ(again.status.exit_code, 0) << again.output;
   EXPECT_EQ(rows(), before);
   EXPECT_EQ(work_done(merged), done);
+}
+
+TEST_F(Slurm, EvolveRunsAnElementPerTaskAndTheirSessionsMerge) {
+  // The model answers each task's prompt with that task's reference, retouched: a correct agent kernel.
+  testing::FakeLlmServer server;
+  server.set_handler([](const testing::RecordedRequest& request) {
+    std::string prompt;
+    const auto body = request.body_json();
+    for (const auto& message : body["messages"])
+      if (message["role"] == "user") prompt = message["content"].get<std::string>();
+    std::smatch task;
+    if (!std::regex_search(prompt, task, std::regex("# Task: ([a-z0-9_]+) \\(")))
+      return testing::FakeReply::openai_error(400, "invalid_request_error", "no task in the prompt");
+    std::ifstream reference(testing::source_dir() / "reference_kernels" / task[1].str() / "cpu.cpp");
+    const std::string source((std::istreambuf_iterator<char>(reference)), std::istreambuf_iterator<char>());
+    return testing::FakeReply::openai("```cpp\n" + source + "// retouched\n```\n", {1000, 200, 0});
+  });
+  const auto results = m_dir / "results";
+  const auto submitted =
+      run_kforge("slurm evolve --tasks relu,vector_add --results " + results.string() +
+                     " --cpus-per-task 1 --time 00:20:00 --wait -- --model openai:test-coder --base-url " +
+                     server.url() + "/v1 --strategy oneshot --samples 1 --max-time 0.2 --threads 1 --timeout 20",
+                 m_env);
+  ASSERT_EQ(submitted.status.exit_code, 0) << submitted.output << element_logs(results);
+  EXPECT_EQ(server.request_count(), 2U) << "one call per task";
+
+  const auto merged = m_dir / "merged.db";
+  const auto shards = " " + (results / "shard-1.db").string() + " " + (results / "shard-2.db").string();
+  ASSERT_EQ(run_kforge("db merge " + merged.string() + shards).status.exit_code, 0);
+  EXPECT_EQ(count(merged, "SELECT count(DISTINCT uuid) FROM sessions WHERE status = 'finished'"), 2);
+  EXPECT_EQ(count(merged, "SELECT count(DISTINCT task) FROM sessions"), 2);
+  EXPECT_EQ(count(merged, "SELECT count(*) FROM llm_calls c JOIN sessions s ON s.id = c.session_id"), 2);
+  EXPECT_EQ(count(merged,
+                  "SELECT count(*) FROM attempts a JOIN kernels k ON k.id = a.kernel_id JOIN evaluations e ON "
+                  "e.id = a.evaluation_id WHERE a.status = 'ok' AND k.origin = 'agent' AND e.kernel_id = k.id"),
+            2)
+      << "each task's attempt points at its own agent kernel and evaluation\n"
+      << element_logs(results);
+  const auto again = run_kforge("db merge " + merged.string() + shards);
+  EXPECT_NE(again.output.find("nothing new"), std::string::npos) << again.output;
+  EXPECT_EQ(count(merged, "SELECT count(*) FROM merges"), 2);
 }
 
 }  // namespace
