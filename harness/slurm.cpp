@@ -85,8 +85,9 @@ std::string sbatch_header(const JobOptions& job, size_t elements) {
 std::string script_body(const JobOptions& job, const std::string& what, const std::string& before_run,
                         const std::string& run, const std::string& result_exit) {
   std::string text = "# " + what + "\n";
-  text += "set -uo pipefail\n";
+  // The setup runs before `set -u`: environment modules and conda activation read unset variables.
   for (const auto& command : job.setup) text += command + "\n";
+  text += "set -uo pipefail\n";
   text += "results=" + shell_quote(job.results.string()) + "\n";
   text += "element=${SLURM_ARRAY_TASK_ID:?not set: submit this script with sbatch}\n";
   text += before_run;

@@ -119,8 +119,8 @@ TEST(SlurmScript, CudaBenchHasGresOptionsExtraLinesAndSetup) {
   const auto setup = script.find("\nmodule load cuda/12.4\nexport OMP_PROC_BIND=close\n");
   const auto run = script.find("bench --backend 'cuda' --shard \"$element/3\"");
   ASSERT_NE(setup, std::string::npos) << script;
-  EXPECT_LT(set, setup);
-  EXPECT_LT(setup, run);
+  EXPECT_LT(setup, set) << "module and conda set-ups read unset variables: they run before set -u";
+  EXPECT_LT(set, run);
   EXPECT_NE(script.find("--jobs 8\n"), std::string::npos) << script;
 }
 
