@@ -434,10 +434,8 @@ int cmd_report(const GlobalOptions& g, const std::string& db_file, const std::st
   Results results;
   {
     const Database db(db_file, true);
-    Statement version(db, "PRAGMA user_version");
-    version.step();
-    if (version.column_int(0) > k_schema_version)
-      throw_environment("database " + db_file + " has schema version " + std::to_string(version.column_int(0)) +
+    if (const int version = stored_schema_version(db); version > k_schema_version)
+      throw_environment("database " + db_file + " has schema version " + std::to_string(version) +
                         ", newer than this kforge understands (" + std::to_string(k_schema_version) +
                         "): use a newer kforge");
     results = load_results(db);
@@ -546,13 +544,7 @@ int cmd_db_merge(const GlobalOptions& g, const std::string& out, const std::vect
 
 int cmd_db_upgrade(const GlobalOptions& g, const std::string& file) {
   if (!std::filesystem::exists(file)) throw_usage(file + ": no such database");
-  int before = 0;
-  {
-    const Database db(file, true);
-    Statement version(db, "PRAGMA user_version");
-    version.step();
-    before = static_cast<int>(version.column_int(0));
-  }
+  const int before = stored_schema_version(Database(file, true));
   const Store store(file);
   if (g.json_output) {
     std::cout << json{{"file", file}, {"from", before}, {"to", store.schema_version()}}.dump(2) << "\n";

@@ -89,19 +89,12 @@ int64_t run(Database& db, const std::string& sql, const std::string& source = ""
   return sqlite3_changes(db.handle());
 }
 
-int schema_version_of(const std::filesystem::path& file) {
-  const Database db(file, true);
-  Statement version(db, "PRAGMA user_version");
-  version.step();
-  return static_cast<int>(version.column_int(0));
-}
-
 void check_input(const std::filesystem::path& out, const std::filesystem::path& input) {
   if (!std::filesystem::is_regular_file(input)) throw_usage(input.string() + ": no such store");
   std::error_code error;
   if (std::filesystem::exists(out) && std::filesystem::equivalent(out, input, error))
     throw_usage(input.string() + " is the output store: a store cannot be merged into itself");
-  const int version = schema_version_of(input);
+  const int version = stored_schema_version(Database(input, true));
   if (version == 0) throw_environment(input.string() + " is not a kforge store (it has no kforge schema version)");
   if (version < k_schema_version)
     throw_environment(input.string() + " has schema version " + std::to_string(version) +

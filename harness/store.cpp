@@ -226,11 +226,13 @@ Store::Store(const std::filesystem::path& file) : m_db(file) { migrate(); }
 
 Store::~Store() = default;
 
-int Store::schema_version() const {
-  Statement statement(m_db, "PRAGMA user_version");
+int stored_schema_version(const Database& db) {
+  Statement statement(db, "PRAGMA user_version");
   statement.step();
   return static_cast<int>(statement.column_int(0));
 }
+
+int Store::schema_version() const { return stored_schema_version(m_db); }
 
 void Store::migrate() {
   Transaction transaction(m_db);

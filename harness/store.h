@@ -30,6 +30,10 @@ struct KernelRecord {
   int64_t parent_id = 0;  // (optional) the kernel it was derived from (agent edits)
 };
 
+// The schema version `db` is at (PRAGMA user_version), read without migrating it: 0 for a file that is not a
+// kforge store.
+int stored_schema_version(const Database& db);
+
 class Store {
  public:
   // Opens (creating and migrating as needed) the store at `file`. Throws Error(environment) for a file it

@@ -25,27 +25,7 @@ using testing::run_kforge;
 const std::string k_broken =
     "Here is a first version:\n```cpp\n#include <kforge/kernel.h>\nextern \"C\" int kforge_run(const kforge_call* "
     "call) {\n  const float* x = (const float*)call->inputs[0].data\n  return 0;\n}\n```\n";
-const std::string k_fixed = R"(Fixed the missing semicolon:
-```cpp
-#include <kforge/kernel.h>
-#include <cmath>
-extern "C" int kforge_run(const kforge_call* call) {
-  const float* x = (const float*)call->inputs[0].data;
-  float* y = (float*)call->outputs[0].data;
-  const int64_t rows = call->inputs[0].shape[0], cols = call->inputs[0].shape[1];
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
-    float m = xr[0];
-    for (int64_t i = 1; i < cols; ++i) m = std::fmax(m, xr[i]);
-    double sum = 0;
-    for (int64_t i = 0; i < cols; ++i) sum += std::exp((double)xr[i] - m);
-    for (int64_t i = 0; i < cols; ++i) yr[i] = (float)(std::exp((double)xr[i] - m) / sum);
-  }
-  return 0;
-}
-```
-)";
+const std::string k_fixed = "Fixed the missing semicolon:\n" + testing::k_softmax_kernel_block;
 
 // The user message of an OpenAI or Anthropic request body.
 std::string last_user_message(const RecordedRequest& request) {
@@ -58,12 +38,7 @@ std::string last_user_message(const RecordedRequest& request) {
 
 class Agent : public ::testing::Test {
  protected:
-  void SetUp() override {
-    m_dir = std::filesystem::temp_directory_path() / ("kforge-agent-" + std::to_string(::getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(m_dir);
-    std::filesystem::create_directories(m_dir);
-  }
+  void SetUp() override { m_dir = testing::fresh_test_dir("kforge-agent"); }
   void TearDown() override { std::filesystem::remove_all(m_dir); }
 
   [[nodiscard]] std::filesystem::path db() const { return m_dir / "kforge.db"; }
@@ -74,12 +49,7 @@ class Agent : public ::testing::Test {
            "/v1 --max-time 0.2 --threads 1 --timeout 20 --db '" + db().string() + "' " + extra;
   }
 
-  int64_t count(const std::string& sql) const {
-    const Database raw(db(), true);
-    Statement statement(raw, sql);
-    statement.step();
-    return statement.column_int(0);
-  }
+  int64_t count(const std::string& sql) const { return testing::query_int(db(), sql); }
 
   std::filesystem::path m_dir;
 };

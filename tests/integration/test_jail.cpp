@@ -40,11 +40,7 @@ extern "C" int kforge_run(const kforge_call* call) {
 
 class Confinement : public ::testing::Test {
  protected:
-  void SetUp() override {
-    m_dir = std::filesystem::temp_directory_path() / ("kforge-jail-" + std::to_string(::getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(m_dir);
-  }
+  void SetUp() override { m_dir = testing::fresh_test_dir("kforge-jail"); }
   void TearDown() override {
     set_default_jail(kforge::Jail::automatic);
     std::filesystem::remove_all(m_dir);

@@ -18,6 +18,7 @@
 namespace kforge {
 namespace {
 
+using testing::query_int;
 using testing::run_kforge;
 
 class Merge : public ::testing::Test {
@@ -151,13 +152,6 @@ std::string boards(const std::filesystem::path& file) {
   return to_json(query_boards(db, 0)).dump();
 }
 
-int64_t count(const std::filesystem::path& file, const std::string& sql) {
-  const Database db(file, true);
-  Statement statement(db, sql);
-  statement.step();
-  return statement.column_int(0);
-}
-
 // The suite's work split into `shards` stores the way `bench --shard` splits it, plus one store with it all.
 std::vector<std::filesystem::path> write_shards(const Merge& test, size_t shards, const std::string& name) {
   const auto work = suite_work();
@@ -180,22 +174,22 @@ TEST_F(Merge, ShardsMergedHoldWhatOneRunWrites) {
     for (size_t i = s; i < work.size(); i += 3) part.push_back(work[i]);
     store_work(file("one.db"), part, "session-" + std::to_string(s + 1));
   }
-  ASSERT_EQ(count(file("one.db"), "SELECT count(*) FROM runs"), 3);
+  ASSERT_EQ(query_int(file("one.db"), "SELECT count(*) FROM runs"), 3);
 
   const auto results = merge_stores(file("merged.db"), shards);
   ASSERT_EQ(results.size(), 3U);
   EXPECT_TRUE(results[0].changed_anything());
   EXPECT_EQ(facts(file("merged.db")), facts(file("one.db")));
   EXPECT_EQ(boards(file("merged.db")), boards(file("one.db")));
-  EXPECT_GT(count(file("merged.db"), "SELECT count(*) FROM attempts"), 0) << "the agent's attempts came along";
-  EXPECT_EQ(count(file("merged.db"), "SELECT count(*) FROM kernels WHERE parent_id IS NOT NULL"), 2)
+  EXPECT_GT(query_int(file("merged.db"), "SELECT count(*) FROM attempts"), 0) << "the agent's attempts came along";
+  EXPECT_EQ(query_int(file("merged.db"), "SELECT count(*) FROM kernels WHERE parent_id IS NOT NULL"), 2)
       << "lineage survives ids being remapped";
   // Provenance: every evaluation points at the run that produced it, which says where it was merged from.
-  EXPECT_EQ(count(file("merged.db"), "SELECT count(DISTINCT merged_from) FROM runs"), 3);
-  EXPECT_EQ(count(file("merged.db"),
-                  "SELECT count(*) FROM evaluations e JOIN runs r ON r.id = e.run_id WHERE r.merged_from LIKE "
-                  "'%shard-1.db'"),
-            count(shards[0], "SELECT count(*) FROM evaluations"));
+  EXPECT_EQ(query_int(file("merged.db"), "SELECT count(DISTINCT merged_from) FROM runs"), 3);
+  EXPECT_EQ(query_int(file("merged.db"),
+                      "SELECT count(*) FROM evaluations e JOIN runs r ON r.id = e.run_id WHERE r.merged_from LIKE "
+                      "'%shard-1.db'"),
+            query_int(shards[0], "SELECT count(*) FROM evaluations"));
 }
 
 TEST_F(Merge, MergingAgainDirectlyOrThroughAnIntermediateStoreAddsNothing) {
@@ -213,7 +207,7 @@ TEST_F(Merge, MergingAgainDirectlyOrThroughAnIntermediateStoreAddsNothing) {
   merge_stores(file("partial.db"), {shards[0], shards[1]});
   merge_stores(file("tree.db"), {file("partial.db"), shards[1], shards[2]});
   EXPECT_EQ(facts(file("tree.db")), before);
-  EXPECT_EQ(count(file("tree.db"), "SELECT count(*) FROM runs"), 3) << "runs are deduplicated by uuid";
+  EXPECT_EQ(query_int(file("tree.db"), "SELECT count(*) FROM runs"), 3) << "runs are deduplicated by uuid";
 }
 
 TEST_F(Merge, TheNewerVerdictWinsWhicheverStoreComesFirst) {
@@ -231,12 +225,12 @@ TEST_F(Merge, TheNewerVerdictWinsWhicheverStoreComesFirst) {
   EXPECT_EQ(results[1].evaluations_replaced, 1);
   merge_stores(file("b.db"), {file("new.db"), file("old.db")});
   for (const char* merged : {"a.db", "b.db"}) {
-    EXPECT_EQ(count(file(merged), "SELECT CAST(time_median_ns AS INTEGER) FROM evaluations"), 70) << merged;
-    EXPECT_EQ(count(file(merged), "SELECT count(*) FROM samples WHERE role = 'candidate'"), 3)
+    EXPECT_EQ(query_int(file(merged), "SELECT CAST(time_median_ns AS INTEGER) FROM evaluations"), 70) << merged;
+    EXPECT_EQ(query_int(file(merged), "SELECT count(*) FROM samples WHERE role = 'candidate'"), 3)
         << merged << ": the replaced verdict's samples went with it";
-    EXPECT_EQ(count(file(merged),
-                    "SELECT count(*) FROM evaluations e JOIN runs r ON r.id = e.run_id WHERE r.merged_from LIKE "
-                    "'%new.db'"),
+    EXPECT_EQ(query_int(file(merged),
+                        "SELECT count(*) FROM evaluations e JOIN runs r ON r.id = e.run_id WHERE r.merged_from LIKE "
+                        "'%new.db'"),
               1)
         << merged << ": the evaluation points at the run that produced it";
   }
@@ -248,15 +242,15 @@ TEST_F(Merge, ARunMergedWhileRunningIsFinishedByALaterMerge) {
     store.begin_run("bench", "cpu");
   }
   merge_stores(file("merged.db"), {file("shard.db")});
-  EXPECT_EQ(count(file("merged.db"), "SELECT count(*) FROM runs WHERE status = 'running'"), 1);
+  EXPECT_EQ(query_int(file("merged.db"), "SELECT count(*) FROM runs WHERE status = 'running'"), 1);
   {
     Store store(file("shard.db"));
     store.finish_run(1, "finished");
   }
   const auto results = merge_stores(file("merged.db"), {file("shard.db")});
   EXPECT_TRUE(results[0].changed_anything());
-  EXPECT_EQ(count(file("merged.db"), "SELECT count(*) FROM runs WHERE status = 'finished'"), 1);
-  EXPECT_EQ(count(file("merged.db"), "SELECT count(*) FROM runs"), 1);
+  EXPECT_EQ(query_int(file("merged.db"), "SELECT count(*) FROM runs WHERE status = 'finished'"), 1);
+  EXPECT_EQ(query_int(file("merged.db"), "SELECT count(*) FROM runs"), 1);
 }
 
 TEST_F(Merge, StoresOfAnotherSchemaVersionAreRefusedBeforeAnythingIsWritten) {
@@ -328,7 +322,7 @@ TEST_F(Merge, CommandLineMergesReportsAndRefuses) {
   EXPECT_NE(upgraded.output.find("schema version 2 -> 3"), std::string::npos) << upgraded.output;
   const auto after_upgrade = run_kforge("db merge " + file("other.db").string() + " " + shards[1].string());
   EXPECT_EQ(after_upgrade.status.exit_code, 0) << after_upgrade.output;
-  EXPECT_EQ(count(file("other.db"), "SELECT count(*) FROM runs WHERE length(uuid) = 32"), 1);
+  EXPECT_EQ(query_int(file("other.db"), "SELECT count(*) FROM runs WHERE length(uuid) = 32"), 1);
 }
 
 TEST(Shard, ParsesIOfNAndNamesWhatIsWrong) {

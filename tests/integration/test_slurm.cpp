@@ -16,6 +16,7 @@
 namespace kforge {
 namespace {
 
+using testing::query_int;
 using testing::run_kforge;
 
 const char* const k_tasks = "relu,sigmoid,clamp,vector_add,exp,sum_rows";
@@ -79,13 +80,6 @@ std::string element_logs(const std::filesystem::path& results) {
   return text;
 }
 
-int64_t count(const std::filesystem::path& file, const std::string& sql) {
-  const Database db(file, true);
-  Statement statement(db, sql);
-  statement.step();
-  return statement.column_int(0);
-}
-
 TEST_F(Slurm, FourShardsOnARealClusterMergeIntoTheWorkOfOneRun) {
   // Candidates beside the references: one kernel that differs from the reference only by a comment.
   const auto kernels = m_dir / "kernels";
@@ -111,9 +105,9 @@ TEST_F(Slurm, FourShardsOnARealClusterMergeIntoTheWorkOfOneRun) {
   for (int i = 1; i <= 4; ++i) {
     const auto shard = results / ("shard-" + std::to_string(i) + ".db");
     ASSERT_TRUE(std::filesystem::exists(shard)) << shard;
-    EXPECT_GT(count(shard, "SELECT count(*) FROM evaluations"), 0) << shard << ": 7 kernels over 4 shards";
-    EXPECT_EQ(count(shard, "SELECT count(*) FROM runs WHERE shard = '" + std::to_string(i) +
-                               "/4' AND scheduler_job LIKE '%\\_" + std::to_string(i) + "' ESCAPE '\\'"),
+    EXPECT_GT(query_int(shard, "SELECT count(*) FROM evaluations"), 0) << shard << ": 7 kernels over 4 shards";
+    EXPECT_EQ(query_int(shard, "SELECT count(*) FROM runs WHERE shard = '" + std::to_string(i) +
+                                   "/4' AND scheduler_job LIKE '%\\_" + std::to_string(i) + "' ESCAPE '\\'"),
               1)
         << shard << ": the run records its shard and its Slurm array element";
     shards += " " + shard.string();
@@ -133,8 +127,8 @@ TEST_F(Slurm, FourShardsOnARealClusterMergeIntoTheWorkOfOneRun) {
   const auto rows = [&] {
     std::string counts;
     for (const char* table : {"runs", "kernels", "evaluations", "samples", "merges"})
-      counts +=
-          std::string(table) + "=" + std::to_string(count(merged, std::string("SELECT count(*) FROM ") + table)) + " ";
+      counts += std::string(table) + "=" +
+                std::to_string(query_int(merged, std::string("SELECT count(*) FROM ") + table)) + " ";
     return counts;
   };
   const auto before = rows();
@@ -171,18 +165,18 @@ TEST_F(Slurm, EvolveRunsAnElementPerTaskAndTheirSessionsMerge) {
   const auto merged = m_dir / "merged.db";
   const auto shards = " " + (results / "shard-1.db").string() + " " + (results / "shard-2.db").string();
   ASSERT_EQ(run_kforge("db merge " + merged.string() + shards).status.exit_code, 0);
-  EXPECT_EQ(count(merged, "SELECT count(DISTINCT uuid) FROM sessions WHERE status = 'finished'"), 2);
-  EXPECT_EQ(count(merged, "SELECT count(DISTINCT task) FROM sessions"), 2);
-  EXPECT_EQ(count(merged, "SELECT count(*) FROM llm_calls c JOIN sessions s ON s.id = c.session_id"), 2);
-  EXPECT_EQ(count(merged,
-                  "SELECT count(*) FROM attempts a JOIN kernels k ON k.id = a.kernel_id JOIN evaluations e ON "
-                  "e.id = a.evaluation_id WHERE a.status = 'ok' AND k.origin = 'agent' AND e.kernel_id = k.id"),
+  EXPECT_EQ(query_int(merged, "SELECT count(DISTINCT uuid) FROM sessions WHERE status = 'finished'"), 2);
+  EXPECT_EQ(query_int(merged, "SELECT count(DISTINCT task) FROM sessions"), 2);
+  EXPECT_EQ(query_int(merged, "SELECT count(*) FROM llm_calls c JOIN sessions s ON s.id = c.session_id"), 2);
+  EXPECT_EQ(query_int(merged,
+                      "SELECT count(*) FROM attempts a JOIN kernels k ON k.id = a.kernel_id JOIN evaluations e ON "
+                      "e.id = a.evaluation_id WHERE a.status = 'ok' AND k.origin = 'agent' AND e.kernel_id = k.id"),
             2)
       << "each task's attempt points at its own agent kernel and evaluation\n"
       << element_logs(results);
   const auto again = run_kforge("db merge " + merged.string() + shards);
   EXPECT_NE(again.output.find("nothing new"), std::string::npos) << again.output;
-  EXPECT_EQ(count(merged, "SELECT count(*) FROM merges"), 2);
+  EXPECT_EQ(query_int(merged, "SELECT count(*) FROM merges"), 2);
 }
 
 }  // namespace

@@ -14,6 +14,8 @@
 namespace kforge {
 namespace {
 
+using testing::query_int;
+using testing::query_text;
 using testing::run_kforge;
 
 class TempDb : public ::testing::Test {
@@ -25,20 +27,6 @@ class TempDb : public ::testing::Test {
   std::filesystem::path m_dir;
 };
 
-int64_t count(const std::filesystem::path& file, const std::string& sql) {
-  const Database db(file, true);
-  Statement statement(db, sql);
-  statement.step();
-  return statement.column_int(0);
-}
-
-std::string text(const std::filesystem::path& file, const std::string& sql) {
-  const Database db(file, true);
-  Statement statement(db, sql);
-  statement.step();
-  return statement.column_text(0);
-}
-
 TEST_F(TempDb, NewStoreHasTheSchemaInWalMode) {
   Store store(db());
   EXPECT_EQ(store.schema_version(), k_schema_version);
@@ -48,7 +36,7 @@ TEST_F(TempDb, NewStoreHasTheSchemaInWalMode) {
     ASSERT_TRUE(counts.contains(table)) << table;
     EXPECT_EQ(counts.at(table), 0);
   }
-  EXPECT_EQ(text(db(), "PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(query_text(db(), "PRAGMA journal_mode"), "wal");
 }
 
 TEST_F(TempDb, VersionOneStoreIsMigratedKeepingItsRows) {
@@ -69,7 +57,7 @@ TEST_F(TempDb, VersionOneStoreIsMigratedKeepingItsRows) {
   EXPECT_EQ(store.schema_version(), k_schema_version);
   EXPECT_EQ(store.row_counts().at("runs"), 1) << "rows survive the migration";
   EXPECT_EQ(store.row_counts().at("sessions"), 0);
-  EXPECT_EQ(text(db(), "SELECT length(uuid) FROM runs"), "32") << "a migrated run gets its merge identity";
+  EXPECT_EQ(query_text(db(), "SELECT length(uuid) FROM runs"), "32") << "a migrated run gets its merge identity";
 }
 
 TEST_F(TempDb, EveryNewRunGetsItsOwnUuidAndTheSlurmJobRunningIt) {
@@ -81,9 +69,9 @@ TEST_F(TempDb, EveryNewRunGetsItsOwnUuidAndTheSlurmJobRunningIt) {
   ::unsetenv("SLURM_ARRAY_JOB_ID");
   ::unsetenv("SLURM_ARRAY_TASK_ID");
   store.begin_run("bench", "cpu");
-  EXPECT_EQ(count(db(), "SELECT count(DISTINCT uuid) FROM runs WHERE length(uuid) = 32"), 2);
-  EXPECT_EQ(text(db(), "SELECT shard || ' ' || scheduler_job FROM runs WHERE id = 1"), "3/4 812_3");
-  EXPECT_EQ(text(db(), "SELECT shard || scheduler_job FROM runs WHERE id = 2"), "");
+  EXPECT_EQ(query_int(db(), "SELECT count(DISTINCT uuid) FROM runs WHERE length(uuid) = 32"), 2);
+  EXPECT_EQ(query_text(db(), "SELECT shard || ' ' || scheduler_job FROM runs WHERE id = 1"), "3/4 812_3");
+  EXPECT_EQ(query_text(db(), "SELECT shard || scheduler_job FROM runs WHERE id = 2"), "");
 }
 
 TEST_F(TempDb, UpsertsAreIdempotentAndEvaluationsCarrySamples) {
@@ -115,10 +103,10 @@ TEST_F(TempDb, UpsertsAreIdempotentAndEvaluationsCarrySamples) {
   store.finish_run(run_id, "finished");
   EXPECT_TRUE(store.has_evaluation(device_id, task_id, kernel_id, "cold"));
   EXPECT_FALSE(store.has_evaluation(device_id, task_id, kernel_id, "hot"));
-  EXPECT_EQ(count(db(), "SELECT count(*) FROM evaluations"), 1);
-  EXPECT_EQ(count(db(), "SELECT count(*) FROM samples"), 3) << "replaced rows take their samples with them";
-  EXPECT_EQ(text(db(), "SELECT status FROM evaluations"), "ok");
-  EXPECT_EQ(text(db(), "SELECT status FROM runs"), "finished");
+  EXPECT_EQ(query_int(db(), "SELECT count(*) FROM evaluations"), 1);
+  EXPECT_EQ(query_int(db(), "SELECT count(*) FROM samples"), 3) << "replaced rows take their samples with them";
+  EXPECT_EQ(query_text(db(), "SELECT status FROM evaluations"), "ok");
+  EXPECT_EQ(query_text(db(), "SELECT status FROM runs"), "finished");
 }
 
 TEST_F(TempDb, StatusColumnRefusesWordsOutsideTheSpec) {
@@ -171,7 +159,7 @@ TEST_F(TempDb, BenchKilledMidRunLeavesAConsistentStoreAndResumes) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       // The file can exist before its schema does: a failed query only means "not yet".
       try {
-        if (std::filesystem::exists(db()) && count(db(), "SELECT count(*) FROM evaluations") >= 2) break;
+        if (std::filesystem::exists(db()) && query_int(db(), "SELECT count(*) FROM evaluations") >= 2) break;
       } catch (const Error&) {
       }
     }
@@ -179,21 +167,21 @@ TEST_F(TempDb, BenchKilledMidRunLeavesAConsistentStoreAndResumes) {
     const ExitStatus status = bench.wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(10));
     ASSERT_EQ(status.signal, SIGKILL) << "bench finished before it could be killed";
   }
-  EXPECT_EQ(text(db(), "PRAGMA integrity_check"), "ok");
-  const int64_t done_before = count(db(), "SELECT count(*) FROM evaluations");
+  EXPECT_EQ(query_text(db(), "PRAGMA integrity_check"), "ok");
+  const int64_t done_before = query_int(db(), "SELECT count(*) FROM evaluations");
   ASSERT_GE(done_before, 2);
   ASSERT_LT(done_before, 5);
-  EXPECT_EQ(text(db(), "SELECT status FROM runs"), "running") << "the killed run never finished";
+  EXPECT_EQ(query_text(db(), "SELECT status FROM runs"), "running") << "the killed run never finished";
 
   const auto rerun = run_kforge(bench_args(db()));
   ASSERT_EQ(rerun.status.exit_code, 0) << rerun.output;
-  EXPECT_EQ(count(db(), "SELECT count(*) FROM evaluations"), 5);
+  EXPECT_EQ(query_int(db(), "SELECT count(*) FROM evaluations"), 5);
   // Only the missing work ran: every earlier evaluation is reported as already stored, none redone.
   size_t stored = 0;
   for (size_t at = 0; (at = rerun.output.find("already in the store", at)) != std::string::npos; ++at) ++stored;
   EXPECT_EQ(stored, static_cast<size_t>(done_before)) << rerun.output;
-  EXPECT_EQ(count(db(), "SELECT count(DISTINCT run_id) FROM evaluations"), 2);
-  EXPECT_EQ(text(db(), "PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(query_int(db(), "SELECT count(DISTINCT run_id) FROM evaluations"), 2);
+  EXPECT_EQ(query_text(db(), "PRAGMA integrity_check"), "ok");
 }
 
 TEST_F(TempDb, TwoBenchesWritingOneStoreBothFinish) {
@@ -203,14 +191,14 @@ TEST_F(TempDb, TwoBenchesWritingOneStoreBothFinish) {
   other.join();
   EXPECT_EQ(first.status.exit_code, 0) << first.output;
   EXPECT_EQ(second.status.exit_code, 0) << second.output;
-  EXPECT_EQ(count(db(), "SELECT count(*) FROM evaluations"), 5);
-  EXPECT_EQ(count(db(), "SELECT count(*) FROM runs WHERE status = 'finished'"), 2);
-  EXPECT_EQ(count(db(),
-                  "SELECT count(*) FROM evaluations e WHERE NOT EXISTS "
-                  "(SELECT 1 FROM samples s WHERE s.evaluation_id = e.id)"),
+  EXPECT_EQ(query_int(db(), "SELECT count(*) FROM evaluations"), 5);
+  EXPECT_EQ(query_int(db(), "SELECT count(*) FROM runs WHERE status = 'finished'"), 2);
+  EXPECT_EQ(query_int(db(),
+                      "SELECT count(*) FROM evaluations e WHERE NOT EXISTS "
+                      "(SELECT 1 FROM samples s WHERE s.evaluation_id = e.id)"),
             0)
       << "every evaluation kept its samples";
-  EXPECT_EQ(text(db(), "PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(query_text(db(), "PRAGMA integrity_check"), "ok");
 }
 
 TEST_F(TempDb, LeaderboardShowsTheBenchAndNeverMixesTaskVersions) {

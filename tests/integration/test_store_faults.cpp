@@ -29,6 +29,8 @@ namespace {
 using std::chrono::milliseconds;
 using testing::FakeLlmServer;
 using testing::FakeReply;
+using testing::query_int;
+using testing::query_text;
 using testing::RecordedRequest;
 using testing::run_kforge;
 
@@ -55,46 +57,12 @@ void write_small_suite(const std::filesystem::path& root, const std::vector<std:
   }
 }
 
-const std::string k_softmax_reply = R"(Here it is:
-```cpp
-#include <kforge/kernel.h>
-#include <cmath>
-extern "C" int kforge_run(const kforge_call* call) {
-  const float* x = (const float*)call->inputs[0].data;
-  float* y = (float*)call->outputs[0].data;
-  const int64_t rows = call->inputs[0].shape[0], cols = call->inputs[0].shape[1];
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
-    float m = xr[0];
-    for (int64_t i = 1; i < cols; ++i) m = std::fmax(m, xr[i]);
-    double sum = 0;
-    for (int64_t i = 0; i < cols; ++i) sum += std::exp((double)xr[i] - m);
-    for (int64_t i = 0; i < cols; ++i) yr[i] = (float)(std::exp((double)xr[i] - m) / sum);
-  }
-  return 0;
-}
-```
-)";
+const std::string k_softmax_reply = "Here it is:\n" + testing::k_softmax_kernel_block;
 
 unsigned fault_seed() {
   if (const char* text = std::getenv("KFORGE_FAULT_SEED"); text != nullptr && *text != '\0')
     return static_cast<unsigned>(std::strtoul(text, nullptr, 10));
   return std::random_device{}();
-}
-
-int64_t count(const std::filesystem::path& file, const std::string& sql) {
-  const Database db(file, true);
-  Statement statement(db, sql);
-  statement.step();
-  return statement.column_int(0);
-}
-
-std::string text(const std::filesystem::path& file, const std::string& sql) {
-  const Database db(file, true);
-  Statement statement(db, sql);
-  statement.step();
-  return statement.column_text(0);
 }
 
 size_t occurrences(const std::string& haystack, const std::string& needle) {
@@ -193,50 +161,50 @@ TEST_F(StoreFaults, BenchKilledAtRandomPointsLosesNothingItReportedStored) {
     const ExitStatus status = run_and_kill(words(bench(db()) + (fresh ? " --fresh" : "")), log_file, delay);
     const std::string log = read_file_or_empty(log_file);
     ASSERT_TRUE(status.signal == SIGKILL || status.exit_code == 0) << status.describe() << "\n" << log;
-    const bool has_schema = std::filesystem::exists(db()) && count(db(), "PRAGMA user_version") > 0;
-    const int64_t evaluations = has_schema ? count(db(), "SELECT count(*) FROM evaluations") : 0;
+    const bool has_schema = std::filesystem::exists(db()) && query_int(db(), "PRAGMA user_version") > 0;
+    const int64_t evaluations = has_schema ? query_int(db(), "SELECT count(*) FROM evaluations") : 0;
     std::printf("kill %d after %lld ms%s: %s, %zu evaluations reported, %lld in the store\n", kill,
                 static_cast<long long>(delay.count()), fresh ? " (--fresh)" : "", status.describe().c_str(),
                 matching_lines(log, reported).size() - occurrences(log, "already in the store"),
                 static_cast<long long>(evaluations));
     if (!std::filesystem::exists(db())) continue;  // killed before it created the file
-    ASSERT_EQ(text(db(), "PRAGMA integrity_check"), "ok") << log;
-    ASSERT_EQ(text(db(), "PRAGMA foreign_key_check"), "") << log;
+    ASSERT_EQ(query_text(db(), "PRAGMA integrity_check"), "ok") << log;
+    ASSERT_EQ(query_text(db(), "PRAGMA foreign_key_check"), "") << log;
     if (!has_schema) continue;  // killed before the schema was committed
     EXPECT_GE(evaluations, stored) << "an evaluation stored by an earlier run is gone\n" << log;
     stored = evaluations;
     if (log.find("kforge bench:") == std::string::npos) continue;  // killed before its run began
-    const int64_t run_id = count(db(), "SELECT max(id) FROM runs");
+    const int64_t run_id = query_int(db(), "SELECT max(id) FROM runs");
     if (status.signal == SIGKILL) {
-      EXPECT_EQ(text(db(), "SELECT status FROM runs WHERE id = " + std::to_string(run_id)), "running")
+      EXPECT_EQ(query_text(db(), "SELECT status FROM runs WHERE id = " + std::to_string(run_id)), "running")
           << "a killed run stays 'running', so a rerun resumes it";
     }
     for (const auto& line : matching_lines(log, reported)) {
       if (line[3].str().starts_with("already in the store")) continue;
-      EXPECT_GE(count(db(), "SELECT count(*) FROM evaluations e JOIN tasks t ON t.id = e.task_id WHERE t.name = '" +
-                                line[1].str() + "' AND e.run_id = " + std::to_string(run_id)),
+      EXPECT_GE(query_int(db(), "SELECT count(*) FROM evaluations e JOIN tasks t ON t.id = e.task_id WHERE t.name = '" +
+                                    line[1].str() + "' AND e.run_id = " + std::to_string(run_id)),
                 1)
           << "reported as stored but not in the file: " << line[0] << "\n"
           << log;
     }
   }
 
-  const int64_t before = std::filesystem::exists(db()) && count(db(), "PRAGMA user_version") > 0
-                             ? count(db(), "SELECT count(*) FROM evaluations")
+  const int64_t before = std::filesystem::exists(db()) && query_int(db(), "PRAGMA user_version") > 0
+                             ? query_int(db(), "SELECT count(*) FROM evaluations")
                              : 0;
   const auto rerun = run_kforge(bench(db()));
   ASSERT_EQ(rerun.status.exit_code, 0) << rerun.output;
-  EXPECT_EQ(count(db(), "SELECT count(*) FROM evaluations"), k_task_count);
+  EXPECT_EQ(query_int(db(), "SELECT count(*) FROM evaluations"), k_task_count);
   EXPECT_EQ(occurrences(rerun.output, "already in the store"), static_cast<size_t>(before))
       << "the rerun redid stored work or missed some\n"
       << rerun.output;
-  EXPECT_EQ(count(db(),
-                  "SELECT count(*) FROM evaluations e WHERE e.status = 'ok' AND NOT EXISTS "
-                  "(SELECT 1 FROM samples s WHERE s.evaluation_id = e.id)"),
+  EXPECT_EQ(query_int(db(),
+                      "SELECT count(*) FROM evaluations e WHERE e.status = 'ok' AND NOT EXISTS "
+                      "(SELECT 1 FROM samples s WHERE s.evaluation_id = e.id)"),
             0)
       << "every stored evaluation kept its samples";
-  EXPECT_EQ(count(db(), "SELECT count(*) FROM runs WHERE status NOT IN ('running', 'finished')"), 0);
-  EXPECT_EQ(text(db(), "PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(query_int(db(), "SELECT count(*) FROM runs WHERE status NOT IN ('running', 'finished')"), 0);
+  EXPECT_EQ(query_text(db(), "PRAGMA integrity_check"), "ok");
 }
 
 TEST_F(StoreFaults, EvolveKilledAtRandomPointsResumesWithoutLosingOrRepeatingAttempts) {
@@ -283,29 +251,29 @@ TEST_F(StoreFaults, EvolveKilledAtRandomPointsResumesWithoutLosingOrRepeatingAtt
     ASSERT_TRUE(status.signal == SIGKILL || status.exit_code == 0)
         << status.describe() << " (a resumed run that redid a stored turn would fail on the store's UNIQUE key)\n"
         << log;
-    ASSERT_EQ(text(db(), "PRAGMA integrity_check"), "ok") << log;
-    ASSERT_EQ(text(db(), "PRAGMA foreign_key_check"), "") << log;
-    ASSERT_EQ(count(db(), "SELECT count(*) FROM sessions"), 1) << log;
-    const int64_t attempts = count(db(), "SELECT count(*) FROM attempts");
+    ASSERT_EQ(query_text(db(), "PRAGMA integrity_check"), "ok") << log;
+    ASSERT_EQ(query_text(db(), "PRAGMA foreign_key_check"), "") << log;
+    ASSERT_EQ(query_int(db(), "SELECT count(*) FROM sessions"), 1) << log;
+    const int64_t attempts = query_int(db(), "SELECT count(*) FROM attempts");
     std::printf("kill %d after %lld ms: %s, %zu attempts reported, %lld in the store\n", kill,
                 static_cast<long long>(delay.count()), status.describe().c_str(), matching_lines(log, reported).size(),
                 static_cast<long long>(attempts));
     EXPECT_GE(attempts, stored) << "an attempt stored by an earlier run is gone\n" << log;
     stored = attempts;
-    EXPECT_EQ(count(db(), "SELECT count(*) FROM (SELECT DISTINCT lineage, turn FROM attempts)"), attempts);
+    EXPECT_EQ(query_int(db(), "SELECT count(*) FROM (SELECT DISTINCT lineage, turn FROM attempts)"), attempts);
     if (status.signal == SIGKILL) {
-      EXPECT_EQ(text(db(), "SELECT status FROM sessions WHERE id = 1"), "running") << log;
+      EXPECT_EQ(query_text(db(), "SELECT status FROM sessions WHERE id = 1"), "running") << log;
     }
     for (const auto& line : matching_lines(log, reported)) {
-      EXPECT_EQ(count(db(), "SELECT count(*) FROM attempts WHERE session_id = 1 AND lineage = " + line[1].str() +
-                                " AND turn = " + line[2].str()),
+      EXPECT_EQ(query_int(db(), "SELECT count(*) FROM attempts WHERE session_id = 1 AND lineage = " + line[1].str() +
+                                    " AND turn = " + line[2].str()),
                 1)
           << "reported as stored but not in the file: " << line[0] << "\n"
           << log;
     }
-    EXPECT_EQ(count(db(),
-                    "SELECT count(*) FROM attempts a WHERE a.evaluation_id IS NOT NULL AND NOT EXISTS "
-                    "(SELECT 1 FROM evaluations e WHERE e.id = a.evaluation_id)"),
+    EXPECT_EQ(query_int(db(),
+                        "SELECT count(*) FROM attempts a WHERE a.evaluation_id IS NOT NULL AND NOT EXISTS "
+                        "(SELECT 1 FROM evaluations e WHERE e.id = a.evaluation_id)"),
               0)
         << "an attempt points at an evaluation that is not there";
   }
@@ -317,10 +285,11 @@ TEST_F(StoreFaults, EvolveKilledAtRandomPointsResumesWithoutLosingOrRepeatingAtt
               std::string::npos)
         << finished.output;
   }
-  EXPECT_EQ(count(db(), "SELECT count(*) FROM attempts WHERE session_id = 1"), k_lineages * k_turns);
-  EXPECT_EQ(count(db(), "SELECT count(*) FROM (SELECT DISTINCT lineage, turn FROM attempts)"), k_lineages * k_turns);
-  EXPECT_EQ(text(db(), "SELECT status FROM sessions WHERE id = 1"), "finished");
-  EXPECT_EQ(text(db(), "PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(query_int(db(), "SELECT count(*) FROM attempts WHERE session_id = 1"), k_lineages * k_turns);
+  EXPECT_EQ(query_int(db(), "SELECT count(*) FROM (SELECT DISTINCT lineage, turn FROM attempts)"),
+            k_lineages * k_turns);
+  EXPECT_EQ(query_text(db(), "SELECT status FROM sessions WHERE id = 1"), "finished");
+  EXPECT_EQ(query_text(db(), "PRAGMA integrity_check"), "ok");
 }
 
 TEST_F(StoreFaults, FullDiskFailsWithOneClearLineAndLeavesAConsistentStore) {
@@ -336,12 +305,12 @@ TEST_F(StoreFaults, FullDiskFailsWithOneClearLineAndLeavesAConsistentStore) {
       << "one line that says the disk is full and what to do:\n"
       << error;
   EXPECT_NE(error.find(file.string()), std::string::npos) << "and names the file: " << error;
-  EXPECT_EQ(text(file, "PRAGMA integrity_check"), "ok");
-  const int64_t stored = count(file, "SELECT count(*) FROM evaluations");
+  EXPECT_EQ(query_text(file, "PRAGMA integrity_check"), "ok");
+  const int64_t stored = query_int(file, "SELECT count(*) FROM evaluations");
   EXPECT_LT(stored, k_task_count) << "the disk was meant to fill up before the end";
-  EXPECT_EQ(count(file,
-                  "SELECT count(*) FROM evaluations e WHERE e.status = 'ok' AND NOT EXISTS "
-                  "(SELECT 1 FROM samples s WHERE s.evaluation_id = e.id)"),
+  EXPECT_EQ(query_int(file,
+                      "SELECT count(*) FROM evaluations e WHERE e.status = 'ok' AND NOT EXISTS "
+                      "(SELECT 1 FROM samples s WHERE s.evaluation_id = e.id)"),
             0)
       << "no half-written evaluation";
 
@@ -350,8 +319,8 @@ TEST_F(StoreFaults, FullDiskFailsWithOneClearLineAndLeavesAConsistentStore) {
   const auto rerun = run_kforge(bench(file));
   ASSERT_EQ(rerun.status.exit_code, 0) << rerun.output;
   EXPECT_EQ(occurrences(rerun.output, "already in the store"), static_cast<size_t>(stored)) << rerun.output;
-  EXPECT_EQ(count(file, "SELECT count(*) FROM evaluations"), k_task_count);
-  EXPECT_EQ(text(file, "PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(query_int(file, "SELECT count(*) FROM evaluations"), k_task_count);
+  EXPECT_EQ(query_text(file, "PRAGMA integrity_check"), "ok");
 }
 
 TEST_F(StoreFaults, ReadOnlyStoreIsRefusedWithOneClearLineAndLeftAlone) {
