@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <memory>
 #include <mutex>
 
@@ -28,10 +29,30 @@ struct Transfer {
   HttpResponse* response = nullptr;
   bool aborted = false;
   bool too_large = false;
+  bool idle = false;
+  std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
+  curl_off_t last_sent = 0;
+  curl_off_t last_received = 0;
 };
+
+// curl calls this many times a second while a transfer runs, data or not: the idle clock lives here.
+int on_progress(void* user, curl_off_t, curl_off_t received, curl_off_t, curl_off_t sent) {
+  auto& transfer = *static_cast<Transfer*>(user);
+  const auto now = std::chrono::steady_clock::now();
+  if (received != transfer.last_received || sent != transfer.last_sent) {
+    transfer.last_received = received;
+    transfer.last_sent = sent;
+    transfer.last_activity = now;
+    return 0;
+  }
+  if (now - transfer.last_activity < transfer.request->idle_timeout) return 0;
+  transfer.idle = true;
+  return 1;  // curl ends the transfer with CURLE_ABORTED_BY_CALLBACK
+}
 
 size_t on_header(char* data, size_t size, size_t count, void* user) {
   auto& transfer = *static_cast<Transfer*>(user);
+  transfer.last_activity = std::chrono::steady_clock::now();
   const std::string_view line(data, size * count);
   // A new status line starts a new response (after a 100 Continue or a redirect): forget the earlier headers.
   if (line.starts_with("HTTP/")) {
@@ -46,6 +67,7 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
 
 size_t on_write(char* data, size_t size, size_t count, void* user) {
   auto& transfer = *static_cast<Transfer*>(user);
+  transfer.last_activity = std::chrono::steady_clock::now();
   const std::string_view piece(data, size * count);
   long status = 0;
   curl_easy_getinfo(transfer.curl, CURLINFO_RESPONSE_CODE, &status);
@@ -99,6 +121,12 @@ HttpResponse http_post(const HttpRequest& request) {
   curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
   curl_easy_setopt(handle, CURLOPT_HTTPHEADER, header_list.get());
   curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, request.timeout.count())));
+  if (request.idle_timeout.count() > 0) {
+    // The idle clock runs while connecting too: a server that does not even accept the connection is silent.
+    curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, &on_progress);
+    curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &transfer);
+  }
   // Timeouts through signals are not thread-safe; several providers call from several threads.
   curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(handle, CURLOPT_ACCEPT_ENCODING, "");
@@ -117,7 +145,9 @@ HttpResponse http_post(const HttpRequest& request) {
     return response;
   }
   response.error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
-  if (code == CURLE_OPERATION_TIMEDOUT) {
+  if (transfer.idle) {
+    response.outcome = HttpOutcome::idle;
+  } else if (code == CURLE_OPERATION_TIMEDOUT) {
     response.outcome = HttpOutcome::timeout;
   } else if (transfer.aborted) {
     response.outcome = HttpOutcome::aborted;

@@ -17,7 +17,11 @@ struct HttpRequest {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;  // sent as given; Content-Type is not added
   std::string body;
-  std::chrono::milliseconds timeout{120000};  // the whole request: connect, send and every byte of the reply
+  std::chrono::milliseconds timeout{120000};  // the deadline for the whole request: connect, send, every byte
+  // (optional) The longest silence allowed: no byte sent or received for this long (connecting included) ends
+  // the request with outcome idle. 0: none. A healthy stream sends something every few seconds however long it
+  // runs; a reply sent whole sends nothing until it is done, so callers leave this 0 for one.
+  std::chrono::milliseconds idle_timeout{0};
   // (optional) Receives a 2xx reply's body piece by piece as it arrives, instead of HttpResponse::body; returning
   // false aborts the transfer (outcome aborted). A non-2xx reply's body always goes to HttpResponse::body, so
   // an error JSON is never fed to a stream parser.
@@ -29,6 +33,7 @@ enum class HttpOutcome {
   response,    // a complete response came (any status)
   connection,  // no response, or the connection failed before the response was complete
   timeout,     // ran past HttpRequest::timeout
+  idle,        // nothing moved for HttpRequest::idle_timeout
   aborted,     // on_body returned false
 };
 

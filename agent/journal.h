@@ -36,6 +36,8 @@ struct SessionRow {
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
   double cost_usd = 0.0;
+  int64_t estimated_calls = 0;  // calls whose usage was estimated from the text (the server sent none)
+  int64_t http_requests = 0;    // the calls' HTTP attempts, retries included (what --max-calls counts)
   int64_t attempts = 0;
   int64_t correct = 0;
   std::optional<double> best_speedup;
@@ -49,8 +51,13 @@ struct AttemptRow {
   int64_t parent_kernel_id = 0;
   int64_t kernel_id = 0;
   int64_t evaluation_id = 0;
-  std::string status;  // a verdict status, or no_code, edit_failed, llm_error
+  std::string status;  // a verdict status, or no_code, edit_failed, truncated, llm_error
   std::optional<double> speedup;
+  // This attempt's own figures on the first bench shape: its evaluation row is shared with any later attempt
+  // that produced the same kernel, and then holds that one's.
+  std::optional<double> time_median_ns;
+  std::optional<double> reference_median_ns;
+  std::optional<double> sol_fraction;
   std::string feedback;
   std::string kernel_hash;    // (joined) empty without a kernel
   std::string kernel_source;  // (joined)
@@ -73,13 +80,18 @@ class Journal {
   int64_t begin_session(const std::string& task, int64_t task_id, const std::string& backend, int64_t device_id,
                         const std::string& model, const std::string& strategy, const nlohmann::json& config);
   void set_status(int64_t session_id, const std::string& status, const std::string& stop_reason);
+  // Replaces the options a session resumes with (a resume that changed its endpoint or budget).
+  void set_config(int64_t session_id, const nlohmann::json& config);
   [[nodiscard]] std::optional<SessionRow> session(int64_t session_id) const;
   [[nodiscard]] std::vector<SessionRow> sessions() const;
 
   int64_t record_call(int64_t session_id, const CallRecord& call);
-  // The reply of an earlier successful, uncached call with `cache_key`, for the response cache.
+  // The reply of an earlier successful, uncached call with `cache_key`, for the response cache (its
+  // finish_reason and whether its usage was estimated as stored).
   [[nodiscard]] std::optional<ChatResponse> cached_reply(const std::string& cache_key) const;
-  [[nodiscard]] Spent spent(int64_t session_id) const;  // seconds stays 0: wall time is the caller's
+  // What the session's uncached calls spent; calls counts their HTTP attempts, retries included, since each
+  // is billed. seconds stays 0: wall time is the caller's.
+  [[nodiscard]] Spent spent(int64_t session_id) const;
 
   void record_attempt(int64_t session_id, const AttemptRow& attempt);
   [[nodiscard]] std::vector<AttemptRow> attempts(int64_t session_id) const;

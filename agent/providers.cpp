@@ -20,6 +20,10 @@
 #include <thread>
 #include <utility>
 
+#ifndef KFORGE_VERSION
+#define KFORGE_VERSION "dev"
+#endif
+
 namespace kforge::agent {
 namespace {
 
@@ -203,6 +207,7 @@ struct StreamState {
   std::string text;
   std::string finish_reason;
   Usage usage;
+  bool usage_seen = false;  // the reply stated its usage (else it is estimated)
   bool saw_event = false;
   bool done = false;  // the protocol's end marker came ([DONE], message_stop)
   bool failed = false;
@@ -236,7 +241,10 @@ void openai_parse_reply(const json& reply, StreamState& state) {
   const json& choice = (*choices)[0];
   state.text = string_field(choice["message"], "content");  // null when the model refused or called a tool
   state.finish_reason = string_field(choice, "finish_reason");
-  if (const auto usage = reply.find("usage"); usage != reply.end()) state.usage = openai_usage(*usage);
+  if (const auto usage = reply.find("usage"); usage != reply.end() && usage->is_object()) {
+    state.usage = openai_usage(*usage);
+    state.usage_seen = true;
+  }
 }
 
 void openai_on_event(const SseParser::Event& event, StreamState& state) {
@@ -265,6 +273,7 @@ void openai_on_event(const SseParser::Event& event, StreamState& state) {
   // The usage chunk comes last, with no choices (stream_options.include_usage); other chunks carry null.
   if (const auto usage = chunk.find("usage"); usage != chunk.end() && usage->is_object()) {
     state.usage = openai_usage(*usage);
+    state.usage_seen = true;
   }
 }
 
@@ -279,9 +288,10 @@ void anthropic_parse_reply(const json& reply, StreamState& state) {
     if (string_field(block, "type") == "text") state.text += string_field(block, "text");
   }
   state.finish_reason = string_field(reply, "stop_reason");
-  if (const auto usage = reply.find("usage"); usage != reply.end()) {
+  if (const auto usage = reply.find("usage"); usage != reply.end() && usage->is_object()) {
     anthropic_input_usage(*usage, state.usage);
     state.usage.output_tokens = token_count(*usage, "output_tokens");
+    state.usage_seen = true;
   }
 }
 
@@ -299,6 +309,7 @@ void anthropic_on_event(const SseParser::Event& event, StreamState& state) {
       const json& usage = (*message)["usage"];
       anthropic_input_usage(usage, state.usage);
       state.usage.output_tokens = token_count(usage, "output_tokens");
+      state.usage_seen = state.usage_seen || usage.is_object();
     }
   } else if (type == "content_block_delta") {
     if (const auto delta = data.find("delta"); delta != data.end() && string_field(*delta, "type") == "text_delta") {
@@ -312,6 +323,7 @@ void anthropic_on_event(const SseParser::Event& event, StreamState& state) {
       // Counts here are cumulative for the message.
       if (usage->contains("output_tokens")) state.usage.output_tokens = token_count(*usage, "output_tokens");
       if (usage->contains("input_tokens")) anthropic_input_usage(*usage, state.usage);
+      state.usage_seen = true;
     }
   } else if (type == "message_stop") {
     state.done = true;
@@ -391,6 +403,7 @@ ChatResponse read_reply(const ReplyProtocol& protocol, std::string_view body, bo
 // One attempt's result and what the retry loop needs to judge it.
 struct Attempt {
   ChatResponse response;
+  bool usage_seen = false;
   bool may_retry = false;
   std::string retry_after;
   std::string retry_after_ms;
@@ -398,9 +411,11 @@ struct Attempt {
 
 class HttpProvider : public Provider {
  public:
-  HttpProvider(std::string base_url, std::string api_key, ProviderOptions options)
-      : m_base_url(strip_trailing_slashes(std::move(base_url))),
+  // `url` is the endpoint; `missing_key` says why `api_key` is empty, if it is.
+  HttpProvider(std::string url, std::string api_key, std::string missing_key, ProviderOptions options)
+      : m_url(std::move(url)),
         m_api_key(std::move(api_key)),
+        m_missing_key(std::move(missing_key)),
         m_options(std::move(options)),
         m_slots(std::max(1, m_options.concurrency)) {
     if (!m_options.sleep) m_options.sleep = [](std::chrono::milliseconds wait) { std::this_thread::sleep_for(wait); };
@@ -409,6 +424,9 @@ class HttpProvider : public Provider {
   ChatResponse complete(const ChatRequest& request) override {
     const auto start = std::chrono::steady_clock::now();
     const int max_retries = std::max(0, m_options.max_retries);
+    // A budget's remainder may allow fewer attempts than the retry rules would make.
+    const bool budgeted = request.max_attempts > 0 && request.max_attempts < max_retries + 1;
+    const int last_retry = budgeted ? request.max_attempts - 1 : max_retries;
     Attempt attempt;
     for (int retry = 0;; ++retry) {
       {
@@ -417,19 +435,28 @@ class HttpProvider : public Provider {
       }
       attempt.response.attempts = retry + 1;
       if (attempt.response.ok || !attempt.may_retry) break;
-      if (retry == max_retries) {
-        if (retry > 0) attempt.response.error += " (gave up after " + std::to_string(retry + 1) + " attempts)";
+      if (retry == last_retry) {
+        if (budgeted) {
+          attempt.response.error += " (stopped after " + std::to_string(retry + 1) + " attempt" +
+                                    (retry > 0 ? "s" : "") + ": the call budget allows no more)";
+        } else if (retry > 0) {
+          attempt.response.error += " (gave up after " + std::to_string(retry + 1) + " attempts)";
+        }
         break;
       }
       m_options.sleep(retry_delay(retry, attempt.retry_after, attempt.retry_after_ms, random_jitter01()));
+    }
+    if (attempt.response.ok && !attempt.usage_seen) {
+      attempt.response.usage = estimate_usage(request.messages, attempt.response.text);
     }
     attempt.response.latency_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return attempt.response;
   }
 
+  [[nodiscard]] std::string url() const override { return m_url; }
+  [[nodiscard]] std::string missing_key() const override { return m_missing_key; }
+
  protected:
-  // The path after the base URL, e.g. "/chat/completions".
-  [[nodiscard]] virtual std::string endpoint() const = 0;
   // Authentication and protocol headers (Content-Type is added for every protocol).
   [[nodiscard]] virtual std::vector<std::pair<std::string, std::string>> protocol_headers() const = 0;
   [[nodiscard]] virtual json request_body(const ChatRequest& request) const = 0;
@@ -445,12 +472,15 @@ class HttpProvider : public Provider {
     SseParser parser;
 
     HttpRequest http;
-    http.url = m_base_url + endpoint();
+    http.url = m_url;
     http.headers = protocol_headers();
     http.headers.emplace_back("Content-Type", "application/json");
     http.headers.emplace_back("Accept", request.stream ? "text/event-stream" : "application/json");
+    http.headers.emplace_back("User-Agent", user_agent());
     http.body = request_body(request).dump();
-    http.timeout = m_options.timeout;
+    http.timeout = m_options.deadline;
+    // A whole reply is silent until it is complete; only a stream can be judged by its silences.
+    if (request.stream) http.idle_timeout = m_options.idle_timeout;
     if (request.stream) {
       http.on_body = [&](std::string_view piece) {
         append_capped(out.raw, piece);
@@ -463,7 +493,12 @@ class HttpProvider : public Provider {
     switch (reply.outcome) {
       case HttpOutcome::timeout:
         out.failure = Failure::timeout;
-        out.error = "timed out after " + seconds_text(m_options.timeout);
+        out.error = "timed out after " + seconds_text(m_options.deadline) + " (the deadline of one request)";
+        attempt.may_retry = true;
+        return attempt;
+      case HttpOutcome::idle:
+        out.failure = Failure::timeout;
+        out.error = "the server sent nothing for " + seconds_text(m_options.idle_timeout) + " (the idle timeout)";
         attempt.may_retry = true;
         return attempt;
       case HttpOutcome::connection:
@@ -479,22 +514,30 @@ class HttpProvider : public Provider {
 
     if (reply.status < 200 || reply.status >= 300) {
       out.failure = Failure::http;
-      out.error = "HTTP " + std::to_string(reply.status) + ": " + describe_error_body(reply.body);
-      attempt.may_retry = retryable(reply.status, reply.body);
+      // A 404 or 405 most often means a wrong base URL: name the URL that was tried.
+      const bool wrong_url = reply.status == 404 || reply.status == 405;
+      out.error = "HTTP " + std::to_string(reply.status) + (wrong_url ? " from " + m_url : std::string()) + ": " +
+                  describe_error_body(reply.body);
+      if (!m_missing_key.empty() && (reply.status == 401 || reply.status == 403 || reply.status >= 500)) {
+        out.error += "; no API key was sent (" + m_missing_key + ")";
+      }
+      attempt.may_retry = retryable(reply.status, reply.body, m_missing_key.empty());
       attempt.retry_after = reply.header("retry-after");
       attempt.retry_after_ms = reply.header("retry-after-ms");
       return attempt;
     }
     finish_reply(protocol(), request.stream, request.stream ? std::string_view(out.raw) : std::string_view(reply.body),
                  state);
-    attempt.may_retry =
-        state.failed && state.failure != Failure::protocol && retryable(state.error_status, state.error_body);
+    attempt.may_retry = state.failed && state.failure != Failure::protocol &&
+                        retryable(state.error_status, state.error_body, m_missing_key.empty());
+    attempt.usage_seen = state.usage_seen;
     fill_response(state, out);
     return attempt;
   }
 
-  std::string m_base_url;
+  std::string m_url;
   std::string m_api_key;
+  std::string m_missing_key;
   ProviderOptions m_options;
   Semaphore m_slots;
 };
@@ -505,7 +548,6 @@ class OpenAiProvider final : public HttpProvider {
   using HttpProvider::HttpProvider;
 
  protected:
-  [[nodiscard]] std::string endpoint() const override { return "/chat/completions"; }
   [[nodiscard]] const ReplyProtocol& protocol() const override { return k_openai_protocol; }
 
   [[nodiscard]] std::vector<std::pair<std::string, std::string>> protocol_headers() const override {
@@ -533,7 +575,6 @@ class AnthropicProvider final : public HttpProvider {
   using HttpProvider::HttpProvider;
 
  protected:
-  [[nodiscard]] std::string endpoint() const override { return "/messages"; }
   [[nodiscard]] const ReplyProtocol& protocol() const override { return k_anthropic_protocol; }
 
   [[nodiscard]] std::vector<std::pair<std::string, std::string>> protocol_headers() const override {
@@ -599,7 +640,14 @@ ModelCapabilities capabilities_of(const ModelRef& model) {
   return capabilities;
 }
 
-bool retryable(int http_status, const std::string& body) {
+bool retryable(int http_status, const std::string& body, bool key_sent) {
+  if (http_status >= 500 && http_status < 600 && !key_sent) {
+    // A missing key does not appear by waiting.
+    const std::string text = lower(body);
+    for (const char* word : {"api key", "api_key", "apikey", "authenticat", "unauthori", "credential"}) {
+      if (text.find(word) != std::string::npos) return false;
+    }
+  }
   if (http_status == 0 || http_status == 408 || http_status == 409 || (http_status >= 500 && http_status < 600)) {
     return true;
   }
@@ -638,6 +686,7 @@ std::unique_ptr<Provider> make_provider(const ModelRef& model, ProviderOptions o
   }
   const std::string default_variable = openai ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY";
   std::string key = options.api_key;
+  std::string missing_key;
   if (key.empty()) {
     const std::string variable = options.api_key_env.empty() ? default_variable : options.api_key_env;
     if (const char* value = std::getenv(variable.c_str()); value != nullptr && *value != '\0') {
@@ -647,13 +696,35 @@ std::unique_ptr<Provider> make_provider(const ModelRef& model, ProviderOptions o
     } else if (options.base_url.empty()) {
       throw_environment(variable + " is not set: export your " + (openai ? "OpenAI" : "Anthropic") +
                         " API key, or give a base URL for a server that needs none");
+    } else {
+      missing_key = variable + " is not set; --api-key-env names another variable";
     }
   }
-  std::string base_url = options.base_url;
-  if (base_url.empty()) base_url = openai ? "https://api.openai.com/v1" : "https://api.anthropic.com/v1";
-  if (openai) return std::make_unique<OpenAiProvider>(std::move(base_url), std::move(key), std::move(options));
-  return std::make_unique<AnthropicProvider>(std::move(base_url), std::move(key), std::move(options));
+  std::string url = strip_trailing_slashes(options.base_url);
+  if (openai) {
+    url = (url.empty() ? "https://api.openai.com/v1" : url) + "/chat/completions";
+    return std::make_unique<OpenAiProvider>(std::move(url), std::move(key), std::move(missing_key), std::move(options));
+  }
+  // Anthropic's SDK takes https://api.anthropic.com and adds /v1/messages; a URL that already ends in /v1 works
+  // too.
+  if (url.empty()) url = "https://api.anthropic.com";
+  url += url.ends_with("/v1") ? "/messages" : "/v1/messages";
+  return std::make_unique<AnthropicProvider>(std::move(url), std::move(key), std::move(missing_key),
+                                             std::move(options));
 }
+
+Usage estimate_usage(const std::vector<Message>& messages, std::string_view reply) {
+  const auto tokens = [](size_t bytes) { return static_cast<int64_t>((bytes + 3) / 4); };
+  size_t prompt_bytes = 0;
+  for (const Message& message : messages) prompt_bytes += message.content.size();
+  Usage usage;
+  usage.input_tokens = tokens(prompt_bytes);
+  usage.output_tokens = tokens(reply.size());
+  usage.estimated = true;
+  return usage;
+}
+
+std::string user_agent() { return std::string("kforge/") + KFORGE_VERSION; }
 
 ChatResponse parse_openai_reply(std::string_view body) { return read_reply(k_openai_protocol, body, false); }
 

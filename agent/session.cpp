@@ -111,6 +111,32 @@ struct Member {
 
 std::string kernel_fence(const std::string& backend) { return backend == "cpu" ? "```cpp\n" : "```cuda\n"; }
 
+// `text` on one console line.
+std::string one_line(std::string text) {
+  std::replace_if(
+      text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  return text;
+}
+
+// What to check when the first call of a session finds no endpoint (HTTP 404 or 405).
+std::string base_url_hint(const std::string& provider) {
+  if (provider == "anthropic")
+    return "check --base-url: Anthropic's is https://api.anthropic.com (with or without /v1), and the server must "
+           "know the model";
+  return "check --base-url: an OpenAI-compatible server's base URL is the part before /chat/completions, usually "
+         "ending in /v1 (vLLM, llama.cpp and Ollama: http://HOST:PORT/v1; OpenRouter: https://openrouter.ai/api/v1), "
+         "and the server must know the model";
+}
+
+// The feedback of a reply cut off at the output-token limit: its code is not used, and the next turn asks for
+// less.
+std::string truncated_feedback(const ChatResponse& reply, int max_tokens, bool has_parent) {
+  return "your reply hit the output-token limit (" + std::to_string(max_tokens) + " tokens; finish reason " +
+         reply.finish_reason + ") and was cut off before it ended, so none of its code was used. Reply with a " +
+         "shorter answer: " + (has_parent ? "SEARCH/REPLACE edits against the kernel to improve, or " : "") +
+         "the complete kernel in one fenced block, with no explanation around it.\n";
+}
+
 }  // namespace
 
 nlohmann::json to_json(const SessionOptions& o) {
@@ -136,7 +162,11 @@ nlohmann::json to_json(const SessionOptions& o) {
           {"stream", o.stream},
           {"feedback_bytes", o.feedback_bytes},
           {"seed", o.seed},
-          {"prompts_dir", o.prompts_dir.string()}};
+          {"prompts_dir", o.prompts_dir.string()},
+          {"base_url", o.base_url},
+          {"api_key_env", o.api_key_env},
+          {"idle_timeout_s", o.idle_timeout_seconds},
+          {"deadline_s", o.deadline_seconds}};
 }
 
 SessionOptions session_options_from_json(const nlohmann::json& j) {
@@ -164,7 +194,24 @@ SessionOptions session_options_from_json(const nlohmann::json& j) {
   o.feedback_bytes = j.value("feedback_bytes", o.feedback_bytes);
   o.seed = j.value("seed", o.seed);
   o.prompts_dir = j.value("prompts_dir", std::string());
+  o.base_url = j.value("base_url", o.base_url);
+  o.api_key_env = j.value("api_key_env", o.api_key_env);
+  o.idle_timeout_seconds = j.value("idle_timeout_s", o.idle_timeout_seconds);
+  o.deadline_seconds = j.value("deadline_s", o.deadline_seconds);
   return o;
+}
+
+ProviderOptions provider_options(const SessionOptions& o) {
+  const auto milliseconds = [](double seconds) {
+    return std::chrono::milliseconds(static_cast<int64_t>(std::max(0.0, seconds) * 1000));
+  };
+  ProviderOptions p;
+  p.base_url = o.base_url;
+  p.api_key_env = o.api_key_env;
+  p.idle_timeout = milliseconds(o.idle_timeout_seconds);
+  p.deadline = milliseconds(o.deadline_seconds);
+  p.concurrency = std::max(1, o.concurrency);
+  return p;
 }
 
 std::string verdict_feedback(const Verdict& v, size_t limit) {
@@ -226,7 +273,7 @@ int64_t Session::run(const SessionOptions& options) {
   return drive(session_id, options);
 }
 
-int64_t Session::resume(int64_t id, const std::optional<BudgetLimits>& budget, std::optional<bool> use_cache) {
+int64_t Session::resume(int64_t id, const SessionOptions& options) {
   std::optional<SessionRow> row;
   {
     const std::lock_guard lock(m_evaluator.store_mutex());
@@ -236,12 +283,11 @@ int64_t Session::resume(int64_t id, const std::optional<BudgetLimits>& budget, s
   if (row->backend != m_evaluator.backend())
     throw_usage("session " + std::to_string(id) + " ran on the " + row->backend +
                 " backend; resume it with --backend " + row->backend);
-  SessionOptions options = session_options_from_json(row->config);
-  if (budget) options.budget = *budget;
-  if (use_cache) options.use_cache = *use_cache;
   {
     const std::lock_guard lock(m_evaluator.store_mutex());
-    Journal(m_store).set_status(id, "running", "");
+    Journal journal(m_store);
+    journal.set_config(id, to_json(options));
+    journal.set_status(id, "running", "");
   }
   return drive(id, options);
 }
@@ -260,6 +306,8 @@ int64_t Session::drive(int64_t session_id, const SessionOptions& options) {
   std::vector<Member> members;
   std::string stop_status;
   std::string stop_reason;
+  std::string last_call_error;               // the last failed call's error, for a session whose every call failed
+  std::atomic<bool> warned_estimate{false};  // the warning about estimated usage is printed once
   int64_t run_id = 0;
   {
     const std::lock_guard lock(m_evaluator.store_mutex());
@@ -331,11 +379,18 @@ int64_t Session::drive(int64_t session_id, const SessionOptions& options) {
           stop("budget", "budget exhausted: " + *why);
           return;
         }
+        // Every HTTP attempt is billed, retries too: they come out of the same call budget.
+        if (options.budget.max_calls > 0)
+          request.max_attempts = static_cast<int>(std::min<int64_t>(options.budget.max_calls - spent.calls, 1000));
       }
     }
     if (!reply) {
       if (g_stop_requested) return;
       reply = m_provider.complete(request);
+      if (reply->ok && reply->usage.estimated && !warned_estimate.exchange(true))
+        m_log("warning: " + m_provider.url() +
+              " sent no token usage; counting an estimate from the text (about 4 bytes a token) against "
+              "--max-tokens and --max-dollars");
     }
     CallRecord call{model.provider,
                     model.model,
@@ -355,14 +410,28 @@ int64_t Session::drive(int64_t session_id, const SessionOptions& options) {
     row.call_id = call_id;
     row.parent_kernel_id = parent != nullptr ? parent->kernel_id : 0;
     std::optional<std::string> source;
+    std::string detail;  // what the console line adds to the status
     if (!reply->ok) {
       row.status = "llm_error";
       row.feedback = "the model call failed: " + reply->error;
+      detail = one_line(reply->error);
+      const std::lock_guard lock(mutex);
+      last_call_error = detail;
+      const bool first_call =
+          std::all_of(members.begin(), members.end(), [](const Member& m) { return m.status == "llm_error"; });
       // Credentials and permissions do not fix themselves: end the session instead of burning the budget.
       if (reply->http_status == 401 || reply->http_status == 403 || reply->http_status == 400) {
-        const std::lock_guard lock(mutex);
-        stop("failed", "the provider refused the request: " + reply->error);
+        stop("failed", "the provider refused the request: " + detail);
+      } else if ((reply->http_status == 404 || reply->http_status == 405) && first_call) {
+        // Nothing has ever answered at this URL: every later call would get the same.
+        stop("failed", detail + "; " + base_url_hint(model.provider));
       }
+    } else if (reply->truncated()) {
+      row.status = "truncated";
+      row.feedback = truncated_feedback(*reply, options.max_tokens, parent != nullptr && !parent->source.empty());
+      detail = "the reply hit the " + std::to_string(options.max_tokens) +
+               "-token output limit (--max-completion-tokens); its code is not used, and the next turn asks for a "
+               "shorter answer or SEARCH/REPLACE edits";
     } else {
       const ReplyCode code = kernel_from_reply(reply->text, parent != nullptr && !parent->source.empty()
                                                                 ? std::optional<std::string>(parent->source)
@@ -380,16 +449,28 @@ int64_t Session::drive(int64_t session_id, const SessionOptions& options) {
       row.kernel_id = result.kernel_id;
       row.evaluation_id = result.evaluation_id;
       row.status = std::string(status_name(result.verdict.status));
-      if (result.verdict.ok() && !result.verdict.timings.empty()) row.speedup = result.verdict.timings.front().speedup;
+      if (result.verdict.ok() && !result.verdict.timings.empty()) {
+        // Kept with the attempt: a later attempt that produces the same kernel overwrites the evaluation row.
+        const auto& timing = result.verdict.timings.front();
+        row.speedup = timing.speedup;
+        row.time_median_ns = timing.candidate.median_ns;
+        row.reference_median_ns = timing.reference.median_ns;
+        row.sol_fraction = timing.sol_fraction;
+      }
       row.feedback = verdict_feedback(result.verdict, options.feedback_bytes);
     }
     {
       const std::lock_guard lock(m_evaluator.store_mutex());
       Journal(m_store).record_attempt(session_id, row);
     }
-    char line[256];
-    std::snprintf(line, sizeof line, "lineage %d turn %d: %s%s", lineage, turn, row.status.c_str(),
-                  row.speedup ? (", speedup " + std::to_string(*row.speedup).substr(0, 5) + "x").c_str() : "");
+    // Turns count from 1, as in kforge sessions show.
+    std::string line = "lineage " + std::to_string(lineage) + " turn " + std::to_string(turn + 1) + ": " + row.status;
+    if (row.speedup) {
+      char speedup[48];
+      std::snprintf(speedup, sizeof speedup, ", speedup %.2fx", *row.speedup);
+      line += speedup;
+    }
+    if (!detail.empty()) line += ": " + detail;
     m_log(line);
     const std::lock_guard lock(mutex);
     members.push_back({lineage, turn, row.kernel_id, source.value_or(""), row.status, row.speedup, row.feedback});
@@ -440,6 +521,9 @@ int64_t Session::drive(int64_t session_id, const SessionOptions& options) {
               kernel_fence(backend) + parent->source +
               "```\nFix what the feedback reports, then make it faster. You may reply with "
               "SEARCH/REPLACE edits against this kernel.\n";
+    if (own.back()->status == "truncated")
+      text += std::string("\nYour last reply was cut off at the output-token limit: keep this one shorter") +
+              (parent != nullptr ? ", preferably SEARCH/REPLACE edits.\n" : ", the kernel alone.\n");
     return text;
   };
 
@@ -539,6 +623,16 @@ int64_t Session::drive(int64_t session_id, const SessionOptions& options) {
   const std::lock_guard lock(m_evaluator.store_mutex());
   if (g_stop_requested && stop_status.empty())
     stop("interrupted", "interrupted; resume with kforge evolve --resume " + std::to_string(session_id));
+  // A session in which no call ever succeeded found out nothing about kernels: that is an environment fault (a
+  // server down, a wrong URL or key), not a session that finished.
+  const bool every_call_failed = !members.empty() && std::all_of(members.begin(), members.end(), [](const Member& m) {
+    return m.status == "llm_error";
+  });
+  if (every_call_failed && stop_status != "interrupted" && stop_status != "failed") {
+    stop_status = "failed";
+    stop_reason = "every LLM call failed; the last: " +
+                  (last_call_error.empty() ? one_line(members.back().feedback) : last_call_error);
+  }
   Journal(m_store).set_status(session_id, stop_status.empty() ? "finished" : stop_status, stop_reason);
   m_store.finish_run(run_id, g_stop_requested ? "interrupted" : "finished");
   return session_id;

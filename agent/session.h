@@ -44,7 +44,16 @@ struct SessionOptions {
   size_t feedback_bytes = 3000;  // cap per attempt's feedback in prompts
   uint64_t seed = 1;             // parent choice in evolve
   std::filesystem::path prompts_dir;
+  // Where the calls go, stored so that a resumed session talks to the same server: a local session resumed
+  // against a hosted API would leak its prompts and cost money. The key is never stored, only its variable.
+  std::string base_url;  // empty: the provider's hosted API
+  std::string api_key_env;
+  double idle_timeout_seconds = 180.0;  // see ProviderOptions::idle_timeout
+  double deadline_seconds = 1800.0;     // see ProviderOptions::deadline
 };
+
+// The provider settings `options` stores, with `concurrency` as the provider's limit too.
+ProviderOptions provider_options(const SessionOptions& options);
 
 // What a resumed session needs back: every field above.
 nlohmann::json to_json(const SessionOptions& options);
@@ -61,9 +70,9 @@ class Session {
 
   // Starts a new session; returns its id once it stops (finished, budget, interrupted or failed).
   int64_t run(const SessionOptions& options);
-  // Continues session `id` from what the store holds (its options come from the store; `budget` and
-  // `use_cache` may be changed on resume).
-  int64_t resume(int64_t id, const std::optional<BudgetLimits>& budget, std::optional<bool> use_cache);
+  // Continues session `id` from the attempts the store holds, with `options`: the stored ones
+  // (session_options_from_json of its config) with whatever the caller changed; they replace the stored ones.
+  int64_t resume(int64_t id, const SessionOptions& options);
 
   // Asks the running session to stop after the calls in flight (SIGINT).
   static void request_stop();

@@ -35,12 +35,12 @@ const std::map<std::string, std::set<std::string>> k_columns = {
      {"created_at", "updated_at", "status", "stop_reason", "task", "task_id", "backend", "device_id", "model",
       "strategy", "config_json", "uuid"}},
     {"llm_calls",
-     {"session_id", "created_at", "provider", "model", "cache_key", "cache_hit", "ok", "http_status", "attempts",
-      "error", "request_json", "response_text", "input_tokens", "output_tokens", "cached_tokens", "cost_usd",
-      "latency_s", "uuid"}},
+     {"session_id",    "created_at", "provider",  "model",        "cache_key",     "cache_hit",      "ok",
+      "http_status",   "attempts",   "error",     "request_json", "response_text", "input_tokens",   "output_tokens",
+      "cached_tokens", "cost_usd",   "latency_s", "uuid",         "finish_reason", "usage_estimated"}},
     {"attempts",
      {"session_id", "created_at", "lineage", "turn", "call_id", "parent_kernel_id", "kernel_id", "evaluation_id",
-      "status", "speedup", "feedback"}},
+      "status", "speedup", "feedback", "time_median_ns", "reference_median_ns", "sol_fraction"}},
     {"merges", {"merged_at", "source", "added"}},
 };
 
@@ -211,9 +211,11 @@ INSERT INTO merge_sessions SELECT s.id, m.id FROM src.sessions s JOIN main.sessi
 )sql");
     result.added["llm_calls"] = run(db, R"sql(
 INSERT INTO main.llm_calls (session_id, created_at, provider, model, cache_key, cache_hit, ok, http_status, attempts,
-  error, request_json, response_text, input_tokens, output_tokens, cached_tokens, cost_usd, latency_s, uuid)
+  error, request_json, response_text, input_tokens, output_tokens, cached_tokens, cost_usd, latency_s, uuid,
+  finish_reason, usage_estimated)
 SELECT ms.dst, c.created_at, c.provider, c.model, c.cache_key, c.cache_hit, c.ok, c.http_status, c.attempts, c.error,
-  c.request_json, c.response_text, c.input_tokens, c.output_tokens, c.cached_tokens, c.cost_usd, c.latency_s, c.uuid
+  c.request_json, c.response_text, c.input_tokens, c.output_tokens, c.cached_tokens, c.cost_usd, c.latency_s, c.uuid,
+  c.finish_reason, c.usage_estimated
 FROM src.llm_calls c JOIN merge_sessions ms ON ms.src = c.session_id WHERE true ORDER BY c.id
 ON CONFLICT (uuid) DO NOTHING)sql");
     db.exec(R"sql(
@@ -222,8 +224,9 @@ INSERT INTO merge_calls SELECT s.id, m.id FROM src.llm_calls s JOIN main.llm_cal
 )sql");
     result.added["attempts"] = run(db, R"sql(
 INSERT INTO main.attempts (session_id, created_at, lineage, turn, call_id, parent_kernel_id, kernel_id,
-  evaluation_id, status, speedup, feedback)
-SELECT ms.dst, a.created_at, a.lineage, a.turn, mc.dst, pk.dst, k.dst, me.dst, a.status, a.speedup, a.feedback
+  evaluation_id, status, speedup, feedback, time_median_ns, reference_median_ns, sol_fraction)
+SELECT ms.dst, a.created_at, a.lineage, a.turn, mc.dst, pk.dst, k.dst, me.dst, a.status, a.speedup, a.feedback,
+  a.time_median_ns, a.reference_median_ns, a.sol_fraction
 FROM src.attempts a JOIN merge_sessions ms ON ms.src = a.session_id LEFT JOIN merge_calls mc ON mc.src = a.call_id
 LEFT JOIN merge_kernels pk ON pk.src = a.parent_kernel_id LEFT JOIN merge_kernels k ON k.src = a.kernel_id
 LEFT JOIN merge_evaluations me ON me.src = a.evaluation_id

@@ -193,6 +193,17 @@ CREATE TABLE merges (
   added     TEXT NOT NULL
 );
 )sql",
+    // 4: the agent against real servers. A call keeps why its reply ended (finish_reason: "length" and
+    // "max_tokens" make a truncated attempt) and whether its usage was estimated from the text because the
+    // server sent none; an attempt keeps its own timing, since two attempts that produce the same kernel share
+    // one evaluation row, which holds the later one's figures.
+    R"sql(
+ALTER TABLE llm_calls ADD COLUMN finish_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE llm_calls ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE attempts ADD COLUMN time_median_ns REAL;
+ALTER TABLE attempts ADD COLUMN reference_median_ns REAL;
+ALTER TABLE attempts ADD COLUMN sol_fraction REAL;
+)sql",
 };
 
 static_assert(std::size(k_migrations) == k_schema_version, "one migration per schema version");

@@ -17,7 +17,7 @@
 
 namespace kforge {
 
-inline constexpr int k_schema_version = 3;
+inline constexpr int k_schema_version = 4;
 
 struct KernelRecord {
   std::string hash;  // sha256 of the source

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <regex>
 #include <thread>
 
@@ -44,12 +45,17 @@ class Agent : public ::testing::Test {
   [[nodiscard]] std::filesystem::path db() const { return m_dir / "kforge.db"; }
 
   std::string evolve(const FakeLlmServer& server, const std::string& extra,
-                     const std::string& model = "openai:test-coder") {
+                     const std::string& model = "openai:test-coder", const std::string& timeout = "20") {
     return "evolve --task softmax --backend cpu --model " + model + " --base-url " + server.url() +
-           "/v1 --max-time 0.2 --threads 1 --timeout 20 --db '" + db().string() + "' " + extra;
+           "/v1 --max-time 0.2 --threads 1 --timeout " + timeout + " --db '" + db().string() + "' " + extra;
+  }
+  // A resume names nothing of the session but its id and the store.
+  std::string resume(const std::string& extra = "") {
+    return "evolve --resume 1 --max-time 0.2 --threads 1 --db '" + db().string() + "' " + extra;
   }
 
   int64_t count(const std::string& sql) const { return testing::query_int(db(), sql); }
+  std::string text(const std::string& sql) const { return testing::query_text(db(), sql); }
 
   std::filesystem::path m_dir;
 };
@@ -67,6 +73,7 @@ TEST_F(Agent, RefineFixesACompileErrorThatTheFeedbackReported) {
   const auto requests = server.requests();
   ASSERT_EQ(requests.size(), 2u);
   EXPECT_EQ(requests[0].path, "/v1/chat/completions");
+  EXPECT_EQ(requests[0].header("user-agent"), agent::user_agent());
   const std::string second = last_user_message(requests[1]);
   EXPECT_NE(second.find("stage compile: compile_error"), std::string::npos) << "the feedback names the stage";
   // GCC quotes with ASCII or Unicode quotes depending on the locale.
@@ -99,7 +106,8 @@ TEST_F(Agent, RefineFixesACompileErrorThatTheFeedbackReported) {
                                                          "refine")))
       << shown.output;
   EXPECT_TRUE(std::regex_search(shown.output, std::regex("status finished")));
-  EXPECT_TRUE(std::regex_search(shown.output, std::regex("2 LLM calls \\(0 from the cache\\), 2700 input")));
+  EXPECT_TRUE(
+      std::regex_search(shown.output, std::regex("2 LLM calls \\(0 from the cache, 2 HTTP requests\\), 2700 input")));
   EXPECT_TRUE(std::regex_search(shown.output, std::regex("\\n  0 +1 +compile_error +- ")));
   EXPECT_TRUE(std::regex_search(shown.output, std::regex("\\n  0 +2 +ok +[0-9.]+x ")));
   std::printf("%s", shown.output.c_str());  // the note quotes it
@@ -215,6 +223,232 @@ TEST_F(Agent, PromptCommandPrintsTheFilledTemplateWithoutCalling) {
                                                           "log_softmax|gelu_tanh|sigmoid|silu|softmax_bf16)\\)")))
       << result.output.substr(0, 2000);
   EXPECT_EQ(result.output.find("{{"), std::string::npos) << "every placeholder filled";
+}
+
+// Issue 15, item 1: a resumed local session must not send its prompts to the default hosted API.
+TEST_F(Agent, ResumeCallsTheStoredEndpointWithTheStoredKeyVariable) {
+  FakeLlmServer server;
+  server.set_handler([&](const RecordedRequest&) { return FakeReply::openai(k_broken, {100, 10, 0}); });
+  const auto first = run_kforge(evolve(server,
+                                       "--strategy refine --lineages 1 --turns 3 --max-calls 1 --no-cache "
+                                       "--api-key-env KFORGE_TEST_AGENT_KEY"),
+                                "KFORGE_TEST_AGENT_KEY=first-key");
+  ASSERT_EQ(first.status.exit_code, 1) << first.output;
+
+  const auto resumed = run_kforge(resume("--max-calls 2"), "env -u OPENAI_API_KEY KFORGE_TEST_AGENT_KEY=second-key");
+  EXPECT_EQ(resumed.status.exit_code, 1) << resumed.output;
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 2u) << "the resumed session calls the server it started with\n" << resumed.output;
+  EXPECT_EQ(requests[1].header("authorization"), "Bearer second-key") << "from the stored variable";
+
+  // Another endpoint only when the command line names it, and the console says so.
+  FakeLlmServer other;
+  other.set_handler([&](const RecordedRequest&) { return FakeReply::openai(k_broken, {100, 10, 0}); });
+  const auto moved =
+      run_kforge(resume("--max-calls 10 --base-url " + other.url() + "/v1"), "KFORGE_TEST_AGENT_KEY=third-key");
+  EXPECT_EQ(moved.status.exit_code, 1) << moved.output;
+  EXPECT_NE(moved.output.find("session 1: calls now go to " + other.url() + "/v1 instead of " + server.url() +
+                              "/v1 (--base-url)"),
+            std::string::npos)
+      << moved.output;
+  EXPECT_EQ(other.request_count(), 1u);
+  EXPECT_EQ(server.request_count(), 2u);
+  EXPECT_EQ(text("SELECT json_extract(config_json, '$.base_url') FROM sessions"), other.url() + "/v1");
+  EXPECT_EQ(text("SELECT json_extract(config_json, '$.api_key_env') FROM sessions"), "KFORGE_TEST_AGENT_KEY");
+
+  // A session an older kforge stored, without its endpoint, is not guessed at.
+  {
+    Database raw(db());
+    raw.exec("UPDATE sessions SET config_json = json_remove(config_json, '$.base_url')");
+  }
+  const auto legacy = run_kforge(resume());
+  EXPECT_EQ(legacy.status.exit_code, 2) << legacy.output;
+  EXPECT_NE(legacy.output.find("did not record where its calls went; resume it with --base-url URL"), std::string::npos)
+      << legacy.output;
+}
+
+// Item 2: a reply cut off at the output-token limit is not "no code".
+TEST_F(Agent, ATruncatedReplyIsSaidSoAndTheNextTurnAsksForLess) {
+  FakeLlmServer server;
+  std::atomic<int> calls{0};
+  server.set_handler([&](const RecordedRequest&) {
+    return ++calls == 1 ? FakeReply::openai_stream(k_fixed.substr(0, 120), {1200, 8192, 0}, 4, "length")
+                        : FakeReply::openai_stream(k_broken, {1500, 300, 0});
+  });
+  const auto result = run_kforge(evolve(server, "--strategy refine --lineages 1 --turns 2 --no-cache"));
+  EXPECT_EQ(result.status.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("lineage 0 turn 1: truncated: the reply hit the 8192-token output limit"),
+            std::string::npos)
+      << result.output;
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  const std::string second = last_user_message(requests[1]);
+  EXPECT_NE(second.find("### Attempt 1: truncated\nyour reply hit the output-token limit"), std::string::npos)
+      << second.substr(second.find("## Your earlier attempts") == std::string::npos ? 0
+                                                                                    : second.find("## Your earlier"));
+  EXPECT_NE(second.find("keep this one shorter"), std::string::npos);
+  EXPECT_EQ(text("SELECT status FROM attempts WHERE turn = 0"), "truncated");
+  EXPECT_EQ(text("SELECT group_concat(finish_reason) FROM (SELECT finish_reason FROM llm_calls ORDER BY id)"),
+            "length,stop");
+  EXPECT_EQ(count("SELECT count(*) FROM kernels WHERE origin = 'agent'"), 1) << "the cut-off code is not used";
+
+  // Anthropic says max_tokens; its base URL works without /v1, as Anthropic's SDK takes it.
+  FakeLlmServer anthropic;
+  anthropic.set_handler([&](const RecordedRequest&) {
+    return FakeReply::anthropic_stream(k_fixed, {500, 50, 0}, 4, "max_tokens");
+  });
+  const auto oneshot =
+      run_kforge("evolve --task softmax --backend cpu --model anthropic:claude-test --base-url " + anthropic.url() +
+                     " --strategy oneshot --samples 1 --no-cache --db '" + db().string() + "'",
+                 "ANTHROPIC_API_KEY=test-key");
+  EXPECT_EQ(oneshot.status.exit_code, 1) << oneshot.output;
+  ASSERT_EQ(anthropic.request_count(), 1u) << oneshot.output;
+  EXPECT_EQ(anthropic.requests()[0].path, "/v1/messages");
+  EXPECT_EQ(count("SELECT count(*) FROM attempts WHERE session_id = 2 AND status = 'truncated'"), 1);
+}
+
+// Item 3: --timeout is an idle timeout; --deadline bounds the whole request.
+TEST_F(Agent, TimeoutIsAnIdleTimeoutThatASteadyStreamNeverHits) {
+  FakeLlmServer server;
+  server.set_handler([&](const RecordedRequest&) {
+    FakeReply reply = FakeReply::openai_stream(k_broken, {100, 10, 0}, 6);
+    reply.chunk_delay = std::chrono::milliseconds(200);  // 10 chunks: 1.8 s, never 0.5 s silent
+    return reply;
+  });
+  const auto steady =
+      run_kforge(evolve(server, "--strategy oneshot --samples 1 --no-cache", "openai:test-coder", "0.5"));
+  EXPECT_EQ(steady.status.exit_code, 1) << steady.output;
+  EXPECT_EQ(server.request_count(), 1u) << steady.output;
+  EXPECT_EQ(count("SELECT count(*) FROM llm_calls WHERE ok = 1 AND attempts = 1"), 1);
+
+  const auto late =
+      run_kforge(evolve(server, "--strategy oneshot --samples 1 --no-cache --max-calls 1 --deadline 0.5"));
+  EXPECT_EQ(late.status.exit_code, 3) << late.output;
+  EXPECT_NE(late.output.find("timed out after 0.5 s (the deadline of one request)"), std::string::npos) << late.output;
+}
+
+// Item 4: a server that ignores stream_options.include_usage still counts against budgets.
+TEST_F(Agent, AServerThatSendsNoUsageIsCountedByEstimateAndBudgetsStopIt) {
+  FakeLlmServer server;
+  server.set_handler([&](const RecordedRequest&) { return FakeReply::openai_stream_without_usage(k_broken); });
+  const auto first = run_kforge(evolve(server, "--strategy oneshot --samples 2 --concurrency 1 --no-cache"));
+  EXPECT_EQ(first.status.exit_code, 1) << first.output;
+  EXPECT_EQ(count("SELECT count(*) FROM llm_calls WHERE usage_estimated = 1 AND input_tokens > 500 AND "
+                  "output_tokens = " +
+                  std::to_string((k_broken.size() + 3) / 4)),
+            2);
+  const std::string warning = "sent no token usage; counting an estimate";
+  const size_t at = first.output.find(warning);
+  EXPECT_NE(at, std::string::npos) << first.output;
+  EXPECT_EQ(first.output.find(warning, at + 1), std::string::npos) << "warned once: " << first.output;
+
+  const auto capped =
+      run_kforge(evolve(server, "--strategy oneshot --samples 3 --concurrency 1 --no-cache --max-tokens 100"));
+  EXPECT_EQ(capped.status.exit_code, 1) << capped.output;
+  EXPECT_EQ(server.request_count(), 3u) << "the first estimate spent the budget";
+  EXPECT_NE(capped.output.find("budget exhausted: tokens: "), std::string::npos) << capped.output;
+  const auto shown = run_kforge("sessions show 2 --db '" + db().string() + "'");
+  EXPECT_NE(shown.output.find("usage of 1 call is estimated from the text"), std::string::npos) << shown.output;
+}
+
+// Item 5: --max-calls counts HTTP requests, retries included.
+TEST_F(Agent, RetriesCountAgainstTheCallBudget) {
+  FakeLlmServer server;
+  server.set_handler(
+      [&](const RecordedRequest&) { return FakeReply::openai_error(500, "server_error", "The server had an error"); });
+  const auto result = run_kforge(evolve(server, "--strategy refine --lineages 1 --turns 3 --max-calls 2 --no-cache"),
+                                 "OPENAI_API_KEY=sk-test");
+  EXPECT_EQ(server.request_count(), 2u) << "the first call's retry spent the budget: " << result.output;
+  EXPECT_NE(result.output.find("(stopped after 2 attempts: the call budget allows no more)"), std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("budget exhausted: calls: 2 of 2 used"), std::string::npos) << result.output;
+}
+
+// Item 6: failures are shown whole, and a session in which every call failed is a failure.
+TEST_F(Agent, ASessionWhoseEveryCallFailedEndsFailedWithTheCause) {
+  const std::string message =
+      "upstream model crashed: CUDA out of memory while loading test-coder; see the server log for the details";
+  FakeLlmServer server;
+  server.set_handler([&](const RecordedRequest&) { return FakeReply::openai_error(503, "server_error", message); });
+  const auto result =
+      run_kforge(evolve(server, "--strategy oneshot --samples 1 --max-calls 2 --no-cache"), "OPENAI_API_KEY=sk-test");
+  EXPECT_EQ(result.status.exit_code, 3) << result.output;
+  const std::string error = "HTTP 503: server_error: " + message;
+  EXPECT_NE(result.output.find("lineage 0 turn 1: llm_error: " + error +
+                               " (stopped after 2 attempts: the call budget allows no more)\n"),
+            std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("kforge: error: session 1 failed: every LLM call failed; the last: " + error),
+            std::string::npos)
+      << result.output;
+  EXPECT_EQ(text("SELECT status FROM sessions"), "failed");
+  const auto shown = run_kforge("sessions show 1 --db '" + db().string() + "'");
+  EXPECT_NE(shown.output.find("status failed: every LLM call failed; the last: " + error), std::string::npos)
+      << shown.output;
+  EXPECT_NE(shown.output.find("the model call failed: " + error), std::string::npos) << "never cut: " << shown.output;
+}
+
+// Item 7: a wrong base URL ends the session at once, naming the URL.
+TEST_F(Agent, AWrongBaseUrlStopsTheSessionAtTheFirstCall) {
+  FakeLlmServer server;
+  server.set_handler([&](const RecordedRequest&) { return FakeReply::with_text(404, "404 page not found"); });
+  const auto result = run_kforge(evolve(server, "--strategy refine --lineages 1 --turns 3 --no-cache"));
+  EXPECT_EQ(result.status.exit_code, 3) << result.output;
+  EXPECT_EQ(server.request_count(), 1u) << result.output;
+  EXPECT_NE(result.output.find("HTTP 404 from " + server.url() +
+                               "/v1/chat/completions: 404 page not found; check --base-url"),
+            std::string::npos)
+      << result.output;
+}
+
+// Item 8: no key sent is said, and named in the error that follows.
+TEST_F(Agent, NoKeySentIsSaidAndNamedInTheErrorThatFollows) {
+  FakeLlmServer server;
+  server.set_handler(
+      [&](const RecordedRequest&) { return FakeReply::openai_error(500, "server_error", "No api key passed in."); });
+  const auto result = run_kforge(evolve(server, "--strategy oneshot --samples 1 --no-cache"), "env -u OPENAI_API_KEY");
+  EXPECT_EQ(result.status.exit_code, 3) << result.output;
+  EXPECT_NE(result.output.find("warning: no API key is sent to " + server.url() +
+                               "/v1/chat/completions: OPENAI_API_KEY is not set"),
+            std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("No api key passed in.; no API key was sent (OPENAI_API_KEY is not set"),
+            std::string::npos)
+      << result.output;
+  EXPECT_EQ(server.request_count(), 1u) << "a missing key is not retried into existence";
+  EXPECT_EQ(server.requests()[0].headers.count("authorization"), 0u);
+}
+
+// Item 10: one rounding of dollars, turns from 1 everywhere, and each attempt keeps its own figures.
+TEST_F(Agent, EachAttemptKeepsItsOwnFiguresAndEveryOutputAgrees) {
+  const auto prices = m_dir / "prices.json";
+  std::ofstream(prices) << R"({"openai:test-coder": {"input": 1.0, "output": 0.0}})";
+  FakeLlmServer server;
+  // The same kernel twice: one kernel row and one evaluation row, two attempts.
+  server.set_handler([&](const RecordedRequest&) { return FakeReply::openai_stream(k_fixed, {190, 10, 0}); });
+  const auto result = run_kforge(
+      evolve(server, "--strategy refine --lineages 1 --turns 2 --no-cache --prices '" + prices.string() + "'"));
+  ASSERT_EQ(result.status.exit_code, 0) << result.output;
+  EXPECT_TRUE(std::regex_search(result.output, std::regex("\nlineage 0 turn 1: ok, speedup [0-9.]+x\n")))
+      << result.output;
+  EXPECT_TRUE(std::regex_search(result.output, std::regex("\nlineage 0 turn 2: ok, speedup [0-9.]+x\n")));
+  EXPECT_NE(result.output.find(", $0.0004 (kforge sessions show 1)"), std::string::npos) << result.output;
+
+  Store store(db());
+  const auto attempts = agent::Journal(store).attempts(1);
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].evaluation_id, attempts[1].evaluation_id) << "the evaluation row is shared";
+  for (const auto& a : attempts) {
+    ASSERT_TRUE(a.speedup && a.time_median_ns && a.reference_median_ns && a.sol_fraction) << "turn " << a.turn;
+    EXPECT_NEAR(*a.speedup, *a.reference_median_ns / *a.time_median_ns, 1e-6 * *a.speedup) << "turn " << a.turn;
+  }
+
+  const auto listed = run_kforge("sessions list --db '" + db().string() + "'");
+  EXPECT_NE(listed.output.find(" $0.0004 "), std::string::npos) << "0.00038 rounds as elsewhere: " << listed.output;
+  const auto shown = run_kforge("sessions show 1 --db '" + db().string() + "'");
+  EXPECT_NE(shown.output.find(", $0.0004\n"), std::string::npos) << shown.output;
+  EXPECT_TRUE(std::regex_search(shown.output, std::regex("\\n  0 +1 +ok +[0-9.]+x +[0-9.]+ [um]s ")));
+  EXPECT_TRUE(std::regex_search(shown.output, std::regex("\\n  0 +2 +ok +[0-9.]+x +[0-9.]+ [um]s "))) << shown.output;
 }
 
 }  // namespace

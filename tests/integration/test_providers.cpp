@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <memory>
 #include <mutex>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,7 +57,8 @@ class ProvidersTest : public ::testing::Test {
     ProviderOptions result;
     result.base_url = m_server.url() + "/v1";
     result.api_key = key;
-    result.timeout = milliseconds(3000);
+    result.deadline = milliseconds(3000);
+    result.idle_timeout = milliseconds(3000);
     result.max_retries = 3;
     result.sleep = m_sleeps.function();
     return result;
@@ -332,13 +335,13 @@ TEST_F(ProvidersTest, AServerThatIgnoresStreamingIsStillUnderstood) {
   expect_usage(response.usage, 10, 20, 0);
 }
 
-TEST_F(ProvidersTest, SlowReplyTimesOutOnEveryAttempt) {
+TEST_F(ProvidersTest, SlowReplyRunsIntoTheDeadlineOnEveryAttempt) {
   FakeReply slow = FakeReply::openai("too late");
   slow.delay = milliseconds(2000);
   m_server.push(slow);
   m_server.push(slow);
   ProviderOptions provider_options = options();
-  provider_options.timeout = milliseconds(200);
+  provider_options.deadline = milliseconds(200);
   provider_options.max_retries = 1;
   const auto start = std::chrono::steady_clock::now();
   const ChatResponse response = complete("openai:gpt-4o-mini", false, provider_options);
@@ -346,11 +349,11 @@ TEST_F(ProvidersTest, SlowReplyTimesOutOnEveryAttempt) {
   EXPECT_FALSE(response.ok);
   EXPECT_EQ(response.failure, Failure::timeout);
   EXPECT_EQ(response.http_status, 0);
-  EXPECT_EQ(response.error, "timed out after 0.2 s (gave up after 2 attempts)");
+  EXPECT_EQ(response.error, "timed out after 0.2 s (the deadline of one request) (gave up after 2 attempts)");
   EXPECT_EQ(m_server.request_count(), 2u);
-  EXPECT_LT(elapsed, milliseconds(1500)) << "each attempt stops at its timeout";
+  EXPECT_LT(elapsed, milliseconds(1500)) << "each attempt stops at its deadline";
 
-  // A stream that starts in time but trickles past the timeout times out too.
+  // A stream that keeps sending, but past the deadline, is cut by it too.
   FakeReply trickle = FakeReply::openai_stream("slow tokens", {}, 8);
   trickle.chunk_delay = milliseconds(100);
   m_server.push(trickle);
@@ -359,6 +362,145 @@ TEST_F(ProvidersTest, SlowReplyTimesOutOnEveryAttempt) {
   EXPECT_FALSE(stream.ok);
   EXPECT_EQ(stream.failure, Failure::timeout);
   EXPECT_EQ(stream.http_status, 200);
+}
+
+TEST_F(ProvidersTest, ASlowButSteadyStreamOutlivesTheIdleTimeout) {
+  // 10 chunks 150 ms apart: 1.5 s in all, five times the idle timeout, never silent for as long as it.
+  FakeReply steady = FakeReply::openai_stream(k_code_reply, {40, 50, 0}, 6);
+  steady.chunk_delay = milliseconds(150);
+  m_server.push(steady);
+  ProviderOptions provider_options = options();
+  provider_options.idle_timeout = milliseconds(300);
+  provider_options.deadline = milliseconds(10000);
+  const ChatResponse response = complete("openai:gpt-4o-mini", true, provider_options);
+  ASSERT_TRUE(response.ok) << response.error;
+  EXPECT_EQ(response.text, k_code_reply);
+  EXPECT_EQ(response.attempts, 1) << "a healthy stream is neither cut nor billed again";
+  EXPECT_EQ(m_server.request_count(), 1u);
+}
+
+TEST_F(ProvidersTest, AStalledStreamHitsTheIdleTimeout) {
+  FakeReply stalled = FakeReply::openai_stream("a first token, then nothing", {}, 4);
+  stalled.chunk_delay = milliseconds(5000);
+  m_server.push(stalled);
+  ProviderOptions provider_options = options();
+  provider_options.idle_timeout = milliseconds(200);
+  provider_options.deadline = milliseconds(20000);
+  provider_options.max_retries = 0;
+  const auto start = std::chrono::steady_clock::now();
+  const ChatResponse response = complete("openai:gpt-4o-mini", true, provider_options);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_FALSE(response.ok);
+  EXPECT_EQ(response.failure, Failure::timeout);
+  EXPECT_EQ(response.error, "the server sent nothing for 0.2 s (the idle timeout)");
+  EXPECT_LT(elapsed, milliseconds(2500)) << "long before the next chunk or the deadline";
+}
+
+TEST_F(ProvidersTest, AWholeReplyIsBoundedByTheDeadlineAlone) {
+  // A reply sent whole is silent until it is done: the idle timeout must not cut it.
+  FakeReply thinking = FakeReply::openai(k_code_reply);
+  thinking.delay = milliseconds(700);
+  m_server.push(thinking);
+  ProviderOptions provider_options = options();
+  provider_options.idle_timeout = milliseconds(200);
+  provider_options.deadline = milliseconds(10000);
+  const ChatResponse response = complete("openai:gpt-4o-mini", false, provider_options);
+  ASSERT_TRUE(response.ok) << response.error;
+  EXPECT_EQ(response.attempts, 1);
+}
+
+TEST_F(ProvidersTest, AStreamWithoutUsageIsEstimatedFromTheText) {
+  m_server.push(FakeReply::openai_stream_without_usage(k_code_reply, 5));
+  const ChatResponse response = complete("openai:gpt-4o-mini", true);
+  ASSERT_TRUE(response.ok) << response.error;
+  EXPECT_TRUE(response.usage.estimated);
+  const int64_t prompt_bytes = std::string("You write fast kernels.").size() + std::string("Write softmax.").size();
+  EXPECT_EQ(response.usage.input_tokens, (prompt_bytes + 3) / 4);
+  EXPECT_EQ(response.usage.output_tokens, static_cast<int64_t>((k_code_reply.size() + 3) / 4));
+
+  m_server.push(FakeReply::openai_stream(k_code_reply, {300, 80, 0}));
+  const ChatResponse reported = complete("openai:gpt-4o-mini", true);
+  EXPECT_FALSE(reported.usage.estimated) << "a stated usage is taken as stated";
+  expect_usage(reported.usage, 300, 80, 0);
+}
+
+TEST_F(ProvidersTest, EveryRequestSaysItIsKforge) {
+  m_server.push(FakeReply::openai("ok"));
+  m_server.push(FakeReply::anthropic_stream("ok"));
+  ASSERT_TRUE(complete("openai:gpt-4o-mini", false).ok);
+  ASSERT_TRUE(complete("anthropic:claude-sonnet-4-5", true).ok);
+  const std::vector<RecordedRequest> seen = m_server.requests();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_TRUE(std::regex_match(user_agent(), std::regex(R"(kforge/\d+\.\d+\.\d+)"))) << user_agent();
+  for (const RecordedRequest& request : seen) EXPECT_EQ(request.header("user-agent"), user_agent());
+}
+
+TEST_F(ProvidersTest, AnthropicBaseUrlWorksWithAndWithoutV1) {
+  for (const std::string& base : {m_server.url(), m_server.url() + "/v1", m_server.url() + "/v1/"}) {
+    m_server.push(FakeReply::anthropic("hi"));
+    ProviderOptions provider_options = options();
+    provider_options.base_url = base;
+    const std::unique_ptr<Provider> provider =
+        make_provider(parse_model("anthropic:claude-sonnet-4-5"), provider_options);
+    EXPECT_EQ(provider->url(), m_server.url() + "/v1/messages") << base;
+    EXPECT_TRUE(provider->complete(request("anthropic:claude-sonnet-4-5", false)).ok) << base;
+  }
+  for (const RecordedRequest& seen : m_server.requests()) EXPECT_EQ(seen.path, "/v1/messages");
+}
+
+TEST_F(ProvidersTest, NotFoundNamesTheUrlTriedAndIsNotRetried) {
+  m_server.push(FakeReply::with_text(404, "404 page not found"));
+  ProviderOptions provider_options = options();
+  provider_options.base_url = m_server.url();  // the /v1 forgotten
+  const ChatResponse response = complete("openai:qwen2.5-coder", true, provider_options);
+  EXPECT_FALSE(response.ok);
+  EXPECT_EQ(response.http_status, 404);
+  EXPECT_EQ(response.error, "HTTP 404 from " + m_server.url() + "/chat/completions: 404 page not found");
+  EXPECT_EQ(m_server.request_count(), 1u);
+
+  m_server.push(FakeReply::with_json(405, {{"detail", "Method Not Allowed"}}));
+  const ChatResponse wrong_method = complete("openai:qwen2.5-coder", false, provider_options);
+  EXPECT_EQ(wrong_method.error.rfind("HTTP 405 from " + m_server.url() + "/chat/completions: ", 0), 0u)
+      << wrong_method.error;
+}
+
+TEST_F(ProvidersTest, AMissingKeyIsNamedInTheErrorsThatFollowAndItsComplaintIsNotRetried) {
+  const char* old = std::getenv("OPENAI_API_KEY");
+  const std::string saved = old ? old : "";
+  unsetenv("OPENAI_API_KEY");
+  // LiteLLM's proxy answers a missing key with a 500.
+  m_server.push(FakeReply::openai_error(500, "server_error", "No api key passed in."));
+  const std::unique_ptr<Provider> keyless = make_provider(parse_model("openai:gpt-4o-mini"), options(""));
+  if (old) setenv("OPENAI_API_KEY", saved.c_str(), 1);
+  EXPECT_EQ(keyless->missing_key(), "OPENAI_API_KEY is not set; --api-key-env names another variable");
+  const ChatResponse response = keyless->complete(request("openai:gpt-4o-mini", false));
+  EXPECT_FALSE(response.ok);
+  EXPECT_EQ(m_server.request_count(), 1u) << "a missing key does not appear by retrying";
+  EXPECT_EQ(response.error,
+            "HTTP 500: server_error: No api key passed in.; no API key was sent (OPENAI_API_KEY is not set; "
+            "--api-key-env names another variable)");
+
+  // Another 500 is still retried, and still says that no key was sent; a 401 says it too.
+  m_server.push(FakeReply::openai_error(500, "server_error", "The server had an error"));
+  m_server.push(FakeReply::openai_error(401, "invalid_request_error", "You didn't provide an API key."));
+  const ChatResponse unauthorized = keyless->complete(request("openai:gpt-4o-mini", false));
+  EXPECT_EQ(m_server.request_count(), 3u);
+  EXPECT_EQ(unauthorized.http_status, 401);
+  EXPECT_NE(unauthorized.error.find("; no API key was sent (OPENAI_API_KEY is not set"), std::string::npos)
+      << unauthorized.error;
+
+  EXPECT_EQ(make_provider(parse_model("openai:gpt-4o-mini"), options())->missing_key(), "") << "a key is sent";
+}
+
+TEST_F(ProvidersTest, ABudgetedCallStopsRetryingWhenTheBudgetIsSpent) {
+  m_server.set_handler([](const RecordedRequest&) { return FakeReply::openai_error(503, "server_error", "busy"); });
+  ChatRequest budgeted = request("openai:gpt-4o-mini", false);
+  budgeted.max_attempts = 2;
+  const ChatResponse response = make_provider(budgeted.model, options())->complete(budgeted);
+  EXPECT_FALSE(response.ok);
+  EXPECT_EQ(response.attempts, 2);
+  EXPECT_EQ(m_server.request_count(), 2u) << "max_retries would allow 4";
+  EXPECT_EQ(response.error, "HTTP 503: server_error: busy (stopped after 2 attempts: the call budget allows no more)");
 }
 
 TEST_F(ProvidersTest, ConnectionRefusedIsRetriedThenReported) {

@@ -266,7 +266,7 @@ TEST_F(StoreFaults, EvolveKilledAtRandomPointsResumesWithoutLosingOrRepeatingAtt
     }
     for (const auto& line : matching_lines(log, reported)) {
       EXPECT_EQ(query_int(db(), "SELECT count(*) FROM attempts WHERE session_id = 1 AND lineage = " + line[1].str() +
-                                    " AND turn = " + line[2].str()),
+                                    " AND turn = " + std::to_string(std::stoi(line[2].str()) - 1)),
                 1)
           << "reported as stored but not in the file: " << line[0] << "\n"
           << log;

@@ -39,6 +39,8 @@ const char* reason_phrase(int status) {
       return "Forbidden";
     case 404:
       return "Not Found";
+    case 405:
+      return "Method Not Allowed";
     case 408:
       return "Request Timeout";
     case 409:
@@ -190,6 +192,13 @@ FakeReply FakeReply::openai_stream(const std::string& text, FakeUsage usage, siz
   usage_chunk["usage"] = openai_usage(usage);
   reply.chunks.push_back(sse(usage_chunk));
   reply.chunks.emplace_back("data: [DONE]\n\n");
+  return reply;
+}
+
+FakeReply FakeReply::openai_stream_without_usage(const std::string& text, size_t pieces,
+                                                 const std::string& finish_reason) {
+  FakeReply reply = openai_stream(text, {}, pieces, finish_reason);
+  reply.chunks.erase(reply.chunks.end() - 2);  // the usage chunk, just before [DONE]
   return reply;
 }
 

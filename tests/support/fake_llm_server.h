@@ -63,6 +63,9 @@ struct FakeReply {
   static FakeReply openai(const std::string& text, FakeUsage usage = {}, const std::string& finish_reason = "stop");
   static FakeReply openai_stream(const std::string& text, FakeUsage usage = {}, size_t pieces = 4,
                                  const std::string& finish_reason = "stop");
+  // The same stream without its usage chunk, as a server that ignores stream_options.include_usage sends it.
+  static FakeReply openai_stream_without_usage(const std::string& text, size_t pieces = 4,
+                                               const std::string& finish_reason = "stop");
   // {"error": {"message", "type", "param": null, "code"}}; `code` empty gives null.
   static FakeReply openai_error(int status, const std::string& type, const std::string& message,
                                 const std::string& code = "");

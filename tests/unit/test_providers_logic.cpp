@@ -70,6 +70,23 @@ TEST(Retryable, ClientErrorsAndExhaustedQuotaAreNot) {
                               R"("code":"insufficient_quota"}})"));
 }
 
+TEST(Retryable, AKeylessRequestsKeyComplaintIsNotRetriedOtherServerErrorsAre) {
+  const std::string litellm = R"({"error":{"message":"No api key passed in.","type":"auth_error","code":"500"}})";
+  EXPECT_FALSE(retryable(500, litellm, false));
+  EXPECT_FALSE(retryable(503, "Authentication failed: missing credentials", false));
+  EXPECT_TRUE(retryable(500, R"({"error":{"message":"The server had an error"}})", false));
+  EXPECT_TRUE(retryable(500, litellm, true)) << "with a key sent, the complaint is about something else";
+}
+
+TEST(EstimateUsage, FourBytesATokenRoundedUp) {
+  const Usage usage = estimate_usage({{"system", "12345678"}, {"user", "123"}}, "12345");
+  EXPECT_EQ(usage.input_tokens, 3);  // 11 bytes
+  EXPECT_EQ(usage.output_tokens, 2);
+  EXPECT_EQ(usage.cached_tokens, 0);
+  EXPECT_TRUE(usage.estimated);
+  EXPECT_EQ(estimate_usage({}, "").output_tokens, 0);
+}
+
 TEST(RetryDelay, BackoffDoublesFromHalfASecondUpToEight) {
   const int64_t expected[] = {500, 1000, 2000, 4000, 8000, 8000, 8000};
   for (int retry = 0; retry < 7; ++retry) EXPECT_EQ(retry_delay(retry, "", "", 0.0).count(), expected[retry]);
