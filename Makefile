@@ -69,8 +69,10 @@ bench: build
 selfbench: build
 	$(BUILD_DIR)/kforge_selfbench
 
-# dist/kforge-gpu: kforge with the CUDA backend, its GPU tests and every shared library a stock CUDA machine
-# lacks, for scripts/gpu-check.sh there (copy the folder over, run kforge-gpu/gpu-check.sh).
+# dist/kforge-gpu: kforge with the CUDA backend, its GPU tests, every shared library a stock CUDA machine lacks (the
+# C++ runtime only as a fallback for a machine whose own is older) and a warm sm_90 compile cache, for
+# scripts/gpu-check.sh there (copy the folder over, run kforge-gpu/gpu-check.sh: under 8 minutes on one H200). The
+# script fails a bundle of 56 MiB or more: a lent GPU machine takes 64 MiB in all. Builds build/bundle once.
 gpu-bundle: deps
 	scripts/make-gpu-bundle.sh build/bundle dist/kforge-gpu
 

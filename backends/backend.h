@@ -29,6 +29,9 @@ struct DeviceInfo {
   double peak_bandwidth = 0.0;  // bytes/s
   bool peak_bandwidth_measured = false;
   std::vector<std::string> features;  // avx2, avx512f, fma, ...
+  // GPU only: the compute mode lets one process at a time hold a context (EXCLUSIVE_PROCESS, common under
+  // Slurm), so two runners must never use the device at once.
+  bool exclusive_compute = false;
 };
 
 struct CompileResult {

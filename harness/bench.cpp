@@ -204,6 +204,7 @@ int run_bench(const BenchOptions& options) {
     const DeviceInfo& device = all_devices[static_cast<size_t>(index)];
     device_ids.push_back(store.upsert_device(backend->name(), device, device_fingerprint(backend->name(), device)));
     kits.push_back(std::make_unique<EvaluationKit>(*backend, index, options.flags));
+    kits.back()->use_ceiling(device);
   }
   const std::string timing_mode = options.hot ? "hot" : "cold";
   const DeviceInfo& first_device = all_devices[static_cast<size_t>(device_indices.front())];
@@ -299,6 +300,7 @@ int run_bench(const BenchOptions& options) {
         }
         CascadeOptions cascade_options = base;
         cascade_options.time_reference = item.origin != "reference";
+        cascade_options.trusted = item.origin == "reference" || item.origin == "baseline";
         // A vendor library is trusted to be far faster than the plain-loop reference: not suspicious.
         if (item.origin == "baseline") cascade_options.suspicious_speedup = std::numeric_limits<double>::infinity();
         const Verdict verdict = kits[worker]->evaluate(suite, *item.task, item.source, cascade_options);

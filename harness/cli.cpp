@@ -195,6 +195,8 @@ int cmd_devices(const GlobalOptions& g) {
       continue;
     }
     for (const DeviceInfo& d : describe_devices(*backend, CompileCache::default_root())) {
+      const BandwidthRecord record =
+          read_bandwidth_record(bandwidth_record_file(CompileCache::default_root(), name, d));
       entry["devices"].push_back({{"name", d.name},
                                   {"arch", d.arch},
                                   {"fingerprint", device_fingerprint(name, d)},
@@ -209,6 +211,10 @@ int cmd_devices(const GlobalOptions& g) {
                                   {"peak_flops_measured", d.peak_flops_measured},
                                   {"peak_bandwidth", d.peak_bandwidth},
                                   {"peak_bandwidth_measured", d.peak_bandwidth_measured},
+                                  {"bandwidth_measurements", record.measured},
+                                  {"bandwidth_trusted", record.trusted},
+                                  {"bandwidth_trusted_by", record.trusted_by},
+                                  {"sol_bandwidth", device_peaks(d, backend->is_gpu()).bandwidth},
                                   {"features", d.features}});
     }
     out.push_back(entry);
@@ -240,10 +246,16 @@ int cmd_devices(const GlobalOptions& g) {
                                                                    : "estimated from features and clock";
       for (const auto& [dtype, peak] : d["peak_flops"].items())
         std::printf("    peak %-4s %8.1f GFLOP/s (%s)\n", dtype.c_str(), peak.get<double>() / 1e9, flops_how);
-      std::printf("    memory bandwidth %.1f GB/s (%s)\n", d["peak_bandwidth"].get<double>() / 1e9,
-                  !d["peak_bandwidth_measured"].get<bool>() ? "not measured"
-                  : gpu                                     ? "measured, device-to-device copy"
-                                                            : "measured, STREAM triad");
+      const auto& measurements = d["bandwidth_measurements"];
+      double best = 0;
+      for (const auto& m : measurements) best = std::max(best, m.get<double>());
+      const double trusted = d["bandwidth_trusted"].get<double>();
+      std::string how = !d["peak_bandwidth_measured"].get<bool>() ? "not measured"
+                        : trusted > best ? "reached by " + d["bandwidth_trusted_by"].get<std::string>()
+                                         : std::string("best of ") + std::to_string(measurements.size()) +
+                                               (gpu ? " device-to-device copies" : " STREAM triads");
+      std::printf("    memory bandwidth %.1f GB/s (%s); the speed-of-light bound assumes %.1f GB/s\n",
+                  d["peak_bandwidth"].get<double>() / 1e9, how.c_str(), d["sol_bandwidth"].get<double>() / 1e9);
       std::printf("    features: %s\n", features.c_str());
     }
   }
@@ -295,14 +307,16 @@ void print_verdict(const Verdict& v, bool verbose) {
   std::printf("  total %.3f s\n", v.seconds);
 }
 
-CascadeOptions cascade_options(const GlobalOptions& g, const Backend& backend) {
+// The options `verify` evaluates with; with --time, `kit` is bounded by the timed device's ceiling.
+CascadeOptions cascade_options(const GlobalOptions& g, const Backend& backend, EvaluationKit& kit) {
   if (!g.time) return evaluation_options(backend, nullptr, g.threads, g.timeout_seconds, g.hot, g.max_time);
   const auto devices = describe_devices(backend, CompileCache::default_root());
   if (static_cast<size_t>(g.device) >= devices.size())
     throw_usage("--device " + std::to_string(g.device) + ": " + backend.name() + " has " +
                 std::to_string(devices.size()) + " device(s)");
-  return evaluation_options(backend, &devices[static_cast<size_t>(g.device)], g.threads, g.timeout_seconds, g.hot,
-                            g.max_time);
+  const DeviceInfo& device = devices[static_cast<size_t>(g.device)];
+  kit.use_ceiling(device);
+  return evaluation_options(backend, &device, g.threads, g.timeout_seconds, g.hot, g.max_time);
 }
 
 std::unique_ptr<Backend> usable_backend(const GlobalOptions& g) {
@@ -319,7 +333,7 @@ int cmd_verify(const GlobalOptions& g, const std::string& task_name, const std::
   if (!std::filesystem::is_regular_file(file)) throw_usage(file + ": no such kernel file");
   const auto backend = usable_backend(g);
   EvaluationKit kit(*backend, g.device, split_flags(g.flags));
-  const Verdict verdict = kit.evaluate(suite, task, file, cascade_options(g, *backend));
+  const Verdict verdict = kit.evaluate(suite, task, file, cascade_options(g, *backend, kit));
   if (g.json_output)
     std::cout << to_json(verdict).dump(2) << "\n";
   else

@@ -14,12 +14,29 @@ EvaluationKit::EvaluationKit(const Backend& backend, int device_index, const std
       m_cpu(backend.is_gpu() ? make_backend("cpu") : nullptr),
       m_cpu_cache(m_cpu ? std::make_unique<CompileCache>(*m_cpu, cache_root) : nullptr),
       m_cpu_executor(m_cpu ? std::make_unique<ProcessExecutor>() : nullptr),
-      m_cascade(m_cache, m_executor, m_reference_executor, m_cpu_cache.get(), m_cpu_executor.get()) {}
+      m_cascade(m_cache, m_executor, m_reference_executor, m_cpu_cache.get(), m_cpu_executor.get()),
+      m_cache_root(cache_root) {
+  if (backend.is_gpu()) {
+    const auto devices = backend.devices();
+    m_device_exclusive = device_index >= 0 && static_cast<size_t>(device_index) < devices.size() &&
+                         devices[static_cast<size_t>(device_index)].exclusive_compute;
+  }
+}
+
+void EvaluationKit::use_ceiling(const DeviceInfo& device) {
+  m_ceiling = std::make_unique<BandwidthCeiling>(m_backend, device, m_cache_root);
+}
 
 Verdict EvaluationKit::evaluate(const Suite& suite, const Task& task, const std::filesystem::path& candidate,
                                 CascadeOptions options) {
   if (m_backend.is_gpu()) options.check_oracle = suite.reference(task, "cpu");
-  return m_cascade.evaluate(task, candidate, suite.reference(task, m_backend.reference_file()), options);
+  options.device_exclusive = options.device_exclusive || m_device_exclusive;
+  if (options.timing && m_ceiling) options.peaks = m_ceiling->peaks();
+  Verdict verdict = m_cascade.evaluate(task, candidate, suite.reference(task, m_backend.reference_file()), options);
+  // A trusted kernel timed alone is the reference; beside the reference, a vendor baseline.
+  if (options.timing && m_ceiling)
+    m_ceiling->learn(verdict, !options.trusted ? "" : options.time_reference ? "baseline" : "reference");
+  return verdict;
 }
 
 CascadeOptions evaluation_options(const Backend& backend, const DeviceInfo* timing_device, int threads,

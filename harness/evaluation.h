@@ -5,6 +5,7 @@
 
 #include "backends/backend.h"
 #include "harness/compile_cache.h"
+#include "harness/devices.h"
 #include "harness/sandbox.h"
 #include "verifier/cascade.h"
 
@@ -25,9 +26,13 @@ class EvaluationKit {
   EvaluationKit(const EvaluationKit&) = delete;
   EvaluationKit& operator=(const EvaluationKit&) = delete;
 
-  // Evaluates `candidate` against the task's reference for this backend, with the CPU oracle on a GPU.
+  // Evaluates `candidate` against the task's reference for this backend, with the CPU oracle on a GPU. With a
+  // ceiling (use_ceiling), a timed evaluation is bounded by its current peaks and the ceiling learns from it.
   Verdict evaluate(const Suite& suite, const Task& task, const std::filesystem::path& candidate,
                    CascadeOptions options);
+  // Bounds timed evaluations by `device`'s speed-of-light ceiling, which rises as trusted kernels beat it and
+  // keeps what it learns for the next start (BandwidthCeiling); `device` is this kit's device, described.
+  void use_ceiling(const DeviceInfo& device);
 
   [[nodiscard]] CompileCache& cache() { return m_cache; }
   [[nodiscard]] KernelExecutor& executor() { return m_executor; }
@@ -42,9 +47,10 @@ class EvaluationKit {
   std::unique_ptr<CompileCache> m_cpu_cache;        // GPU only
   std::unique_ptr<ProcessExecutor> m_cpu_executor;  // GPU only
   Cascade m_cascade;
+  std::filesystem::path m_cache_root;
+  std::unique_ptr<BandwidthCeiling> m_ceiling;  // (optional)
+  bool m_device_exclusive = false;
 };
-
-struct DeviceInfo;
 
 // The cascade's options as `verify` and `bench` set them: correctness stages get `timeout_seconds` each (bench
 // shapes 4x); with a `timing_device`, stages 6 and 7 run too, rotating 4x its last-level cache and bounded by

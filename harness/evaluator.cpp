@@ -55,6 +55,7 @@ Evaluator::Evaluator(const EvaluatorOptions& options, Store& store) : m_impl(std
   hide_from_kernels(store.database().file());
   m.device_id = store.upsert_device(m.backend->name(), m.device, device_fingerprint(m.backend->name(), m.device));
   m.kit = std::make_unique<EvaluationKit>(*m.backend, options.device, std::vector<std::string>{});
+  m.kit->use_ceiling(m.device);
   m.scratch = CompileCache::default_root() / "agent-sources";
   std::filesystem::create_directories(m.scratch);
 }

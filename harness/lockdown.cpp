@@ -18,6 +18,13 @@ std::string lock_down_runner() {
 #else
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
   if (ctx == nullptr) return "seccomp_init failed";
+  // Every thread, not only the caller: a GPU runner opens the device before the kernel is loaded, and the
+  // driver's threads started then would otherwise run unfiltered, there for a kernel to borrow. Without
+  // TSYNC the filter is not installed at all: half a filter would look like a whole one.
+  if (const int tsync = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1); tsync != 0) {
+    seccomp_release(ctx);
+    return std::string("seccomp cannot filter every thread of the runner (TSYNC): ") + std::strerror(-tsync);
+  }
   int rc = 0;
   auto deny = [&](int syscall, int error = EPERM) {
     if (rc == 0) rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(static_cast<uint32_t>(error)), syscall, 0);
@@ -64,9 +71,15 @@ std::string lock_down_runner() {
   if (rc == 0) rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(kill), 1, SCMP_A0(SCMP_CMP_NE, self));
   if (rc == 0) rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_NE, self));
   if (rc == 0) rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(tkill), 0);
-  if (rc == 0) rc = seccomp_load(ctx);
+  if (rc != 0) {
+    seccomp_release(ctx);
+    return std::string("seccomp refused a rule of the filter: ") + std::strerror(-rc);
+  }
+  rc = seccomp_load(ctx);
   seccomp_release(ctx);
-  return rc == 0 ? std::string() : std::string("seccomp refused the filter: ") + std::strerror(-rc);
+  // ESRCH: a thread could not take the filter (one already holds another), so no thread got it.
+  return rc == 0 ? std::string()
+                 : std::string("Linux refused the seccomp filter for every thread (TSYNC): ") + std::strerror(-rc);
 #endif
 }
 

@@ -8,8 +8,9 @@
 
 namespace kforge {
 
-// Installs the filter for this process and every thread it starts later; returns "" on success, else why
-// not (no libseccomp in this build, or the kernel refused the filter).
+// Installs the filter on every thread of this process, those running already (a GPU driver's, TSYNC) and
+// those it starts later; returns "" on success, else why not (no libseccomp in this build, or Linux refused
+// the filter or its synchronisation across threads, and then no thread has it).
 std::string lock_down_runner();
 
 }  // namespace kforge

@@ -1,5 +1,6 @@
 #include "harness/runner.h"
 
+#include "backends/backend.h"
 #include "backends/gpu/gpu_runtime.h"
 #include "backends/kernel_module.h"
 #include "core/dtype.h"
@@ -346,6 +347,15 @@ Device open_device(const json& request) {
   return device;
 }
 
+// Mode "bandwidth": the bytes/s the request's device sustains, measured here rather than in kforge, which then
+// never holds a context on a GPU (EXCLUSIVE_PROCESS allows one process at a time). No kernel is loaded: the
+// backend's own measurement runs (the STREAM triad, device copies); 0 when it cannot measure.
+void report_bandwidth(const json& request) {
+  const json where = request.value("device", json::object());
+  const auto backend = make_backend(where.value("backend", "cpu"));
+  emit({{"event", "bandwidth"}, {"bytes_per_second", backend->measure_bandwidth(where.value("index", 0))}});
+}
+
 // Mode "run": every case once, outputs and the inputs as the kernel left them copied back.
 // After the kernels are loaded and before any of their code runs (setup included): the seccomp filter.
 void emit_loaded() { emit({{"event", "loaded"}, {"lockdown", lock_down_runner()}}); }
@@ -369,13 +379,15 @@ void run_cases(const json& request, std::byte* base, Device& device) {
     {
       BoundKernel kernel(module, set, params, num_threads);
       rc = kernel.setup_rc() != 0 ? kernel.setup_rc() : kernel.run(set);
+      // Before the copies: HIP's last error would not outlive them (GpuRuntime::launch_error).
+      if (device.gpu) device_error = device.gpu->launch_error();
       try {
         // Copied out at once, on the harness stream: work a kernel left on another stream is not waited for.
         set.store_outputs(base, outputs);
         set.store_inputs(base, inputs);
-        device_error = device.error();
+        if (device_error.empty()) device_error = device.error();
       } catch (const GpuError& e) {
-        device_error = e.what();
+        if (device_error.empty()) device_error = e.what();
       }
     }
     json end{{"event", "end"}, {"index", index}, {"rc", rc}};
@@ -457,11 +469,15 @@ class TimingSession {
       if (m_failed_rc == 0) (void)check_call(Check::final);  // the last call is always checked
       if (m_failed_rc == 0 && m_device.gpu) probe_side_streams();
     } catch (const GpuError& e) {
-      emit({{"event", "end"}, {"index", 0}, {"rc", -1}, {"role", "candidate"}, {"device_error", e.what()}});
+      // Every call is checked the moment it returns, so an error is the last called kernel's doing.
+      emit({{"event", "end"}, {"index", 0}, {"rc", -1}, {"role", running_role()}, {"device_error", e.what()}});
+      return;
+    } catch (const ChangedDevice& e) {
+      emit({{"event", "end"}, {"index", 0}, {"rc", 0}, {"role", running_role()}, {"forbidden", e.what()}});
       return;
     }
     if (m_failed_rc != 0) {
-      emit({{"event", "end"}, {"index", 0}, {"rc", m_failed_rc}, {"role", "candidate"}});
+      emit({{"event", "end"}, {"index", 0}, {"rc", m_failed_rc}, {"role", m_failed_role}});
       return;
     }
     for (const auto& k : m_kernels)
@@ -472,6 +488,7 @@ class TimingSession {
             {"clocks_read", m_clocks_read},
             {"drain_ns", m_drain_ns},
             {"idle_drain_ns", m_idle_drain_ns},
+            {"idle_drain_max_ns", m_idle_drain_max_ns},
             {"flush_bytes", m_hot ? 0 : m_device.gpu->flush_bytes()}});
     emit({{"event", "stopped"}, {"reason", stop_reason_name(reason)}, {"iterations", m_iterations}});
   }
@@ -511,8 +528,19 @@ class TimingSession {
       }
     }
     const int32_t num_threads = m_request.value("num_threads", 1);
-    for (size_t k = 0; k < m_kernels.size(); ++k)
+    for (size_t k = 0; k < m_kernels.size(); ++k) {
       m_kernels[k]->kernel = std::make_unique<BoundKernel>(*modules[k], *m_kernels[k]->sets[0], m_params, num_threads);
+      // Right after each setup, so the change is charged to the kernel that made it and undone before the
+      // other kernel's setup or any sample.
+      if (const std::string changed = m_device.gpu ? m_device.gpu->restore_device_limits() : ""; !changed.empty()) {
+        emit({{"event", "end"},
+              {"index", 0},
+              {"rc", 0},
+              {"role", m_kernels[k]->role},
+              {"forbidden", changed_device_message(changed)}});
+        return false;
+      }
+    }
     for (const auto& k : m_kernels) {
       if (k->kernel->setup_rc() != 0) {
         emit({{"event", "end"}, {"index", 0}, {"rc", k->kernel->setup_rc()}, {"role", k->role}});
@@ -539,14 +567,19 @@ class TimingSession {
                          : kind == Check::twin ? m_fresh.size() - 2
                                                : m_checks_done % random_sets;
     set.load_inputs(m_base, m_fresh[which]);
+    // Poisoned outputs, not what the last timed call left: a launch that failed unnoticed, or work finished by
+    // a later call, would otherwise hand in an earlier call's answer.
+    set.load_outputs(m_base, m_outputs);
+    m_running = m_candidate;
     const int rc = m_candidate->kernel->run(set);
+    if (m_device.gpu) throw_if_launch_failed();
     set.store_outputs(m_base, m_slots[m_checks_done]);
-    if (const std::string error = m_device.error(); !error.empty()) throw GpuError(error);
+    if (m_device.gpu) check_device_after_call();
     set.load_inputs(m_base, m_inputs);
     set.load_outputs(m_base, m_outputs);
     emit({{"event", "check"}, {"slot", m_checks_done}, {"fresh", which}, {"rc", rc}});
     ++m_checks_done;
-    if (rc != 0) m_failed_rc = rc;
+    if (rc != 0) fail(*m_candidate, rc);
     return rc == 0;
   }
 
@@ -555,16 +588,51 @@ class TimingSession {
            std::bernoulli_distribution(m_check_probability)(m_random);
   }
 
-  // One GPU sample: flush (cold), then the call between two events on the harness stream.
+  // A kernel changed device-wide state that outlives its call and that kforge puts back (the persisting-L2
+  // set-aside): forbidden, as a device-wide synchronisation is.
+  struct ChangedDevice : std::runtime_error {
+    using std::runtime_error::runtime_error;
+  };
+
+  static std::string changed_device_message(const std::string& changed) {
+    return "the kernel changed a device-wide limit, " + changed +
+           ": persisting L2 lines survive the cache flush between samples, and the limit is shared with the "
+           "kernel timed beside it";
+  }
+
+  [[nodiscard]] std::string running_role() const { return m_running != nullptr ? m_running->role : "candidate"; }
+
+  void fail(const Timed& timed, int rc) {
+    m_failed_rc = rc;
+    m_failed_role = timed.role;
+  }
+
+  // The moment a GPU call returns, before any other runtime call (see GpuRuntime::launch_error).
+  void throw_if_launch_failed() {
+    if (const std::string error = m_device.gpu->launch_error(); !error.empty()) throw GpuError(error);
+  }
+
+  // Once the call's work is waited for: the error it left, and any device limit it changed (put back).
+  void check_device_after_call() {
+    if (const std::string error = m_device.error(); !error.empty()) throw GpuError(error);
+    if (const std::string changed = m_device.gpu->restore_device_limits(); !changed.empty())
+      throw ChangedDevice(changed_device_message(changed));
+  }
+
+  // One GPU sample: persisting L2 lines reset and caches flushed (cold), then the call between two events on
+  // the harness stream.
   double gpu_sample(Timed& timed, int& rc) {
     GpuRuntime& gpu = *m_device.gpu;
     BufferSet& set = timed.next_set();
+    gpu.reset_persisting_l2();
     if (!m_hot) gpu.flush_caches();
     gpu.mark_start();
+    m_running = &timed;
     rc = timed.kernel->run(set);
+    throw_if_launch_failed();
     gpu.mark_end();
     const double ns = gpu.elapsed_ns();
-    if (const std::string error = m_device.error(); !error.empty()) throw GpuError(error);
+    check_device_after_call();
     return ns;
   }
 
@@ -644,7 +712,7 @@ class TimingSession {
               const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
               state.SetIterationTime(seconds);
               if (rc != 0) {
-                m_failed_rc = rc;
+                fail(*timed, rc);
                 state.SkipWithError("kforge_run returned non-zero");
                 break;
               }
@@ -691,7 +759,7 @@ class TimingSession {
           }
           int rc = 0;
           const double ns = gpu_sample(timed, rc);
-          if (rc != 0) m_failed_rc = rc;
+          if (rc != 0) fail(timed, rc);
           batch.push_back(ns);
         }
         m_iterations += static_cast<int64_t>(batch.size());
@@ -708,27 +776,34 @@ class TimingSession {
   }
 
   // The side-stream check: right after the end event of a candidate call completes, a device-wide
-  // synchronisation should find nothing left to wait for. Compared with the same wait on an idle device.
+  // synchronisation should find nothing left to wait for. Compared with the same wait on an idle device, whose
+  // spread (the slowest of several) calibrates how much more counts (work_left_on_other_streams).
   void probe_side_streams() {
+    constexpr int k_idle_waits = 11;
+    constexpr int k_drains = 5;
     GpuRuntime& gpu = *m_device.gpu;
     std::vector<double> drains;
     std::vector<double> idle;
-    for (int i = 0; i < 5; ++i) {
+    for (int i = 0; i < k_idle_waits && m_failed_rc == 0; ++i) {
       gpu.mark_start();
       gpu.mark_end();
       (void)gpu.elapsed_ns();
       idle.push_back(gpu.device_drain_ns());
-      int rc = 0;
+      if (i >= k_drains) continue;
       BufferSet& set = m_candidate->next_set();
       gpu.mark_start();
-      rc = m_candidate->kernel->run(set);
+      m_running = m_candidate;
+      const int rc = m_candidate->kernel->run(set);
+      throw_if_launch_failed();
       gpu.mark_end();
       (void)gpu.elapsed_ns();
       drains.push_back(gpu.device_drain_ns());
-      if (rc != 0) m_failed_rc = rc;
+      check_device_after_call();
+      if (rc != 0) fail(*m_candidate, rc);
     }
     m_drain_ns = median_of(drains);
     m_idle_drain_ns = median_of(idle);
+    m_idle_drain_max_ns = idle.empty() ? 0.0 : *std::max_element(idle.begin(), idle.end());
   }
 
   const json& m_request;
@@ -749,11 +824,14 @@ class TimingSession {
   bool m_hot;
   size_t m_checks_done = 0;
   int m_failed_rc = 0;
+  std::string m_failed_role = "candidate";  // whose call returned m_failed_rc
+  const Timed* m_running = nullptr;         // the kernel called last: a device error is its doing
   int64_t m_iterations = 0;
   size_t m_throttled_dropped = 0;
   bool m_clocks_read = false;
   double m_drain_ns = 0.0;
   double m_idle_drain_ns = 0.0;
+  double m_idle_drain_max_ns = 0.0;
 };
 
 }  // namespace
@@ -789,6 +867,11 @@ int runner_main(int argc, char** argv) {
   }
   auto* base = static_cast<std::byte*>(mapping);
   try {
+    if (request.value("mode", "run") == "bandwidth") {
+      report_bandwidth(request);
+      emit({{"event", "done"}});
+      return 0;
+    }
     Device device = open_device(request);
     if (!device.gpu) {
       seal_code();

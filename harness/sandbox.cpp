@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <elf.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,12 +16,16 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <mutex>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #ifndef KFORGE_BUILD_RUNNER
 #define KFORGE_BUILD_RUNNER ""
@@ -238,6 +243,265 @@ std::filesystem::path ProcessExecutor::default_runner() {
   return KFORGE_BUILD_RUNNER;
 }
 
+std::vector<RunnerRlimit> runner_rlimits(const SandboxLimits& sandbox, const RunnerDevice& device, rlim_t cpu_seconds,
+                                         const std::function<rlimit(int resource)>& inherited) {
+  auto current = [&inherited](int resource) {
+    if (inherited) return inherited(resource);
+    rlimit r{RLIM_INFINITY, RLIM_INFINITY};
+    getrlimit(resource, &r);
+    return r;
+  };
+  const bool gpu = device.backend != "cpu";
+  std::vector<RunnerRlimit> table{{RLIMIT_CORE, 0}, {RLIMIT_CPU, cpu_seconds}};
+  // A runaway recursion ends in a SIGSEGV at once rather than growing the stack up to the address-space cap
+  // (where the inherited limit is unlimited). Never raised above what the user set.
+  if (const rlimit stack = current(RLIMIT_STACK); stack.rlim_cur == RLIM_INFINITY || stack.rlim_cur > k_max_stack)
+    table.push_back({RLIMIT_STACK, k_max_stack});
+  table.push_back({RLIMIT_FSIZE, static_cast<rlim_t>(sandbox.file_size_bytes)});
+  table.push_back({RLIMIT_NOFILE, static_cast<rlim_t>(gpu ? sandbox.gpu_open_files : sandbox.open_files)});
+#if !defined(__SANITIZE_ADDRESS__)
+  // GPU runtimes reserve address space for unified addressing far beyond any cap on what a kernel may use.
+  if (!gpu) table.push_back({RLIMIT_AS, static_cast<rlim_t>(sandbox.address_space_bytes)});
+#endif
+  for (auto& entry : table)
+    if (const rlim_t hard = current(entry.resource).rlim_max; hard != RLIM_INFINITY)
+      entry.value = std::min(entry.value, hard);
+  return table;
+}
+
+std::vector<std::string> runner_environment(const RunnerDevice& device, const std::filesystem::path& dir,
+                                            int num_threads, const std::string& sandbox,
+                                            [[maybe_unused]] const SandboxLimits& limits,
+                                            const std::function<const char*(const char*)>& lookup) {
+  std::vector<std::string> env{"PATH=/usr/bin:/bin",
+                               "HOME=" + dir.string(),
+                               "TMPDIR=" + dir.string(),
+                               "LANG=C",
+                               "OMP_NUM_THREADS=" + std::to_string(num_threads),
+                               "OPENBLAS_NUM_THREADS=" + std::to_string(num_threads),
+                               "KFORGE_SANDBOX=" + sandbox};
+  if (device.backend != "cpu") {
+    // The driver may live outside the default library path (a container's /usr/local/nvidia), and the user
+    // may have narrowed or reordered the visible devices: a GPU runner keeps exactly these, or its device
+    // index would name another GPU than the parent's. CUDA_DEVICE_ORDER=PCI_BUS_ID (nvidia-smi's order, set
+    // on many clusters) renumbers CUDA's devices; GPU_DEVICE_ORDINAL selects HIP's like HIP_VISIBLE_DEVICES.
+    for (const char* name :
+         {"LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
+          "GPU_DEVICE_ORDINAL", "CUDA_MODULE_LOADING", "HSA_OVERRIDE_GFX_VERSION"})
+      if (const char* value = lookup ? lookup(name) : std::getenv(name); value != nullptr)
+        env.push_back(std::string(name) + "=" + value);
+  }
+#if defined(__SANITIZE_ADDRESS__)
+  // An AddressSanitizer build of the runner must let a kernel's crash or huge allocation look as it does in a
+  // release build: a plain SIGSEGV, and NULL from malloc, not a sanitizer report.
+  // RLIMIT_AS cannot be used beside its shadow memory, so its allocator enforces the same cap.
+  env.push_back(
+      "ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:allocator_may_return_null=1:detect_leaks=0:"
+      "max_allocation_size_mb=" +
+      std::to_string(limits.address_space_bytes >> 20));
+#endif
+  return env;
+}
+
+JailInputs jail_inputs() {
+  JailInputs inputs;
+  inputs.bwrap = find_program("bwrap");
+  if (const char* home = std::getenv("HOME"); home != nullptr) inputs.home = home;
+  if (const char* cache = std::getenv("XDG_CACHE_HOME"); cache != nullptr) inputs.xdg_cache_home = cache;
+  if (const char* paths = std::getenv("LD_LIBRARY_PATH"); paths != nullptr) inputs.ld_library_path = paths;
+  const std::lock_guard lock(g_hidden_mutex);
+  inputs.hidden = g_hidden;
+  return inputs;
+}
+
+std::vector<std::filesystem::path> gpu_device_nodes(const std::string& backend, const std::filesystem::path& dev_root) {
+  auto wanted = [&backend](const std::string& name) {
+    if (backend == "hip") return name == "kfd" || name == "dri";
+    if (backend != "cuda") return false;
+    if (name == "nvidiactl" || name == "nvidia-uvm" || name == "nvidia-uvm-tools" || name == "nvidia-modeset" ||
+        name == "nvidia-caps")
+      return true;
+    // nvidia0, nvidia1, ...: one per GPU.
+    return name.size() > 6 && name.rfind("nvidia", 0) == 0 &&
+           std::all_of(name.begin() + 6, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  std::vector<std::filesystem::path> nodes;
+  std::error_code error;
+  for (std::filesystem::directory_iterator it(dev_root, error), end; !error && it != end; it.increment(error))
+    if (wanted(it->path().filename().string())) nodes.push_back(it->path());
+  std::sort(nodes.begin(), nodes.end());
+  return nodes;
+}
+
+namespace {
+
+// Reads a `T` at `offset` of `in`; false past the end.
+template <typename T>
+bool read_at(std::ifstream& in, uint64_t offset, T& value) {
+  in.seekg(static_cast<std::streamoff>(offset));
+  in.read(reinterpret_cast<char*>(&value), sizeof value);
+  return static_cast<bool>(in);
+}
+
+// `path` absolute, with symbolic links resolved as far as it exists, without a trailing separator.
+std::filesystem::path resolved(const std::filesystem::path& path) {
+  std::error_code error;
+  std::filesystem::path result = std::filesystem::weakly_canonical(std::filesystem::absolute(path, error), error);
+  if (error) result = path;
+  result = result.lexically_normal();
+  if (!result.has_filename() && result.has_relative_path()) result = result.parent_path();
+  return result;
+}
+
+// Whether `path` is `folder` or lies under it (both resolved).
+bool within(const std::filesystem::path& path, const std::filesystem::path& folder) {
+  auto p = path.begin();
+  for (auto f = folder.begin(); f != folder.end(); ++f, ++p)
+    if (p == path.end() || *p != *f) return false;
+  return true;
+}
+
+}  // namespace
+
+std::vector<std::filesystem::path> elf_library_dirs(const std::filesystem::path& elf) {
+  std::ifstream in(elf, std::ios::binary);
+  Elf64_Ehdr header{};
+  if (!read_at(in, 0, header) || std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0 ||
+      header.e_ident[EI_CLASS] != ELFCLASS64 ||
+      header.e_ident[EI_DATA] != (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB) ||
+      header.e_phentsize != sizeof(Elf64_Phdr))
+    return {};
+  // The dynamic section names the string table by its address once loaded: the PT_LOAD segments map that
+  // back to a place in the file.
+  std::vector<Elf64_Phdr> loads;
+  std::optional<Elf64_Phdr> dynamic;
+  for (uint16_t i = 0; i < header.e_phnum; ++i) {
+    Elf64_Phdr segment{};
+    if (!read_at(in, header.e_phoff + uint64_t{i} * sizeof segment, segment)) return {};
+    if (segment.p_type == PT_LOAD) loads.push_back(segment);
+    if (segment.p_type == PT_DYNAMIC) dynamic = segment;
+  }
+  if (!dynamic) return {};
+  uint64_t string_table = 0;
+  std::vector<uint64_t> search_paths;  // offsets into the string table, RUNPATH and RPATH in file order
+  for (uint64_t at = 0; at + sizeof(Elf64_Dyn) <= dynamic->p_filesz; at += sizeof(Elf64_Dyn)) {
+    Elf64_Dyn entry{};
+    if (!read_at(in, dynamic->p_offset + at, entry) || entry.d_tag == DT_NULL) break;
+    if (entry.d_tag == DT_STRTAB) string_table = entry.d_un.d_ptr;
+    if (entry.d_tag == DT_RUNPATH || entry.d_tag == DT_RPATH) search_paths.push_back(entry.d_un.d_val);
+  }
+  std::optional<uint64_t> table_offset;
+  for (const auto& load : loads)
+    if (string_table >= load.p_vaddr && string_table < load.p_vaddr + load.p_filesz)
+      table_offset = string_table - load.p_vaddr + load.p_offset;
+  if (!table_offset) return {};
+  const std::string origin = resolved(elf).parent_path().string();
+  std::vector<std::filesystem::path> folders;
+  for (const uint64_t offset : search_paths) {
+    std::string text;
+    in.clear();
+    in.seekg(static_cast<std::streamoff>(*table_offset + offset));
+    std::getline(in, text, '\0');
+    std::stringstream entries(text);
+    for (std::string entry; std::getline(entries, entry, ':');) {
+      for (const std::string token : {"${ORIGIN}", "$ORIGIN"})
+        for (size_t at; (at = entry.find(token)) != std::string::npos;) entry.replace(at, token.size(), origin);
+      // $LIB and $PLATFORM name folders by the machine; relative entries are relative to the working folder,
+      // which in the jail is the evaluation's own.
+      if (entry.empty() || entry.front() != '/' || entry.find('$') != std::string::npos) continue;
+      const auto folder = std::filesystem::path(entry).lexically_normal();
+      if (std::find(folders.begin(), folders.end(), folder) == folders.end()) folders.push_back(folder);
+    }
+  }
+  return folders;
+}
+
+std::vector<std::string> bwrap_argv(const std::filesystem::path& runner, const RunnerDevice& device,
+                                    const std::filesystem::path& dir, const JailInputs& inputs) {
+  const bool gpu = device.backend != "cpu";
+  std::vector<std::string> argv{inputs.bwrap.string(),
+                                "--die-with-parent",
+                                "--new-session",
+                                "--unshare-all",
+                                "--ro-bind",
+                                "/",
+                                "/",
+                                "--proc",
+                                "/proc",
+                                "--dev",
+                                "/dev"};
+  // A minimal /dev for every runner. A GPU runner keeps root (runner.cpp, drop_root), and all of /dev would
+  // hand it the raw disks: it gets back only its vendor's device nodes that exist here.
+  if (gpu)
+    for (const auto& node : gpu_device_nodes(device.backend, inputs.dev))
+      argv.insert(argv.end(),
+                  {"--dev-bind", node.string(), (std::filesystem::path("/dev") / node.filename()).string()});
+  argv.insert(argv.end(), {"--tmpfs", "/tmp"});
+  std::vector<std::filesystem::path> hidden = inputs.hidden;
+  if (!inputs.home.empty()) hidden.emplace_back(inputs.home);
+  if (!inputs.xdg_cache_home.empty()) hidden.emplace_back(std::filesystem::path(inputs.xdg_cache_home) / "kforge");
+  std::vector<std::filesystem::path> covered{"/tmp"};  // folders the jail replaced with empty ones
+  std::vector<std::filesystem::path> concealed;        // everything hidden, resolved
+  for (const auto& path : hidden) {
+    std::error_code error;
+    // Never cover the system itself ($HOME=/ in some containers): the jail could not start the runner.
+    const std::string text = path.lexically_normal().string();
+    if (text == "/" || text.empty() || std::string("/usr/").rfind(text + "/", 0) == 0 ||
+        std::string("/etc/").rfind(text + "/", 0) == 0)
+      continue;
+    if (std::filesystem::is_directory(path, error)) {
+      argv.insert(argv.end(), {"--tmpfs", path.string()});
+      covered.push_back(path.lexically_normal());
+      covered.push_back(resolved(path));
+      concealed.push_back(resolved(path));
+    } else if (std::filesystem::exists(path, error)) {
+      // A store and its WAL and shared-memory files.
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+        if (!std::filesystem::exists(path.string() + suffix, error)) continue;
+        argv.insert(argv.end(), {"--ro-bind", "/dev/null", path.string() + suffix});
+        concealed.push_back(resolved(path.string() + suffix));
+      }
+    }
+  }
+  // What the runner loads from under a covered folder (a bundle unpacked in $HOME or /tmp, CUDA from conda
+  // or pip): its own folder, its and the HIP plugin's RUNPATH/RPATH folders, and for a GPU runner (the one
+  // that keeps LD_LIBRARY_PATH) each LD_LIBRARY_PATH folder, read-only. Folders outside the covered ones are
+  // visible already. A folder holding something hidden stays hidden: the store outranks the libraries.
+  std::vector<std::filesystem::path> libraries{runner.parent_path()};
+  for (auto& folder : elf_library_dirs(runner)) libraries.push_back(std::move(folder));
+  const auto plugin = runner.parent_path() / "kforge-hip.so";
+  std::error_code error;
+  const bool with_plugin = gpu && std::filesystem::exists(plugin, error);
+  if (with_plugin)
+    for (auto& folder : elf_library_dirs(plugin)) libraries.push_back(std::move(folder));
+  if (gpu) {
+    std::stringstream entries(inputs.ld_library_path);
+    for (std::string entry; std::getline(entries, entry, ':');)
+      if (!entry.empty() && entry.front() == '/') libraries.emplace_back(entry);
+  }
+  std::vector<std::filesystem::path> bound;
+  for (auto& folder : libraries) folder = resolved(folder);
+  // Outer folders first: a folder inside one already bound comes with it.
+  std::stable_sort(libraries.begin(), libraries.end(), [](const auto& a, const auto& b) {
+    return std::distance(a.begin(), a.end()) < std::distance(b.begin(), b.end());
+  });
+  for (const auto& folder : libraries) {
+    auto inside = [&folder](const std::filesystem::path& outer) { return within(folder, outer); };
+    auto holds = [&folder](const std::filesystem::path& inner) { return within(inner, folder); };
+    if (!std::filesystem::is_directory(folder, error) || std::none_of(covered.begin(), covered.end(), inside) ||
+        std::find(covered.begin(), covered.end(), folder) != covered.end() ||
+        std::any_of(concealed.begin(), concealed.end(), holds) || std::any_of(bound.begin(), bound.end(), inside))
+      continue;
+    argv.insert(argv.end(), {"--ro-bind", folder.string(), folder.string()});
+    bound.push_back(folder);
+  }
+  // Last, so that nothing above covers them: the evaluation folder (writable), the runner and the plugin.
+  argv.insert(argv.end(), {"--bind", dir.string(), dir.string(), "--ro-bind", runner.string(), runner.string()});
+  if (with_plugin) argv.insert(argv.end(), {"--ro-bind", plugin.string(), plugin.string()});
+  argv.insert(argv.end(), {"--chdir", dir.string(), "--", runner.string()});
+  return argv;
+}
+
 namespace {
 
 // The command line that starts the runner: itself, or bwrap around it (see Jail).
@@ -248,53 +512,7 @@ std::vector<std::string> jailed_argv(const std::filesystem::path& runner, const 
   if (jail == Jail::process) return {runner.string()};
   std::string why;
   if (!bwrap_usable(&why)) throw_environment("--sandbox bwrap: " + why);
-  const bool gpu = device.backend != "cpu";
-  std::vector<std::string> argv{find_program("bwrap").string(),
-                                "--die-with-parent",
-                                "--new-session",
-                                "--unshare-all",
-                                "--ro-bind",
-                                "/",
-                                "/",
-                                "--proc",
-                                "/proc"};
-  // A GPU runner needs the device nodes (/dev/nvidia*, /dev/kfd, /dev/dri); a CPU runner gets a minimal /dev.
-  if (gpu)
-    argv.insert(argv.end(), {"--dev-bind", "/dev", "/dev"});
-  else
-    argv.insert(argv.end(), {"--dev", "/dev"});
-  argv.insert(argv.end(), {"--tmpfs", "/tmp"});
-  std::vector<std::filesystem::path> hidden;
-  {
-    const std::lock_guard lock(g_hidden_mutex);
-    hidden = g_hidden;
-  }
-  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') hidden.emplace_back(home);
-  if (const char* cache = std::getenv("XDG_CACHE_HOME"); cache != nullptr && *cache != '\0')
-    hidden.emplace_back(std::filesystem::path(cache) / "kforge");
-  for (const auto& path : hidden) {
-    std::error_code error;
-    // Never cover the system itself ($HOME=/ in some containers): the jail could not start the runner.
-    const std::string text = path.lexically_normal().string();
-    if (text == "/" || text.empty() || std::string("/usr/").rfind(text + "/", 0) == 0 ||
-        std::string("/etc/").rfind(text + "/", 0) == 0)
-      continue;
-    if (std::filesystem::is_directory(path, error)) {
-      argv.insert(argv.end(), {"--tmpfs", path.string()});
-    } else if (std::filesystem::exists(path, error)) {
-      // A store and its WAL and shared-memory files.
-      for (const char* suffix : {"", "-wal", "-shm", "-journal"})
-        if (std::filesystem::exists(path.string() + suffix, error))
-          argv.insert(argv.end(), {"--ro-bind", "/dev/null", path.string() + suffix});
-    }
-  }
-  // What the runner needs back, if a hidden folder covered it: the evaluation folder (writable), the runner
-  // and the HIP plugin beside it.
-  argv.insert(argv.end(), {"--bind", dir.string(), dir.string(), "--ro-bind", runner.string(), runner.string()});
-  if (const auto plugin = runner.parent_path() / "kforge-hip.so"; gpu && std::filesystem::exists(plugin))
-    argv.insert(argv.end(), {"--ro-bind", plugin.string(), plugin.string()});
-  argv.insert(argv.end(), {"--chdir", dir.string(), "--", runner.string()});
-  return argv;
+  return bwrap_argv(runner, device, dir, jail_inputs());
 }
 
 // Sorts one line of the event channel: the runner's events carry the run's key (removed here). Before the
@@ -339,51 +557,15 @@ RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& s
   options.stdout_file = dir / "output.log";
   options.inherit_fds = {{arena.fd(), rp::k_tensor_fd}, {events_write.get(), rp::k_event_fd}};
   options.env =
-      std::vector<std::string>{"PATH=/usr/bin:/bin",
-                               "HOME=" + dir.string(),
-                               "TMPDIR=" + dir.string(),
-                               "LANG=C",
-                               "OMP_NUM_THREADS=" + std::to_string(limits.num_threads),
-                               "OPENBLAS_NUM_THREADS=" + std::to_string(limits.num_threads),
-                               "KFORGE_SANDBOX=" + std::string(options.argv.size() > 1 ? "bwrap" : "process")};
-  const bool gpu = device.backend != "cpu";
-  if (gpu) {
-    // The driver may live outside the default library path (a container's /usr/local/nvidia), and the user
-    // may have narrowed the visible devices: a GPU runner keeps exactly these.
-    for (const char* name : {"LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
-                             "CUDA_MODULE_LOADING", "HSA_OVERRIDE_GFX_VERSION"})
-      if (const char* value = std::getenv(name); value != nullptr)
-        options.env->push_back(std::string(name) + "=" + value);
-  }
-#if defined(__SANITIZE_ADDRESS__)
-  // An AddressSanitizer build of the runner must let a kernel's crash or huge allocation look as it does in a
-  // release build: a plain SIGSEGV, and NULL from malloc, not a sanitizer report.
-  // RLIMIT_AS cannot be used beside its shadow memory, so its allocator enforces the same cap.
-  options.env->push_back(
-      "ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:allocator_may_return_null=1:detect_leaks=0:"
-      "max_allocation_size_mb=" +
-      std::to_string(sandbox.address_space_bytes >> 20));
-#endif
+      runner_environment(device, dir, limits.num_threads, options.argv.size() > 1 ? "bwrap" : "process", sandbox);
   const auto cpu_seconds =
       static_cast<rlim_t>(limits.timeout.count() / 1000 + 1) * static_cast<rlim_t>(std::max(1, limits.num_threads)) + 5;
-  options.before_exec = [sandbox, cpu_seconds, gpu] {
-    auto limit = [](int resource, rlim_t value) {
-      const rlimit r{value, value};
-      setrlimit(resource, &r);
-    };
-    limit(RLIMIT_CORE, 0);
-    limit(RLIMIT_CPU, cpu_seconds);
-    // A runaway recursion ends in a SIGSEGV at once rather than growing the stack up to the address-space cap
-    // (where the inherited limit is unlimited). Never raised above what the user set.
-    rlimit stack{};
-    if (getrlimit(RLIMIT_STACK, &stack) == 0 && (stack.rlim_cur == RLIM_INFINITY || stack.rlim_cur > k_max_stack))
-      limit(RLIMIT_STACK, k_max_stack);
-    limit(RLIMIT_FSIZE, static_cast<rlim_t>(sandbox.file_size_bytes));
-    limit(RLIMIT_NOFILE, static_cast<rlim_t>(sandbox.open_files));
-#if !defined(__SANITIZE_ADDRESS__)
-    // GPU runtimes reserve address space for unified addressing far beyond any cap on what a kernel may use.
-    if (!gpu) limit(RLIMIT_AS, static_cast<rlim_t>(sandbox.address_space_bytes));
-#endif
+  // Worked out here: between fork and exec the child may only make system calls.
+  options.before_exec = [rlimits = runner_rlimits(sandbox, device, cpu_seconds)] {
+    for (const auto& entry : rlimits) {
+      const rlimit r{entry.value, entry.value};
+      setrlimit(entry.resource, &r);
+    }
   };
 
   RunnerRun run;
@@ -434,9 +616,18 @@ RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& s
   run.deadline_hit = run.deadline_hit || run.status.timed_out;
   reap_strays();
   run.log = read_file_capped(dir / "output.log", 4096);
-  for (const auto& event : run.events)
+  for (const auto& event : run.events) {
     if (event.value("event", "") == "error")
       throw_environment("kforge-runner refused its request: " + event.value("detail", ""));
+    // A runner whose seccomp filter was refused still runs kernels, confined by the rest: say so once.
+    if (event.value("event", "") == "loaded" && !event.value("lockdown", "").empty()) {
+      static std::once_flag warned;
+      std::call_once(warned, [&] {
+        std::fprintf(stderr, "kforge: warning: runners run without their seccomp filter: %s\n",
+                     event.value("lockdown", "").c_str());
+      });
+    }
+  }
   return run;
 }
 
@@ -612,10 +803,20 @@ TimingOutcome ProcessExecutor::time(const std::filesystem::path& candidate, cons
     const std::string kind = event.value("event", "");
     if (kind == "end") {
       outcome.kernel_rc = event.value("rc", 0);
+      // The runner times both kernels in turn and says whose call failed; the cascade decides who pays.
+      const std::string role = event.value("role", "candidate");
+      const std::string whose = role == "reference" ? "the reference kernel" : "the kernel";
+      if (outcome.kernel_rc != 0 || event.contains("device_error") || event.contains("forbidden"))
+        outcome.failed_kernel = role;
       if (event.contains("device_error") && outcome.exec.kind == ExecOutcome::Kind::ok) {
         outcome.exec.kind = ExecOutcome::Kind::runtime_error;
-        outcome.exec.detail = "the kernel left a device error while timing " + case_name(job.bench) + ": " +
+        outcome.exec.detail = whose + " left a device error while timing " + case_name(job.bench) + ": " +
                               event.value("device_error", "");
+      }
+      if (event.contains("forbidden") && outcome.exec.kind == ExecOutcome::Kind::ok) {
+        outcome.exec.kind = ExecOutcome::Kind::invalid;
+        outcome.exec.detail =
+            event.value("forbidden", "") + " (" + whose + ", while timing " + case_name(job.bench) + ")";
       }
     }
     if (kind == "gpu") {
@@ -623,6 +824,7 @@ TimingOutcome ProcessExecutor::time(const std::filesystem::path& candidate, cons
       outcome.gpu.clocks_read = event.value("clocks_read", false);
       outcome.gpu.drain_ns = event.value("drain_ns", 0.0);
       outcome.gpu.idle_drain_ns = event.value("idle_drain_ns", 0.0);
+      outcome.gpu.idle_drain_max_ns = event.value("idle_drain_max_ns", 0.0);
       outcome.gpu.flush_bytes = event.value("flush_bytes", int64_t{0});
     }
     if (kind == "samples") {
@@ -644,6 +846,46 @@ TimingOutcome ProcessExecutor::time(const std::filesystem::path& candidate, cons
     }
   }
   return outcome;
+}
+
+double measure_bandwidth_in_runner(const RunnerDevice& device, std::string* why) {
+  const std::string what = device.backend + " device " + std::to_string(device.index);
+  auto fail = [why](const std::string& reason) {
+    if (why != nullptr) *why = reason;
+    return 0.0;
+  };
+  try {
+    become_subreaper();
+    TempDir dir;
+    TensorArena arena;  // the runner expects one; this request puts nothing in it
+    arena.map();
+    ExecLimits limits;
+    limits.timeout = std::chrono::seconds(60);
+    // The triad runs a thread per core (its CPU-time cap counts them); a GPU copy needs one.
+    limits.num_threads =
+        device.backend == "cpu" ? static_cast<int>(std::max(1U, std::thread::hardware_concurrency())) : 1;
+    const json request{{"mode", "bandwidth"}, {"device", {{"backend", device.backend}, {"index", device.index}}}};
+    const RunnerRun run =
+        run_runner(ProcessExecutor::default_runner(), SandboxLimits{}, device, dir.path(), arena, limits, request);
+    if (run.deadline_hit) return fail("measuring the bandwidth of " + what + " took longer than 60 s");
+    std::optional<double> bytes_per_second;
+    bool done = false;
+    for (const auto& event : run.events) {
+      if (event.value("event", "") == "bandwidth") bytes_per_second = event.value("bytes_per_second", 0.0);
+      done = done || event.value("event", "") == "done";
+    }
+    if (!bytes_per_second || !done || !run.status.success()) {
+      std::string log = run.log.substr(0, run.log.find('\n'));
+      return fail("the runner measuring the bandwidth of " + what + " ended with " + run.status.describe() +
+                  (bytes_per_second ? "" : " before giving a figure") + (log.empty() ? "" : ": " + log));
+    }
+    if (!std::isfinite(*bytes_per_second) || *bytes_per_second <= 0)
+      return fail("the " + device.backend + " backend could not measure the bandwidth of " + what);
+    if (why != nullptr) why->clear();
+    return *bytes_per_second;
+  } catch (const std::exception& e) {
+    return fail("cannot measure the bandwidth of " + what + ": " + e.what());
+  }
 }
 
 }  // namespace kforge

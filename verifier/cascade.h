@@ -96,8 +96,12 @@ struct CheckCall {
 
 struct TimingOutcome {
   ExecOutcome exec;
-  GpuTimingFacts gpu;                // GPU runs only
-  int kernel_rc = 0;                 // non-zero when a timed call failed
+  GpuTimingFacts gpu;  // GPU runs only
+  int kernel_rc = 0;   // non-zero when a timed call failed
+  // Whose timed call failed, "candidate" or "reference" ("" when none did): the runner alternates the two, so
+  // a non-zero kernel_rc, a device error (exec runtime_error) or a forbidden act (exec invalid) may be the
+  // trusted reference's, which is the environment's fault, not the candidate's.
+  std::string failed_kernel;
   std::vector<double> candidate_ns;  // raw samples, one per call
   std::vector<double> reference_ns;  // empty when timed without a reference
   std::vector<CheckCall> checks;
@@ -119,8 +123,9 @@ class KernelExecutor {
 };
 
 // Whether a GPU timing run suggests work left on another stream: after a candidate call's end event, a
-// device-wide synchronisation waited more than max(20 us, a quarter of the median call) beyond the same wait
-// on an idle device.
+// device-wide synchronisation waited beyond the same wait on an idle device by more than max(the floor, a
+// quarter of the median call). The floor is calibrated on the device: 4x how far its slowest idle wait strays
+// above the median idle wait, at least 3 us; 20 us where the idle spread was not measured.
 bool work_left_on_other_streams(const GpuTimingFacts& facts, double candidate_median_ns);
 
 struct CascadeOptions {
@@ -140,6 +145,13 @@ struct CascadeOptions {
   TimingConfig timing_config;
   ExecLimits timing_limits{std::chrono::milliseconds(300000), 1};
   DevicePeaks peaks;
+  // The candidate is trusted (a reference or a vendor baseline): a time beyond the speed of light proves the
+  // bound wrong, not the kernel, so the sanity stage never fails it for that. The reference timed beside any
+  // candidate is trusted the same way: the bound never sits below what it reached (raised_to_trusted).
+  bool trusted = false;
+  // The device admits one process at a time (EXCLUSIVE_PROCESS): the candidate's runner and a runner of the
+  // reference on the same device never overlap.
+  bool device_exclusive = false;
   double suspicious_speedup = 10.0;
   int64_t check_memory_bytes = int64_t{256} << 20;  // budget for the outputs of checked timed calls
 };

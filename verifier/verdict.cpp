@@ -80,17 +80,16 @@ nlohmann::json to_json(const Verdict& verdict, bool with_samples) {
                           {"bytes", t.bytes},
                           {"sol_time_ns", t.sol.time_ns},
                           {"sol_bound_by", t.sol.bound_by},
+                          {"sol_bandwidth", t.sol.bandwidth},
                           {"sol_fraction", t.sol_fraction},
                           {"stop_reason", t.stop_reason},
                           {"checked_calls", t.checked_calls},
                           {"rotation", t.rotation}};
     if (t.reference.count > 0) timing["reference"] = to_json(t.reference);
     if (verdict.backend != "cpu")
-      timing["gpu"] = {{"flush_bytes", t.gpu.flush_bytes},
-                       {"throttled_dropped", t.gpu.throttled_dropped},
-                       {"clocks_read", t.gpu.clocks_read},
-                       {"drain_ns", t.gpu.drain_ns},
-                       {"idle_drain_ns", t.gpu.idle_drain_ns}};
+      timing["gpu"] = {{"flush_bytes", t.gpu.flush_bytes},     {"throttled_dropped", t.gpu.throttled_dropped},
+                       {"clocks_read", t.gpu.clocks_read},     {"drain_ns", t.gpu.drain_ns},
+                       {"idle_drain_ns", t.gpu.idle_drain_ns}, {"idle_drain_max_ns", t.gpu.idle_drain_max_ns}};
     if (with_samples) {
       timing["candidate_samples_ns"] = t.candidate_samples_ns;
       timing["reference_samples_ns"] = t.reference_samples_ns;

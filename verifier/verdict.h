@@ -48,8 +48,11 @@ struct GpuTimingFacts {
   size_t throttled_dropped = 0;  // samples dropped because the device reported a thermal/hardware slowdown
   bool clocks_read = false;      // whether clock-event reasons could be read at all
   double drain_ns = 0.0;         // median device-wide sync after a candidate call's end event: work left elsewhere
-  double idle_drain_ns = 0.0;    // the same wait on an idle device
-  int64_t flush_bytes = 0;       // written before every sample (0: hot)
+  double idle_drain_ns = 0.0;    // the same wait on an idle device (median of several)
+  // The slowest of those idle waits: how far this device's own sync cost strays above its median sets the
+  // side-stream floor (0: not measured, the fixed 20 us floor applies).
+  double idle_drain_max_ns = 0.0;
+  int64_t flush_bytes = 0;  // written before every sample (0: hot)
 };
 
 struct ShapeTiming {

@@ -69,6 +69,9 @@ DeviceInfo describe(int index) {
   int version = 0;
   if (cudaRuntimeGetVersion(&version) == cudaSuccess) device.runtime_version = version_text(version);
   if (cudaDriverGetVersion(&version) == cudaSuccess) device.driver_version = version_text(version);
+  // EXCLUSIVE_PROCESS (or the old exclusive-thread mode) admits one context at a time, PROHIBITED none: either
+  // way two runners must not share the device.
+  device.exclusive_compute = attribute(cudaDevAttrComputeMode, index) != cudaComputeModeDefault;
   apply_gpu_arch_table(device);
   device.features.push_back(std::string(k_vendor) + ":" + std::to_string(index));
   return device;
@@ -83,6 +86,7 @@ class Nvml {
     m_library = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
     if (m_library == nullptr) return;
     auto init = reinterpret_cast<int (*)()>(dlsym(m_library, "nvmlInit_v2"));
+    m_shutdown = reinterpret_cast<int (*)()>(dlsym(m_library, "nvmlShutdown"));
     auto by_pci = reinterpret_cast<int (*)(const char*, void**)>(dlsym(m_library, "nvmlDeviceGetHandleByPciBusId_v2"));
     m_reasons = reinterpret_cast<int (*)(void*, unsigned long long*)>(
         dlsym(m_library, "nvmlDeviceGetCurrentClocksEventReasons"));
@@ -90,13 +94,18 @@ class Nvml {
       m_reasons = reinterpret_cast<int (*)(void*, unsigned long long*)>(
           dlsym(m_library, "nvmlDeviceGetCurrentClocksThrottleReasons"));
     char bus_id[64] = {};
-    if (init == nullptr || by_pci == nullptr || m_reasons == nullptr || init() != 0 ||
-        cudaDeviceGetPCIBusId(bus_id, sizeof bus_id, cuda_index) != cudaSuccess || by_pci(bus_id, &m_device) != 0)
+    if (init == nullptr || by_pci == nullptr || m_reasons == nullptr) return;
+    m_initialized = init() == 0;
+    if (!m_initialized || cudaDeviceGetPCIBusId(bus_id, sizeof bus_id, cuda_index) != cudaSuccess ||
+        by_pci(bus_id, &m_device) != 0)
       m_device = nullptr;
   }
   Nvml(const Nvml&) = delete;
   Nvml& operator=(const Nvml&) = delete;
   ~Nvml() {
+    // NVML counts its initialisations: each successful nvmlInit needs its nvmlShutdown before the library goes,
+    // or the driver state it set up outlives the unload.
+    if (m_initialized && m_shutdown != nullptr) (void)m_shutdown();
     if (m_library != nullptr) dlclose(m_library);
   }
 
@@ -112,7 +121,9 @@ class Nvml {
  private:
   void* m_library = nullptr;
   void* m_device = nullptr;
+  bool m_initialized = false;
   int (*m_reasons)(void*, unsigned long long*) = nullptr;
+  int (*m_shutdown)() = nullptr;
 };
 #endif
 
@@ -130,6 +141,12 @@ class Runtime final : public GpuRuntime {
     KFORGE_GPU_CHECK(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking));
     KFORGE_GPU_CHECK(cudaEventCreate(&m_start));
     KFORGE_GPU_CHECK(cudaEventCreate(&m_end));
+#if !defined(KFORGE_VENDOR_HIP)
+    // Devices before Ampere have no persisting L2: the query fails there, and its error must not stay behind
+    // as the last error, where it would be blamed on the first kernel.
+    m_persisting_l2 = cudaDeviceGetLimit(&m_persisting_l2_limit, cudaLimitPersistingL2CacheSize) == cudaSuccess;
+    if (!m_persisting_l2) (void)cudaGetLastError();
+#endif
   }
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
@@ -159,10 +176,42 @@ class Runtime final : public GpuRuntime {
 
   [[nodiscard]] void* stream() const override { return m_stream; }
 
+  std::string launch_error() override {
+    const cudaError_t status = cudaGetLastError();
+    return status == cudaSuccess ? std::string() : "a launch failed: " + describe_error(status);
+  }
+
   std::string finish() override {
-    for (cudaError_t status : {cudaStreamSynchronize(m_stream), cudaDeviceSynchronize(), cudaGetLastError()})
+    // The last error first: a failed launch is named as such rather than by whatever a later call returns.
+    for (cudaError_t status : {cudaGetLastError(), cudaStreamSynchronize(m_stream), cudaDeviceSynchronize()})
       if (status != cudaSuccess) return describe_error(status);
     return {};
+  }
+
+  void reset_persisting_l2() override {
+#if !defined(KFORGE_VENDOR_HIP)
+    // Persisting lines are not evicted by normal accesses, so a window a kernel set (cudaAccessPolicyWindow with
+    // hitProp persisting) would keep its inputs in L2 through the flush. A window of 0 bytes is none.
+    if (!m_persisting_l2) return;
+    cudaStreamAttrValue no_window{};
+    KFORGE_GPU_CHECK(cudaStreamSetAttribute(m_stream, cudaStreamAttributeAccessPolicyWindow, &no_window));
+    KFORGE_GPU_CHECK(cudaCtxResetPersistingL2Cache());
+#endif
+    // ROCm has no persisting L2 lines nor access-policy windows: nothing survives the flush by request.
+  }
+
+  std::string restore_device_limits() override {
+#if !defined(KFORGE_VENDOR_HIP)
+    if (!m_persisting_l2) return {};
+    size_t now = 0;
+    KFORGE_GPU_CHECK(cudaDeviceGetLimit(&now, cudaLimitPersistingL2CacheSize));
+    if (now == m_persisting_l2_limit) return {};
+    KFORGE_GPU_CHECK(cudaDeviceSetLimit(cudaLimitPersistingL2CacheSize, m_persisting_l2_limit));
+    return "cudaLimitPersistingL2CacheSize from " + std::to_string(m_persisting_l2_limit) + " to " +
+           std::to_string(now) + " bytes";
+#else
+    return {};
+#endif
   }
 
   void flush_caches() override {
@@ -222,6 +271,8 @@ class Runtime final : public GpuRuntime {
   void* m_flush = nullptr;
   unsigned m_flush_count = 0;
 #if !defined(KFORGE_VENDOR_HIP)
+  bool m_persisting_l2 = false;      // whether the device has a persisting-L2 limit at all
+  size_t m_persisting_l2_limit = 0;  // its value when the device was opened
   Nvml m_nvml;
 #endif
 };
@@ -260,8 +311,16 @@ class Vendor final : public GpuVendor {
   }
 
   [[nodiscard]] double measure_bandwidth(int index) const override {
-    Runtime runtime(index, describe(index));
-    return runtime.measure_copy_bandwidth();
+    double bandwidth = 0.0;
+    {
+      Runtime runtime(index, describe(index));
+      bandwidth = runtime.measure_copy_bandwidth();
+    }
+    // The Runtime frees its stream, events and buffers but not the primary context cudaSetDevice created: a
+    // process that kept it would hold an EXCLUSIVE_PROCESS device against every runner. The device is still
+    // the current one here.
+    KFORGE_GPU_CHECK(cudaDeviceReset());
+    return bandwidth;
   }
 };
 

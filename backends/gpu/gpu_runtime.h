@@ -33,9 +33,20 @@ class GpuRuntime {
   virtual void download(void* host, const void* device, size_t bytes) = 0;
   // The non-default stream every kernel call is given (cudaStream_t / hipStream_t).
   [[nodiscard]] virtual void* stream() const = 0;
+  // The error the last launch left (too much shared memory, a bad configuration), or "" when none; called the
+  // moment a kernel call returns, before any other runtime call: HIP's last error is overwritten by the next
+  // call that succeeds, and a launch that failed enqueued nothing, so the outputs hold an earlier call's.
+  virtual std::string launch_error() = 0;
   // Waits for the harness stream, then the whole device; the error a kernel left behind, or "" when none.
   // A sticky error (an illegal address) leaves the device unusable: the runner reports it and exits.
   virtual std::string finish() = 0;
+  // Before a sample: turns every L2 line a kernel marked persisting back into a normal one and clears the
+  // harness stream's access-policy window, so the flush evicts what the last call left (CUDA; nothing on HIP,
+  // which has no persisting L2).
+  virtual void reset_persisting_l2() = 0;
+  // Device-wide limits a kernel changed since the device was opened, put back; what changed in words, or ""
+  // (CUDA: the persisting-L2 set-aside; nothing on HIP).
+  virtual std::string restore_device_limits() = 0;
   // Writes over a buffer of flush_bytes() on the harness stream, evicting L2 and any last-level cache.
   virtual void flush_caches() = 0;
   [[nodiscard]] virtual size_t flush_bytes() const = 0;
@@ -59,11 +70,13 @@ class GpuVendor {
   [[nodiscard]] virtual std::string name() const = 0;
   // nullopt when at least one device can be used, else why not ("no CUDA driver found ...").
   [[nodiscard]] virtual std::optional<std::string> unavailable_reason() const = 0;
-  // Every visible device, described from attributes and the architecture tables (gpu_tables.h).
+  // Every visible device, described from attributes and the architecture tables (gpu_tables.h). Only device
+  // and version queries: describing creates no context, so it leaves an EXCLUSIVE_PROCESS device free.
   [[nodiscard]] virtual std::vector<DeviceInfo> devices() const = 0;
   // Opens device `index` for a runner; throws GpuError when it cannot.
   [[nodiscard]] virtual std::unique_ptr<GpuRuntime> open(int index) const = 0;
-  // Bytes/s of large device-to-device copies on device `index`, counting bytes read and written.
+  // Bytes/s of large device-to-device copies on device `index`, counting bytes read and written. Opens the
+  // device and resets it afterwards, so the calling process keeps no context on it.
   [[nodiscard]] virtual double measure_bandwidth(int index) const = 0;
 };
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <utility>
 
 namespace kforge {
 namespace {
@@ -23,6 +25,26 @@ constexpr std::array k_table{
     GpuArchSpec{"gfx942", "CDNA3 MI300", 1024, 2048, 2048, 256, 5.3e12, 32 * k_mib, 256 * k_mib},
     GpuArchSpec{"gfx950", "CDNA4 MI350", 256, 4096, 4096, 128, 8.0e12, 32 * k_mib, 256 * k_mib},
 };
+
+// The first ROCm whose hipcc targets each Instinct architecture Debian's ROCm 5.2 cannot build for: gfx942
+// (MI300X/MI300A/MI325X) from ROCm 6.0, the MI300 release; gfx950 (MI350X/MI355X) from ROCm 7.0, the MI350
+// release (its libraries' release notes add gfx950 there; earlier compilers' support was a preview).
+constexpr std::array<std::pair<std::string_view, std::string_view>, 2> k_hip_arch_min_rocm{{
+    {"gfx942", "6.0"},
+    {"gfx950", "7.0"},
+}};
+
+// {major, minor} of "6.2.1-79"; nullopt for text that does not start with "N.N".
+std::optional<std::pair<int, int>> rocm_major_minor(std::string_view version) {
+  int major = 0;
+  int minor = 0;
+  const char* end = version.data() + version.size();
+  auto [after_major, major_error] = std::from_chars(version.data(), end, major);
+  if (major_error != std::errc{} || after_major == end || *after_major != '.') return std::nullopt;
+  auto [after_minor, minor_error] = std::from_chars(after_major + 1, end, minor);
+  if (minor_error != std::errc{}) return std::nullopt;
+  return std::pair{major, minor};
+}
 
 }  // namespace
 
@@ -58,6 +80,39 @@ int64_t gpu_flush_bytes(const DeviceInfo& device) {
   int64_t bytes = std::max<int64_t>(256 * k_mib, 2 * (device.l2_bytes + device.last_level_cache_bytes));
   if (device.arch.rfind("gfx94", 0) == 0 || device.arch.rfind("gfx95", 0) == 0) bytes = std::max(bytes, 1024 * k_mib);
   return bytes;
+}
+
+std::string_view hip_arch_min_rocm(std::string_view arch) {
+  for (const auto& [name, version] : k_hip_arch_min_rocm)
+    if (name == arch) return version;
+  return {};
+}
+
+std::optional<std::string> hip_arch_unsupported(std::string_view arch, std::string_view rocm_version) {
+  const std::string_view needed = hip_arch_min_rocm(arch);
+  const auto have = rocm_major_minor(rocm_version);
+  if (needed.empty() || !have) return std::nullopt;
+  if (*have >= *rocm_major_minor(needed)) return std::nullopt;
+  return std::string(arch) + " needs ROCm " + std::string(needed) + " or newer, but this hipcc is ROCm " +
+         std::to_string(have->first) + "." + std::to_string(have->second) +
+         " (set HIPCC to a newer ROCm's hipcc, or rebuild kforge with ROCM_PATH pointing at one)";
+}
+
+std::string hip_runtime_hint(std::string_view rocm_path, std::string_view rocm_version, std::string_view soname) {
+  const auto version = rocm_major_minor(rocm_version);
+  const std::string release =
+      version ? "ROCm " + std::to_string(version->first) + "." + std::to_string(version->second) : "ROCm";
+  const std::string library = soname.empty() ? "libamdhip64" : std::string(soname);
+  if (rocm_path == "/usr") {
+    // Debian names a runtime package after its soname: libamdhip64.so.5 is in libamdhip64-5.
+    std::string package = "libamdhip64";
+    if (const auto dot = library.rfind(".so."); dot != std::string::npos) package += "-" + library.substr(dot + 4);
+    return "kforge's HIP plugin was built against Debian's " + release + " and needs " + library +
+           ": apt-get install " + package;
+  }
+  return "kforge's HIP plugin was built against " + release + " in " + std::string(rocm_path) + " and needs " +
+         library + ": install that release's HIP runtime (AMD's package hip-runtime-amd), or add its lib folder (" +
+         std::string(rocm_path) + "/lib) to LD_LIBRARY_PATH";
 }
 
 }  // namespace kforge

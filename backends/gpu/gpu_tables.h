@@ -6,6 +6,7 @@
 #include "backends/backend.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,5 +39,21 @@ void apply_gpu_arch_table(DeviceInfo& device);
 // Bytes a cold-cache flush writes (spec section 6): at least 256 MiB and twice L2 plus the last-level cache;
 // at least 1 GiB on MI300-class parts (gfx94x, gfx95x), whose Infinity Cache is 256 MB.
 int64_t gpu_flush_bytes(const DeviceInfo& device);
+
+// ROCm releases, by what their hipcc builds for and how their HIP runtime is packaged. Versions are "major.minor"
+// or longer ("6.2.1-79" as ROCm's .info/version writes it); only major and minor count.
+
+// The oldest ROCm whose hipcc builds for `arch` ("6.0" for gfx942), or "" for an architecture every ROCm kforge
+// builds with (5.2 and later) targets, or one the table does not know (hipcc then decides).
+std::string_view hip_arch_min_rocm(std::string_view arch);
+
+// Why hipcc of ROCm `rocm_version` cannot build for `arch`, naming the ROCm needed; nullopt when it can, or when
+// the version is unknown ("").
+std::optional<std::string> hip_arch_unsupported(std::string_view arch, std::string_view rocm_version);
+
+// What to install when the HIP plugin cannot load the runtime it was linked against: the Debian package named by
+// the soname (libamdhip64-5 for libamdhip64.so.5) for Debian's ROCm in /usr, else AMD's package for that ROCm
+// release (hip-runtime-amd) and its lib folder for LD_LIBRARY_PATH.
+std::string hip_runtime_hint(std::string_view rocm_path, std::string_view rocm_version, std::string_view soname);
 
 }  // namespace kforge

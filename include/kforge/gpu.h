@@ -63,6 +63,9 @@
 #define cudaEventRecord hipEventRecord
 #define cudaEventSynchronize hipEventSynchronize
 #define cudaEventElapsedTime hipEventElapsedTime
+#define cudaDevAttrComputeMode hipDeviceAttributeComputeMode
+#define cudaComputeModeDefault hipComputeModeDefault
+#define cudaDeviceReset hipDeviceReset
 #else
 #if defined(__CUDACC__)
 #include <cuda_runtime.h>

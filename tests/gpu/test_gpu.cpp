@@ -8,6 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <dlfcn.h>
+
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -208,6 +211,53 @@ TEST(GpuExploits, IllegalAddressBecomesARuntimeError) {
   const Verdict v = harness().verify("vector_add", gpu_kernel("illegal_address"), false);
   EXPECT_EQ(v.status, Status::runtime_error) << v.message;
   EXPECT_NE(v.message.find("device error"), std::string::npos) << v.message;
+}
+
+// Section 3 of issue 14: GPU exploit classes seen in 2025-2026 (docs/exploits.md). Expectations from how the
+// runner works, awaiting a first run on a GPU.
+TEST(GpuExploits, RaisingThePersistingL2LimitIsInvalid) {
+  const Verdict v = harness().verify("vector_add", gpu_exploit("persisting_l2"), true);
+  if (g_backend_name == "hip") {
+    EXPECT_EQ(v.status, Status::ok) << "built as HIP it is an honest kernel: " << v.message;
+    return;
+  }
+  EXPECT_EQ(v.status, Status::invalid) << v.message;
+  EXPECT_NE(v.message.find("cudaLimitPersistingL2CacheSize"), std::string::npos) << v.message;
+}
+
+TEST(GpuExploits, OutputsFinishedByTheNextCallAreIncorrect) {
+  const Verdict v = harness().verify("vector_add", gpu_exploit("finishes_next_call"), true);
+  EXPECT_EQ(v.status, Status::incorrect) << v.message;
+  EXPECT_EQ(v.stages.back().name, "timing") << "honest in the correctness stages";
+}
+
+TEST(GpuExploits, ALaunchThatFailedUncheckedIsARuntimeErrorNamingIt) {
+  const Verdict v = harness().verify("vector_add", gpu_exploit("failed_launch_stale"), true);
+  EXPECT_EQ(v.status, Status::runtime_error) << v.message;
+  EXPECT_NE(v.message.find("a launch failed"), std::string::npos) << v.message;
+}
+
+// kforge's own process describes devices (and, through a runner, measures them) without holding a context on
+// any: on an EXCLUSIVE_PROCESS GPU that context would lock every runner out (issue 14, 2.3).
+TEST(GpuDevice, DescribingLeavesNoContextInThisProcess) {
+  if (g_backend_name != "cuda") GTEST_SKIP() << "checked through the CUDA driver API";
+  (void)harness().devices;
+  void* driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(driver, nullptr);
+  auto init = reinterpret_cast<int (*)(unsigned)>(dlsym(driver, "cuInit"));
+  auto get = reinterpret_cast<int (*)(int*, int)>(dlsym(driver, "cuDeviceGet"));
+  auto state = reinterpret_cast<int (*)(int, unsigned*, int*)>(dlsym(driver, "cuDevicePrimaryCtxGetState"));
+  ASSERT_TRUE(init != nullptr && get != nullptr && state != nullptr);
+  ASSERT_EQ(init(0), 0);
+  for (size_t i = 0; i < harness().devices.size(); ++i) {
+    int device = 0;
+    unsigned flags = 0;
+    int active = -1;
+    ASSERT_EQ(get(&device, static_cast<int>(i)), 0);
+    ASSERT_EQ(state(device, &flags, &active), 0);
+    EXPECT_EQ(active, 0) << "device " << i << " has an active primary context in the kforge process";
+  }
+  std::printf("compute mode: %s\n", harness().devices.front().exclusive_compute ? "exclusive" : "default");
 }
 
 }  // namespace

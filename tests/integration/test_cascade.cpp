@@ -1,5 +1,6 @@
 // Every kernel under tests/kernels/ that fails must fail with the right status and a useful message. The
 // exploits (tests/exploits/) have a suite of their own: test_exploits.cpp.
+#include "core/error.h"
 #include "support.h"
 
 namespace kforge {
@@ -33,6 +34,36 @@ TEST_F(Cascade, ReferenceIsOkThroughEveryStage) {
   ASSERT_EQ(v.seeds.size(), 3u);
   EXPECT_EQ(v.seeds[0], 1u);
   EXPECT_EQ(v.seeds[1], 2u);
+}
+
+// The reference is trusted: when its own timed call fails, that is the environment's fault, never a verdict on the
+// candidate timed beside it (issue 14, 2.9).
+TEST_F(Cascade, AReferenceFailingWhileTimedIsAnEnvironmentErrorNotTheCandidates) {
+  Task task = harness().suite.load("vector_add");
+  // One check shape, so that the reference's check run (3 seeds) stays within the 4 calls it gets right.
+  std::erase_if(task.shapes, [](const ShapeSet& s) { return s.role == ShapeRole::check && s.label != "odd"; });
+  for (auto& shape : task.shapes)
+    if (shape.role == ShapeRole::bench) shape.dims["N"] = 1 << 16;  // small: the test is about whose call failed
+  const DeviceInfo device = describe_device(*harness().backend, KFORGE_TEST_CACHE_DIR);
+  CascadeOptions options;
+  options.check_limits = {std::chrono::milliseconds(60000), 1};
+  options.bench_limits = {std::chrono::milliseconds(120000), 1};
+  options.timing = true;
+  options.timing_config.rotation_bytes = 4 * device.last_level_cache_bytes;
+  options.timing_config.warmup_seconds = 0;
+  options.timing_config.stop.min_seconds = 0.2;
+  options.timing_config.stop.max_seconds = 0.5;
+  options.timing_limits = {std::chrono::milliseconds(120000), 1};
+  options.peaks = device_peaks(device, false);
+  const auto candidate = testing::source_dir() / "reference_kernels/vector_add/cpu.cpp";
+  try {
+    const Verdict v = harness().cascade.evaluate(task, candidate, test_kernel("fails_when_timed"), options);
+    ADD_FAILURE() << "the candidate was charged: " << status_name(v.status) << ": " << v.message;
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ExitCode::environment);
+    EXPECT_NE(std::string(error.what()).find("the reference kernel failed while timed"), std::string::npos)
+        << error.what();
+  }
 }
 
 TEST_F(Cascade, FreshSeedDiffersBetweenEvaluations) {

@@ -57,6 +57,49 @@ TEST(GpuTables, UnknownArchitectureGetsNoBound) {
   EXPECT_EQ(cuda_arch_name(10, 0), "sm_100");
 }
 
+TEST(RocmTargets, MiThreeHundredAndThreeFiftyNeedRocmSixAndSeven) {
+  EXPECT_EQ(hip_arch_min_rocm("gfx942"), "6.0");
+  EXPECT_EQ(hip_arch_min_rocm("gfx950"), "7.0");
+  EXPECT_EQ(hip_arch_min_rocm("gfx90a"), "") << "Debian's ROCm 5.2 builds MI200";
+
+  const auto refused = hip_arch_unsupported("gfx942", "5.2");
+  ASSERT_TRUE(refused.has_value()) << "Debian's hipcc refuses --offload-arch=gfx942";
+  EXPECT_NE(refused->find("ROCm 6.0"), std::string::npos) << *refused;
+  EXPECT_NE(refused->find("ROCm 5.2"), std::string::npos) << *refused;
+  EXPECT_EQ(refused->find('\n'), std::string::npos) << "one line";
+  EXPECT_FALSE(hip_arch_unsupported("gfx942", "6.0"));
+  EXPECT_FALSE(hip_arch_unsupported("gfx942", "6.2.1-79")) << ".info/version's form";
+
+  const auto mi350 = hip_arch_unsupported("gfx950", "6.4.3");
+  ASSERT_TRUE(mi350.has_value());
+  EXPECT_NE(mi350->find("ROCm 7.0"), std::string::npos) << *mi350;
+  EXPECT_FALSE(hip_arch_unsupported("gfx950", "7.0"));
+  EXPECT_FALSE(hip_arch_unsupported("gfx950", "7.0.2"));
+  EXPECT_FALSE(hip_arch_unsupported("gfx950", "10.1")) << "versions compare as numbers, not text";
+
+  EXPECT_FALSE(hip_arch_unsupported("gfx90a", "5.2"));
+  EXPECT_FALSE(hip_arch_unsupported("gfx942", "")) << "an unknown release is left to hipcc";
+  EXPECT_FALSE(hip_arch_unsupported("gfx1100", "5.2")) << "an architecture the table lacks is left to hipcc";
+}
+
+TEST(RocmTargets, RuntimeHintNamesThePackageOfTheRocmBuiltAgainst) {
+  const std::string debian = hip_runtime_hint("/usr", "5.2", "libamdhip64.so.5");
+  EXPECT_NE(debian.find("apt-get install libamdhip64-5"), std::string::npos) << debian;
+  EXPECT_NE(debian.find("ROCm 5.2"), std::string::npos) << debian;
+
+  const std::string debian_six = hip_runtime_hint("/usr", "6.1", "libamdhip64.so.6");
+  EXPECT_NE(debian_six.find("apt-get install libamdhip64-6"), std::string::npos) << debian_six;
+  EXPECT_EQ(debian_six.find("libamdhip64-5"), std::string::npos) << debian_six;
+
+  const std::string amd = hip_runtime_hint("/opt/rocm-6.2.0", "6.2.0", "libamdhip64.so.6");
+  EXPECT_NE(amd.find("ROCm 6.2"), std::string::npos) << amd;
+  EXPECT_NE(amd.find("libamdhip64.so.6"), std::string::npos) << amd;
+  EXPECT_NE(amd.find("hip-runtime-amd"), std::string::npos) << amd;
+  EXPECT_NE(amd.find("/opt/rocm-6.2.0/lib"), std::string::npos) << amd;
+  EXPECT_EQ(amd.find("libamdhip64-5"), std::string::npos) << "no Debian package for AMD's ROCm: " << amd;
+  EXPECT_EQ(amd.find("apt-get"), std::string::npos) << amd;
+}
+
 TEST(SideStream, DrainBeyondTheIdleWaitIsFlagged) {
   GpuTimingFacts facts;
   facts.idle_drain_ns = 5000;
