@@ -251,9 +251,10 @@ int cmd_devices(const GlobalOptions& g) {
       for (const auto& m : measurements) best = std::max(best, m.get<double>());
       const double trusted = d["bandwidth_trusted"].get<double>();
       std::string how = !d["peak_bandwidth_measured"].get<bool>() ? "not measured"
-                        : trusted > best ? "reached by " + d["bandwidth_trusted_by"].get<std::string>()
-                                         : std::string("best of ") + std::to_string(measurements.size()) +
-                                               (gpu ? " device-to-device copies" : " STREAM triads");
+                        : trusted > best           ? "reached by " + d["bandwidth_trusted_by"].get<std::string>()
+                        : measurements.size() == 1 ? std::string(gpu ? "one device-to-device copy" : "one STREAM triad")
+                                                   : "best of " + std::to_string(measurements.size()) +
+                                                         (gpu ? " device-to-device copies" : " STREAM triads");
       std::printf("    memory bandwidth %.1f GB/s (%s); the speed-of-light bound assumes %.1f GB/s\n",
                   d["peak_bandwidth"].get<double>() / 1e9, how.c_str(), d["sol_bandwidth"].get<double>() / 1e9);
       std::printf("    features: %s\n", features.c_str());
