@@ -9,6 +9,9 @@
 #include "harness/sandbox.h"
 #include "harness/suite.h"
 #include "verifier/cascade.h"
+#include "verifier/degenerate.h"
+
+#include <nlohmann/json.hpp>
 
 #include <gtest/gtest.h>
 
@@ -18,8 +21,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 // Skips the running test and says why. Run alone (as ctest runs each test) it exits with 125, which ctest
 // reports as skipped (SKIP_RETURN_CODE); in a run of several tests it is a GoogleTest skip. Never a pass.
@@ -42,6 +47,31 @@ inline std::filesystem::path test_kernel(const std::string& name) {
   return source_dir() / "tests" / "kernels" / (name + ".cpp");
 }
 inline Suite source_suite() { return Suite(source_dir() / "tasks"); }
+
+// A copy of some suite tasks under `root` (tasks/ and reference_kernels/) whose bench sets take the dims of the
+// task's largest check set: the same semantics and kernels at sizes a test benches in seconds. Returns the tasks
+// folder, for --tasks-dir.
+inline std::filesystem::path quick_suite(const std::filesystem::path& root, const std::vector<std::string>& names) {
+  const Suite source = source_suite();
+  for (const auto& name : names) {
+    const Task task = source.load(name);
+    std::ifstream in(task.file);
+    nlohmann::json json = nlohmann::json::parse(in);
+    const ShapeSet& largest = largest_check_shape(task);
+    for (auto& shape : json["shapes"]) {
+      if (shape["role"] != "bench") continue;
+      shape["dims"] = largest.dims;
+      shape.erase("params");
+      if (!largest.params.empty()) shape["params"] = largest.params;
+    }
+    std::filesystem::create_directories(root / "tasks" / task.category);
+    std::filesystem::create_directories(root / "reference_kernels");
+    std::ofstream(root / "tasks" / task.category / (name + ".json")) << json.dump(2);
+    std::filesystem::copy(source.reference_dir() / name, root / "reference_kernels" / name,
+                          std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
+  }
+  return root / "tasks";
+}
 
 // A CPU backend, cache, executors and cascade wired as `kforge verify` wires them.
 struct CpuHarness {

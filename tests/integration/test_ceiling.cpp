@@ -42,7 +42,8 @@ TEST_F(Ceiling, ABusyMeasurementNeitherFailsTrustedKernelsNorLetsAnImpossibleCan
   std::filesystem::create_directories(kernels);
   std::filesystem::copy_file(source_dir() / "tests/exploits/impossible_speed.cpp", kernels / "vector_add.cpp");
 
-  const auto result = kforge("bench --json --tasks vector_add --max-time 0.3 --db " + (m_dir / "k.db").string() +
+  const auto result = kforge("--tasks-dir " + testing::quick_suite(m_dir / "suite", {"vector_add"}).string() +
+                             " bench --json --tasks vector_add --max-time 0.3 --db " + (m_dir / "k.db").string() +
                              " --kernels " + kernels.string());
   const auto start = result.output.rfind("\n[\n");
   ASSERT_NE(start, std::string::npos) << result.output;

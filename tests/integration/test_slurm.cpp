@@ -89,8 +89,13 @@ TEST_F(Slurm, FourShardsOnARealClusterMergeIntoTheWorkOfOneRun) {
   const auto results = m_dir / "results";
   const std::string bench_args =
       std::string("--tasks ") + k_tasks + " --kernels " + kernels.string() + " --max-time 0.3";
+  // The tasks at their check sizes: sharding and merging are the point, not the sizes.
+  const std::string suite =
+      "--tasks-dir " +
+      testing::quick_suite(m_dir / "suite", {"relu", "sigmoid", "clamp", "vector_add", "exp", "sum_rows"}).string() +
+      " ";
 
-  const auto submitted = run_kforge("slurm bench --shards 4 --results " + results.string() +
+  const auto submitted = run_kforge(suite + "slurm bench --shards 4 --results " + results.string() +
                                         " --cpus-per-task 1 --time 00:20:00 --wait -- " + bench_args,
                                     m_env);
   ASSERT_EQ(submitted.status.exit_code, 0) << submitted.output << element_logs(results);
@@ -117,7 +122,7 @@ TEST_F(Slurm, FourShardsOnARealClusterMergeIntoTheWorkOfOneRun) {
   ASSERT_EQ(merge.status.exit_code, 0) << merge.output;
 
   const auto one = m_dir / "one.db";
-  const auto unsharded = run_kforge("bench --db " + one.string() + " " + bench_args);
+  const auto unsharded = run_kforge(suite + "bench --db " + one.string() + " " + bench_args);
   ASSERT_EQ(unsharded.status.exit_code, 0) << unsharded.output;
   const auto done = work_done(one);
   EXPECT_EQ(done.size(), 7U) << "6 references and 1 candidate";
