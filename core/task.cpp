@@ -6,7 +6,10 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
+#include <functional>
+#include <numeric>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -150,6 +153,103 @@ TensorSpec parse_tensor(const Reader& r, const json& object, const std::string& 
   return tensor;
 }
 
+void parse_dim_ranges(const Reader& r, const json& root, const std::set<std::string>& dim_names,
+                      const std::set<std::string>& param_names, Task& task) {
+  if (!root.contains("dims")) {
+    // The safe default: only sizes between those the check sets list, in steps every listed size shares.
+    for (const auto& name : dim_names) {
+      int64_t low = 0, high = 0, step = 0;
+      for (const auto& shape : task.shapes) {
+        if (shape.role != ShapeRole::check) continue;
+        const int64_t value = shape.dims.at(name);
+        low = low == 0 ? value : std::min(low, value);
+        high = std::max(high, value);
+        step = std::gcd(step, value);
+      }
+      task.dims[name] = {Expr::parse(std::to_string(low)), Expr::parse(std::to_string(high)),
+                         Expr::parse(std::to_string(step)), std::nullopt};
+    }
+    return;
+  }
+  task.dims_declared = true;
+  const json& dims = root["dims"];
+  if (!dims.is_object()) r.fail("$.dims", "expected an object of dim name to its range");
+  for (const auto& [name, value] : dims.items()) {
+    const std::string path = "$.dims." + name;
+    if (!dim_names.contains(name)) r.fail(path, "no tensor shape uses the dim '" + name + "'");
+    r.only_keys(value, path, {"min", "max", "multiple_of", "equals"});
+    auto bound = [&](const char* key, const char* fallback) {
+      const std::string at = path + "." + key;
+      Expr e = value.contains(key) ? r.expression(value[key], at) : Expr::parse(fallback);
+      for (const auto& other : e.names()) {
+        if (other == name) r.fail(at, "a dim's range cannot read the dim itself");
+        if (!dim_names.contains(other) && !param_names.contains(other))
+          r.fail(at, "names '" + other + "', which is neither a dim nor a param");
+      }
+      if (e.names().empty() && e.eval({}) < 1) r.fail(at, "must be at least 1");
+      return e;
+    };
+    DimRange range;
+    if (value.contains("equals")) {
+      if (value.contains("min") || value.contains("max") || value.contains("multiple_of"))
+        r.fail(path, "'equals' ties the dim to an expression: drop min, max and multiple_of");
+      range.equals = bound("equals", "1");
+      range.min = range.max = *range.equals;
+      range.multiple_of = Expr::parse("1");
+    } else {
+      if (!value.contains("max")) r.fail(path, "missing required field 'max' (the largest size a check case may take)");
+      range.min = bound("min", "1");
+      range.max = bound("max", "1");
+      range.multiple_of = bound("multiple_of", "1");
+      if (range.min.names().empty() && range.max.names().empty() && range.max.eval({}) < range.min.eval({}))
+        r.fail(path + ".max", "is below min");
+    }
+    task.dims[name] = std::move(range);
+  }
+  for (const auto& name : dim_names)
+    if (!task.dims.contains(name)) r.fail("$.dims", "missing dim '" + name + "'");
+  try {
+    (void)dims_in_dependency_order(task);
+  } catch (const std::invalid_argument& e) {
+    r.fail("$.dims", e.what());
+  }
+}
+
+void parse_domains(const Reader& r, const json& root, Task& task) {
+  constexpr size_t k_max_domains = 4;
+  if (!root.contains("domains")) {
+    // The safe default: every normal input over the same range, drawn uniformly (no tails, flat mass).
+    InputDomain spread{"spread", {}};
+    for (const auto& input : task.inputs)
+      if (input.init.dist == InitSpec::Dist::normal)
+        spread.inputs[input.name] = {InitSpec::Dist::uniform, input.init.a - 3 * input.init.b,
+                                     input.init.a + 3 * input.init.b};
+    if (!spread.inputs.empty()) task.domains.push_back(std::move(spread));
+    return;
+  }
+  task.domains_declared = true;
+  const json& list = r.array(root, "$", "domains", false);
+  if (list.size() > k_max_domains) r.fail("$.domains", "at most 4 domains (each costs a case per evaluation)");
+  std::set<std::string> names;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string path = "$.domains[" + std::to_string(i) + "]";
+    r.only_keys(list[i], path, {"name", "inputs"});
+    InputDomain domain;
+    domain.name = r.string(list[i], path, "name");
+    if (!is_snake_case(domain.name)) r.fail(path + ".name", "'" + domain.name + "' is not snake_case");
+    if (!names.insert(domain.name).second) r.fail(path + ".name", "duplicate domain '" + domain.name + "'");
+    const json& inputs = r.field(list[i], path, "inputs");
+    if (!inputs.is_object() || inputs.empty())
+      r.fail(path + ".inputs", "expected a non-empty object of input name to distribution");
+    for (const auto& [name, init] : inputs.items()) {
+      if (std::none_of(task.inputs.begin(), task.inputs.end(), [&](const TensorSpec& t) { return t.name == name; }))
+        r.fail(path + ".inputs." + name, "no input is called '" + name + "'");
+      domain.inputs[name] = parse_init(r, init, path + ".inputs." + name);
+    }
+    task.domains.push_back(std::move(domain));
+  }
+}
+
 }  // namespace
 
 const std::vector<std::string>& task_categories() {
@@ -184,6 +284,109 @@ const ShapeSet* Task::find_shape(std::string_view label) const {
   return nullptr;
 }
 
+const InputDomain* Task::find_domain(std::string_view domain_name) const {
+  for (const auto& domain : domains)
+    if (domain.name == domain_name) return &domain;
+  return nullptr;
+}
+
+const InitSpec& Task::init_for(size_t index, std::string_view domain) const {
+  const TensorSpec& input = inputs.at(index);
+  if (const InputDomain* d = domain.empty() ? nullptr : find_domain(domain)) {
+    auto it = d->inputs.find(input.name);
+    if (it != d->inputs.end()) return it->second;
+  }
+  return input.init;
+}
+
+const ShapeSet& largest_check_shape(const Task& task) {
+  const ShapeSet* best = nullptr;
+  int64_t best_count = -1;
+  for (const auto& shape : task.shapes) {
+    if (shape.role != ShapeRole::check) continue;
+    int64_t count = 0;
+    const Problem problem = resolve_problem(task, shape);
+    for (const auto* list : {&problem.input_shapes, &problem.output_shapes})
+      for (const auto& dims : *list) count += numel(dims);
+    if (count > best_count) best = &shape, best_count = count;
+  }
+  return *best;  // a valid task has a check shape
+}
+
+std::vector<std::string> dims_in_dependency_order(const Task& task) {
+  std::vector<std::string> order;
+  std::map<std::string, int, std::less<>> state;  // 1: being visited, 2: done
+  std::function<void(const std::string&)> visit = [&](const std::string& name) {
+    if (state[name] == 2) return;
+    if (state[name] == 1) throw std::invalid_argument("the range of dim '" + name + "' depends on itself");
+    state[name] = 1;
+    const DimRange& range = task.dims.at(name);
+    for (const Expr* e : {&range.min, &range.max, &range.multiple_of})
+      for (const auto& other : e->names())
+        if (task.dims.contains(other)) visit(other);
+    state[name] = 2;
+    order.push_back(name);
+  };
+  for (const auto& [name, range] : task.dims) visit(name);
+  return order;
+}
+
+std::string dims_out_of_range(const Task& task, const Bindings& bindings) {
+  auto text = [](double v) { return std::to_string(static_cast<int64_t>(v)); };
+  for (const auto& [name, range] : task.dims) {
+    const auto it = bindings.find(name);
+    if (it == bindings.end()) return "dim '" + name + "' is not given";
+    const double value = it->second;
+    try {
+      const double low = std::ceil(range.min.eval(bindings));
+      const double high = std::floor(range.max.eval(bindings));
+      const double step = range.multiple_of.eval(bindings);
+      if (step < 1 || step != std::floor(step))
+        return "dim '" + name + "': multiple_of ('" + range.multiple_of.text() + "') is not a positive integer";
+      if (value < low || value > high)
+        return "dim '" + name + "' = " + text(value) + " lies outside its range [" + text(low) + ", " + text(high) +
+               "]";
+      if (std::fmod(value, step) != 0)
+        return "dim '" + name + "' = " + text(value) + " is not a multiple of " + text(step);
+    } catch (const std::invalid_argument& e) {
+      return "dim '" + name + "': " + e.what();
+    }
+  }
+  return {};
+}
+
+std::string describe_range(const DimRange& range) {
+  if (range.equals) return "= " + range.equals->text();
+  std::string text = range.min.text() + ".." + range.max.text();
+  if (range.multiple_of.text() != "1") text += ", multiples of " + range.multiple_of.text();
+  return text;
+}
+
+std::string describe_domain(const InputDomain& domain) {
+  std::string text;
+  for (const auto& [name, init] : domain.inputs) text += (text.empty() ? "" : ", ") + name + ": " + describe_init(init);
+  return text;
+}
+
+std::string describe_init(const InitSpec& init) {
+  char text[128];
+  switch (init.dist) {
+    case InitSpec::Dist::normal:
+      std::snprintf(text, sizeof text, "normal(mean %g, std %g)", init.a, init.b);
+      break;
+    case InitSpec::Dist::uniform:
+      std::snprintf(text, sizeof text, "uniform[%g, %g)", init.a, init.b);
+      break;
+    case InitSpec::Dist::randint:
+      std::snprintf(text, sizeof text, "randint[%g, %g)", init.a, init.b);
+      break;
+    case InitSpec::Dist::bernoulli:
+      std::snprintf(text, sizeof text, "bernoulli(p %g)", init.a);
+      break;
+  }
+  return text;
+}
+
 int64_t numel(const std::vector<int64_t>& shape) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
@@ -194,7 +397,7 @@ Task parse_task(const json& root, const std::filesystem::path& file) {
   const Reader r(file);
   r.only_keys(root, "$",
               {"name", "version", "category", "level", "description", "pytorch", "inputs", "outputs", "params",
-               "shapes", "tolerance", "flops", "bytes", "reference"});
+               "shapes", "dims", "domains", "tolerance", "flops", "bytes", "reference"});
   Task task;
   task.file = file;
   task.name = r.string(root, "$", "name");
@@ -317,6 +520,9 @@ Task parse_task(const json& root, const std::filesystem::path& file) {
       r.fail("$.shapes", std::string("needs at least one size set with role 'bench' for the ") + backend + " backend");
   }
 
+  parse_dim_ranges(r, root, dim_names, param_names, task);
+  parse_domains(r, root, task);
+
   if (root.contains("tolerance")) {
     const json& tol = root["tolerance"];
     r.only_keys(tol, "$.tolerance", {"atol", "rtol"});
@@ -346,7 +552,13 @@ Task parse_task(const json& root, const std::filesystem::path& file) {
   json semantics = root;
   semantics.erase("reference");
   task.spec_hash = sha256_hex(semantics.dump());
-  for (const auto& shape : task.shapes) (void)resolve_problem(task, shape);  // every size set must bind
+  for (size_t i = 0; i < task.shapes.size(); ++i) {
+    const Problem problem = resolve_problem(task, task.shapes[i]);  // every size set must bind
+    // A check set outside the declared ranges means the ranges say less than the task promises.
+    if (task.shapes[i].role == ShapeRole::check && task.dims_declared)
+      if (const std::string problem_text = dims_out_of_range(task, problem.bindings); !problem_text.empty())
+        r.fail("$.shapes[" + std::to_string(i) + "].dims", problem_text + " (declared in $.dims)");
+  }
   return task;
 }
 

@@ -52,6 +52,23 @@ struct ShapeSet {
   }
 };
 
+// The sizes a dim may take (spec: held-out shapes are drawn from here). Each bound is an expression over other
+// dims and params; `equals` ties the dim to one. Declared in the task's `dims`, else the safe default: from the
+// smallest to the largest check size listed, in multiples of their greatest common divisor.
+struct DimRange {
+  Expr min;
+  Expr max;
+  Expr multiple_of;
+  std::optional<Expr> equals;
+};
+
+// A named input set a correct kernel must handle besides each input's `init`: some inputs drawn from another
+// distribution, the rest from their own.
+struct InputDomain {
+  std::string name;
+  std::map<std::string, InitSpec, std::less<>> inputs;
+};
+
 struct Tolerance {
   double atol = 0.0;
   double rtol = 0.0;
@@ -68,6 +85,10 @@ struct Task {
   std::vector<TensorSpec> outputs;
   std::vector<ParamSpec> params;
   std::vector<ShapeSet> shapes;
+  std::map<std::string, DimRange, std::less<>> dims;  // every dim, declared or defaulted
+  bool dims_declared = false;
+  std::vector<InputDomain> domains;  // declared, else the default `spread` (may be empty)
+  bool domains_declared = false;
   std::optional<Tolerance> tolerance;  // unset: from each output's dtype
   Expr flops;
   Expr bytes;
@@ -78,12 +99,17 @@ struct Task {
   [[nodiscard]] Tolerance tolerance_for(const TensorSpec& output) const;
   // The size set called `label`, or nullptr.
   [[nodiscard]] const ShapeSet* find_shape(std::string_view label) const;
+  // The domain called `name`, or nullptr.
+  [[nodiscard]] const InputDomain* find_domain(std::string_view domain_name) const;
+  // How input `index` is drawn under `domain` ("" or an unknown name: its own init).
+  [[nodiscard]] const InitSpec& init_for(size_t index, std::string_view domain) const;
 };
 
 // A task at one size set: every dim and param bound, every tensor shape concrete.
 struct Problem {
   const ShapeSet* shape = nullptr;
-  Bindings bindings;  // dims and params
+  std::string domain;  // the input domain the inputs are drawn from; empty: each input's init
+  Bindings bindings;   // dims and params
   std::vector<std::vector<int64_t>> input_shapes;
   std::vector<std::vector<int64_t>> output_shapes;
   std::vector<std::pair<std::string, double>> params;  // in task order
@@ -102,6 +128,23 @@ Task load_task(const std::filesystem::path& file);
 // Binds a size set; throws Error(usage) naming the file and shape when a dim is not a positive integer or a
 // tensor's size in bytes overflows int64.
 Problem resolve_problem(const Task& task, const ShapeSet& shape);
+
+// The check shape with the most elements (inputs and outputs): where degeneracy is least likely to be an
+// accident of size, and where the input domains are checked.
+const ShapeSet& largest_check_shape(const Task& task);
+
+// The dims in an order where each comes after the dims its range reads; throws std::invalid_argument on a cycle.
+std::vector<std::string> dims_in_dependency_order(const Task& task);
+
+// Whether every dim bound in `bindings` (dims and params) lies in its range: the problem, or "" when all do.
+std::string dims_out_of_range(const Task& task, const Bindings& bindings);
+
+// One line for an init, as the task file would say it: "normal(mean 300, std 5)".
+std::string describe_init(const InitSpec& init);
+// "1..4096", "8..512, multiples of 8", "= N": a dim's range as a prompt or `kforge tasks show` says it.
+std::string describe_range(const DimRange& range);
+// "x: uniform[-60, 60), w: normal(mean 0, std 2)": what a domain draws its inputs from.
+std::string describe_domain(const InputDomain& domain);
 
 // The element count of a shape resolve_problem produced (which guarantees it fits).
 int64_t numel(const std::vector<int64_t>& shape);

@@ -17,6 +17,7 @@
 #include "reports/report.h"
 #include "verifier/cascade.h"
 #include "verifier/compare.h"
+#include "verifier/held_out.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -71,9 +72,23 @@ json task_summary_json(const Task& task) {
          {"role", shape.role == ShapeRole::check ? "check" : "bench"},
          {"dims", shape.dims},
          {"backends", shape.backends.empty() ? std::vector<std::string>{"cpu", "cuda", "hip"} : shape.backends}});
-  return {{"name", task.name},       {"version", task.version},    {"category", task.category},
-          {"level", task.level},     {"shapes", shapes},           {"file", task.file.string()},
-          {"pytorch", task.pytorch}, {"spec_hash", task.spec_hash}};
+  json dims = json::object();
+  for (const auto& [name, range] : task.dims) dims[name] = describe_range(range);
+  json domains = json::array();
+  for (const auto& domain : task.domains)
+    domains.push_back({{"name", domain.name}, {"inputs", describe_domain(domain)}});
+  return {{"name", task.name},
+          {"version", task.version},
+          {"category", task.category},
+          {"level", task.level},
+          {"shapes", shapes},
+          {"dims", dims},
+          {"dims_declared", task.dims_declared},
+          {"domains", domains},
+          {"domains_declared", task.domains_declared},
+          {"file", task.file.string()},
+          {"pytorch", task.pytorch},
+          {"spec_hash", task.spec_hash}};
 }
 
 // The suite as a Markdown table: tasks/README.md is generated from it.
@@ -176,6 +191,11 @@ int cmd_tasks_show(const GlobalOptions& g, const std::string& name) {
                 shape.role == ShapeRole::check ? "check" : "bench", outputs.c_str(), problem.flops, problem.bytes,
                 backends.c_str());
   }
+  std::printf("held-out sizes%s:\n", task.dims_declared ? "" : " (not declared: the default)");
+  for (const auto& [dim, range] : task.dims) std::printf("  %-16s %s\n", dim.c_str(), describe_range(range).c_str());
+  std::printf("input domains%s:\n", task.domains_declared ? "" : " (not declared: the default)");
+  for (const auto& domain : task.domains)
+    std::printf("  %-16s %s\n", domain.name.c_str(), describe_domain(domain).c_str());
   for (const auto& output : task.outputs) {
     const Tolerance tol = task.tolerance_for(output);
     std::printf("tolerance %s: atol %g rtol %g\n", output.name.c_str(), tol.atol, tol.rtol);
@@ -342,13 +362,18 @@ int cmd_verify(const GlobalOptions& g, const std::string& task_name, const std::
   return verdict.ok() ? 0 : 1;
 }
 
-int cmd_run(const GlobalOptions& g, const std::string& task_name, const std::string& shape_label, uint64_t seed,
-            const std::string& file, const std::string& dump_dir) {
+int cmd_run(const GlobalOptions& g, const std::string& task_name, const std::string& shape_label,
+            const std::string& domain, uint64_t seed, const std::string& file, const std::string& dump_dir) {
   const Suite suite(g.tasks_dir);
   const Task task = suite.load(task_name);
-  const ShapeSet* shape = task.find_shape(shape_label);
+  // A listed size set, or a held-out one by its dims ("D=72,N=301"), as a verdict names it.
+  const std::optional<ShapeSet> drawn = parse_dims_label(task, shape_label);
+  const ShapeSet* shape = drawn ? &*drawn : task.find_shape(shape_label);
   if (shape == nullptr)
     throw_usage("task '" + task.name + "' has no shape '" + shape_label + "' (see kforge tasks show " + task.name +
+                "; a held-out shape is given by its dims, as in N=301)");
+  if (!domain.empty() && task.find_domain(domain) == nullptr)
+    throw_usage("task '" + task.name + "' has no input domain '" + domain + "' (see kforge tasks show " + task.name +
                 ")");
   const auto backend = usable_backend(g);
   CompileCache cache(*backend, CompileCache::default_root(), split_flags(g.flags));
@@ -365,7 +390,9 @@ int cmd_run(const GlobalOptions& g, const std::string& task_name, const std::str
                                             : cache.compile(suite.reference(task, backend->reference_file()));
   if (!reference.ok) throw_environment("the reference kernel does not compile:\n" + reference.log);
 
-  std::vector<Case> cases{make_case(task, resolve_problem(task, *shape), seed)};
+  Problem problem = resolve_problem(task, *shape);
+  problem.domain = domain;
+  std::vector<Case> cases{make_case(task, problem, seed)};
   std::vector<Case> expected = cases;
   ProcessExecutor executor(ProcessExecutor::default_runner(), {}, RunnerDevice{backend->name(), g.device});
   ProcessExecutor reference_executor(ProcessExecutor::default_runner(), {},
@@ -382,8 +409,9 @@ int cmd_run(const GlobalOptions& g, const std::string& task_name, const std::str
     write_npy(std::filesystem::path(dump_dir) / ("expected_" + task.outputs[i].name + ".npy"), expected[0].outputs[i]);
     write_npy(std::filesystem::path(dump_dir) / ("output_" + task.outputs[i].name + ".npy"), cases[0].outputs[i]);
   }
-  std::printf("%s shape '%s' seed %llu: wrote inputs, outputs and expected outputs to %s\n", task.name.c_str(),
-              shape_label.c_str(), static_cast<unsigned long long>(seed), dump_dir.c_str());
+  std::printf("%s shape '%s'%s seed %llu: wrote inputs, outputs and expected outputs to %s\n", task.name.c_str(),
+              shape->label.c_str(), domain.empty() ? "" : (" domain '" + domain + "'").c_str(),
+              static_cast<unsigned long long>(seed), dump_dir.c_str());
   if (outcome.kind != ExecOutcome::Kind::ok) {
     std::printf("the kernel failed: %s\n", outcome.detail.c_str());
     return 1;
@@ -824,7 +852,10 @@ int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) 
   std::string shape_label;
   uint64_t seed = 1;
   std::string dump_dir;
-  run->add_option("--shape", shape_label, "Shape label (see kforge tasks show)")->required();
+  run->add_option("--shape", shape_label, "Shape label (see kforge tasks show), or a held-out shape's dims: N=301,D=72")
+      ->required();
+  std::string run_domain;
+  run->add_option("--domain", run_domain, "Draw the inputs from this input domain (see kforge tasks show)");
   run->add_option("--seed", seed, "Input seed")->capture_default_str();
   run->add_option("--dump", dump_dir, "Folder for the .npy files")->required();
 
@@ -916,7 +947,7 @@ int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) 
     if (app.got_subcommand("devices")) return cmd_devices(g);
     if (app.got_subcommand("verify")) return cmd_verify(g, task_name, kernel_file);
     if (app.got_subcommand("compile")) return cmd_compile(g, kernel_file);
-    if (app.got_subcommand("run")) return cmd_run(g, task_name, shape_label, seed, kernel_file, dump_dir);
+    if (app.got_subcommand("run")) return cmd_run(g, task_name, shape_label, run_domain, seed, kernel_file, dump_dir);
     if (app.got_subcommand("leaderboard")) return cmd_leaderboard(g, db_file, top, include_flagged);
     if (db->got_subcommand("info")) return cmd_db_info(g, db_file);
     if (db->got_subcommand("merge")) return cmd_db_merge(g, merge_out, merge_inputs);

@@ -4,6 +4,7 @@
 #include "core/files.h"
 #include "core/hash.h"
 #include "verifier/compare.h"
+#include "verifier/held_out.h"
 #include "verifier/inputs.h"
 #include "verifier/static_scan.h"
 
@@ -43,8 +44,24 @@ std::string first_error_line(const std::string& log) {
   return first.empty() ? "(the compiler printed nothing)" : first;
 }
 
-std::string describe_case(const Case& c) {
-  return "shape '" + c.problem.shape->label + "' seed " + std::to_string(c.seed);
+// The held-out case `c` was made from, or nullptr for a listed size set.
+const HeldOutCase* held_out_of(const Case& c, const std::vector<HeldOutCase>& held_out) {
+  for (const auto& h : held_out)
+    if (&h.shape == c.problem.shape) return &h;
+  return nullptr;
+}
+
+std::string describe_case(const Case& c, const Task& task, const std::vector<HeldOutCase>& held_out) {
+  const HeldOutCase* h = held_out_of(c, held_out);
+  return (h != nullptr ? describe_held_out(task, *h) : "shape '" + c.problem.shape->label + "'") + " seed " +
+         std::to_string(c.seed);
+}
+
+std::string replay_command(const Task& task, const Case& c) {
+  std::string command =
+      "kforge run --task " + task.name + " --shape '" + c.problem.shape->label + "' --seed " + std::to_string(c.seed);
+  if (!c.problem.domain.empty()) command += " --domain " + c.problem.domain;
+  return command + " KERNEL --dump DIR";
 }
 
 // Copies the inputs and poisoned outputs of `cases`, so the oracle gets its own buffers.
@@ -63,7 +80,10 @@ std::vector<Case> clone_for_oracle(const std::vector<Case>& cases) {
 
 class Evaluation {
  public:
-  Evaluation(const Task& task, Verdict& verdict) : m_task(task), m_verdict(verdict) {}
+  Evaluation(const Task& task, Verdict& verdict, const std::vector<HeldOutCase>& held_out)
+      : m_task(task), m_verdict(verdict), m_held_out(held_out) {}
+
+  [[nodiscard]] std::string describe(const Case& c) const { return describe_case(c, m_task, m_held_out); }
 
   void fail(const std::string& stage, Status status, const std::string& message, double seconds) {
     m_verdict.status = status;
@@ -102,8 +122,8 @@ class Evaluation {
     }
     for (const auto& c : cases) {
       if (c.ran && c.kernel_rc != 0) {
-        fail(stage, Status::runtime_error,
-             "kforge_run returned " + std::to_string(c.kernel_rc) + " on " + describe_case(c), seconds);
+        fail(stage, Status::runtime_error, "kforge_run returned " + std::to_string(c.kernel_rc) + " on " + describe(c),
+             seconds);
         return false;
       }
     }
@@ -227,7 +247,7 @@ class Evaluation {
           fail(stage, Status::incorrect,
                "the kernel changed its input '" + m_task.inputs[t].name + "' (" + std::to_string(mutation.changed) +
                    " of " + std::to_string(c.inputs[t].numel()) + " elements, first at " +
-                   format_index(c.inputs[t].shape, mutation.first_changed) + ") on " + describe_case(c) +
+                   format_index(c.inputs[t].shape, mutation.first_changed) + ") on " + describe(c) +
                    "; inputs are read-only",
                seconds);
           return false;
@@ -240,6 +260,9 @@ class Evaluation {
         MismatchReport report;
         report.shape = c.problem.shape->label;
         report.seed = c.seed;
+        report.domain = c.problem.domain;
+        report.held_out = held_out_of(c, m_held_out) != nullptr;
+        report.replay = replay_command(m_task, c);
         report.output = m_task.outputs[t].name;
         report.elements = c.outputs[t].numel();
         report.mismatches = cmp.mismatches;
@@ -251,7 +274,7 @@ class Evaluation {
         report.got = cmp.first_got;
         report.atol = tolerance.atol;
         report.rtol = tolerance.rtol;
-        std::string message = "output '" + report.output + "' wrong on " + describe_case(c) + ": " +
+        std::string message = "output '" + report.output + "' wrong on " + describe(c) + ": " +
                               std::to_string(report.mismatches) + " of " + std::to_string(report.elements) +
                               " elements mismatch";
         if (report.unwritten > 0) message += " (" + std::to_string(report.unwritten) + " never written)";
@@ -259,6 +282,11 @@ class Evaluation {
                    format_number(report.got) + "; max abs error " + format_number(report.max_abs_error) +
                    ", max rel error " + format_number(report.max_rel_error) + " (atol " + format_number(report.atol) +
                    ", rtol " + format_number(report.rtol) + ")";
+        if (report.held_out)
+          message +=
+              "; the task promises every size in its dims ranges and every input set in its domains, not only "
+              "the listed ones (replay: " +
+              report.replay + ")";
         m_verdict.mismatch = report;
         fail(stage, Status::incorrect, message, seconds);
         return false;
@@ -270,6 +298,7 @@ class Evaluation {
  private:
   const Task& m_task;
   Verdict& m_verdict;
+  const std::vector<HeldOutCase>& m_held_out;
 };
 
 }  // namespace
@@ -331,7 +360,9 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
   verdict.task = task.name;
   verdict.task_version = task.version;
   verdict.backend = options.backend;
-  Evaluation evaluation(task, verdict);
+  // Drawn from the fresh seed below, before any case runs.
+  std::vector<HeldOutCase> held_out;
+  Evaluation evaluation(task, verdict, held_out);
   auto finish = [&]() -> Verdict {
     verdict.seconds = seconds_since(started);
     return verdict;
@@ -372,6 +403,11 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
   const uint64_t fresh = options.fresh_seed != 0 ? options.fresh_seed : fresh_seed();
   for (int s = 1; s < options.check_seeds; ++s) verdict.seeds.push_back(static_cast<uint64_t>(s));
   verdict.seeds.push_back(fresh);
+  // Sizes and inputs no task file lists join the check sizes: a kernel must be right on what the task means.
+  held_out = held_out_cases(task, fresh);
+  for (const auto& h : held_out)
+    verdict.held_out.push_back(
+        {h.kind == HeldOutCase::Kind::shape ? "shape" : "domain", h.shape.label, h.domain, h.seed});
 
   // The check sizes' answers come from the CPU oracle when one is set (a GPU backend), else the reference.
   KernelExecutor* check_executor = &m_oracle;
@@ -392,6 +428,13 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
                        const ExecLimits& limits) {
     const auto start = Clock::now();
     std::vector<Case> cases = make_cases(task, role, seeds, options.backend);
+    if (role == ShapeRole::check) {
+      for (const auto& h : held_out) {
+        Problem problem = resolve_problem(task, h.shape);
+        problem.domain = h.domain;
+        cases.push_back(make_case(task, problem, h.seed));
+      }
+    }
     std::vector<Case> expected = clone_for_oracle(cases);
     KernelExecutor& answers = role == ShapeRole::check ? *check_executor : m_oracle;
     const std::filesystem::path& answer_artifact = role == ShapeRole::check ? check_artifact : reference_built.artifact;
@@ -414,10 +457,13 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
                         oracle_outcome.detail);
     for (const auto& c : expected)
       if (c.kernel_rc != 0)
-        throw_environment("the reference kernel returned " + std::to_string(c.kernel_rc) + " on " + describe_case(c));
+        throw_environment("the reference kernel returned " + std::to_string(c.kernel_rc) + " on " +
+                          evaluation.describe(c));
     if (!evaluation.accept_outcome(stage, outcome, cases, seconds_since(start))) return false;
     if (!evaluation.check_cases(stage, cases, expected, seconds_since(start))) return false;
-    evaluation.pass(stage, seconds_since(start), std::to_string(cases.size()) + " cases");
+    evaluation.pass(stage, seconds_since(start),
+                    std::to_string(cases.size()) + " cases" +
+                        (role == ShapeRole::check ? " (" + std::to_string(held_out.size()) + " held out)" : ""));
     return true;
   };
 

@@ -8,25 +8,13 @@
 
 namespace kforge {
 
-const ShapeSet& largest_check_shape(const Task& task) {
-  const ShapeSet* best = nullptr;
-  int64_t best_count = -1;
-  for (const auto& shape : task.shapes) {
-    if (shape.role != ShapeRole::check) continue;
-    int64_t count = 0;
-    const Problem problem = resolve_problem(task, shape);
-    for (const auto* list : {&problem.input_shapes, &problem.output_shapes})
-      for (const auto& dims : *list) count += numel(dims);
-    if (count > best_count) best = &shape, best_count = count;
-  }
-  return *best;  // a valid task has a check shape
-}
-
 std::vector<std::string> find_degeneracies(const Task& task, const ShapeSet& shape, KernelExecutor& executor,
-                                           const std::filesystem::path& reference, const ExecLimits& limits) {
+                                           const std::filesystem::path& reference, const ExecLimits& limits,
+                                           const std::string& domain) {
   constexpr uint64_t k_seed = 11;
   constexpr uint64_t k_other_seed = 12;
-  const Problem problem = resolve_problem(task, shape);
+  Problem problem = resolve_problem(task, shape);
+  problem.domain = domain;
   // Case 0: the baseline; 1: another seed; 2 + i: the baseline with input i alone redrawn.
   std::vector<Case> cases{make_case(task, problem, k_seed), make_case(task, problem, k_other_seed)};
   for (size_t i = 0; i < task.inputs.size(); ++i) {
@@ -39,7 +27,8 @@ std::vector<std::string> find_degeneracies(const Task& task, const ShapeSet& sha
     throw_environment("the reference of " + task.name + " failed: " + outcome.detail);
 
   std::vector<std::string> problems;
-  const std::string where = task.name + " shape '" + shape.label + "': ";
+  const std::string where =
+      task.name + " shape '" + shape.label + "'" + (domain.empty() ? "" : " domain '" + domain + "'") + ": ";
   // Equal values (so -0 equals +0, and NaN equals NaN), not equal bytes.
   auto same = [](const HostTensor& a, const HostTensor& b) {
     for (size_t i = 0; i < a.numel(); ++i) {

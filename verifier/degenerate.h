@@ -13,12 +13,10 @@
 namespace kforge {
 
 // Runs `reference` (the task's oracle artifact) on `shape` for two seeds and once more per input with only
-// that input redrawn, and returns one line per problem found (empty: not degenerate).
+// that input redrawn, inputs from `domain` ("": each input's init), and returns one line per problem found
+// (empty: not degenerate).
 std::vector<std::string> find_degeneracies(const Task& task, const ShapeSet& shape, KernelExecutor& executor,
-                                           const std::filesystem::path& reference, const ExecLimits& limits);
-
-// The check shape with the most elements (inputs and outputs): where degeneracy is least likely to be an
-// accident of size.
-const ShapeSet& largest_check_shape(const Task& task);
+                                           const std::filesystem::path& reference, const ExecLimits& limits,
+                                           const std::string& domain = {});
 
 }  // namespace kforge

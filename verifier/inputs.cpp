@@ -31,9 +31,11 @@ double uniform01(uint64_t stream, uint64_t i) {
 HostTensor generate_input(const Task& task, const Problem& problem, size_t index, uint64_t seed) {
   const TensorSpec& spec = task.inputs.at(index);
   HostTensor tensor(spec.dtype, problem.input_shapes.at(index));
-  const uint64_t stream =
-      mix64(fnv1a(spec.name, fnv1a(problem.shape->label, fnv1a(task.name))) ^ mix64(seed + 0x632be59bd9b4e019ull));
-  const InitSpec& init = spec.init;
+  // A domain's inputs get a stream of their own, so they are not a transform of the default draw's.
+  uint64_t label_hash = fnv1a(problem.shape->label, fnv1a(task.name));
+  if (!problem.domain.empty()) label_hash = fnv1a(problem.domain, label_hash ^ 0x2d358dccaa6c78a5ull);
+  const uint64_t stream = mix64(fnv1a(spec.name, label_hash) ^ mix64(seed + 0x632be59bd9b4e019ull));
+  const InitSpec& init = task.init_for(index, problem.domain);
   const size_t count = tensor.numel();
   auto put = [&](size_t i, double value) { store_from_double(tensor.data.data(), spec.dtype, i, value); };
   // Fills elements [begin, end); begin is even, since a normal pair (2p, 2p + 1) shares one Box-Muller draw.

@@ -10,7 +10,7 @@
 namespace kforge {
 
 // Draws input `index` of `task` at `problem` for `seed`. Counter-based, so element i depends only on
-// (task name, size set label, input name, seed, i).
+// (task name, size set label, input domain, input name, seed, i).
 HostTensor generate_input(const Task& task, const Problem& problem, size_t index, uint64_t seed);
 std::vector<HostTensor> generate_inputs(const Task& task, const Problem& problem, uint64_t seed);
 // Outputs of `problem`, every element poisoned.

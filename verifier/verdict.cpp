@@ -41,6 +41,12 @@ nlohmann::json to_json(const Verdict& verdict, bool with_samples) {
   out["flags"] = verdict.flags;
   out["message"] = verdict.message;
   out["seeds"] = verdict.seeds;
+  out["held_out"] = nlohmann::json::array();
+  for (const auto& h : verdict.held_out) {
+    nlohmann::json item{{"kind", h.kind}, {"shape", h.shape}, {"seed", h.seed}};
+    if (!h.domain.empty()) item["domain"] = h.domain;
+    out["held_out"].push_back(std::move(item));
+  }
   out["seconds"] = verdict.seconds;
   out["compile_cache_hit"] = verdict.compile_cache_hit;
   out["stages"] = nlohmann::json::array();
@@ -68,7 +74,10 @@ nlohmann::json to_json(const Verdict& verdict, bool with_samples) {
                        {"expected", number(m.expected)},
                        {"got", number(m.got)},
                        {"atol", m.atol},
-                       {"rtol", m.rtol}};
+                       {"rtol", m.rtol},
+                       {"held_out", m.held_out},
+                       {"replay", m.replay}};
+    if (!m.domain.empty()) out["mismatch"]["domain"] = m.domain;
   }
   out["timings"] = nlohmann::json::array();
   for (const auto& t : verdict.timings) {

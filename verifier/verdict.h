@@ -29,6 +29,9 @@ struct StageReport {
 struct MismatchReport {
   std::string shape;
   uint64_t seed = 0;
+  std::string domain;     // the input domain, when the case drew from one
+  bool held_out = false;  // a held-out case: a drawn shape or a domain
+  std::string replay;     // the kforge run command that reproduces the case
   std::string output;
   size_t elements = 0;
   size_t mismatches = 0;
@@ -40,6 +43,15 @@ struct MismatchReport {
   double got = 0.0;
   double atol = 0.0;
   double rtol = 0.0;
+};
+
+// A held-out case an evaluation ran: a size set no task file lists ("shape", labelled by its dims) or a listed
+// check set with inputs from one of the task's domains ("domain"). With the seed, `kforge run` replays it.
+struct HeldOutRecord {
+  std::string kind;
+  std::string shape;
+  std::string domain;
+  uint64_t seed = 0;
 };
 
 // Stage 6 for one bench shape: candidate and reference timed side by side in one process.
@@ -87,7 +99,8 @@ struct Verdict {
   std::string compile_log;  // compile_error only, capped
   bool compile_cache_hit = false;
   std::vector<uint64_t> seeds;
-  std::vector<ShapeTiming> timings;  // stage 6, one per bench shape, when timing ran
+  std::vector<HeldOutRecord> held_out;  // checked with the check sizes
+  std::vector<ShapeTiming> timings;     // stage 6, one per bench shape, when timing ran
   double seconds = 0.0;
 
   [[nodiscard]] bool ok() const { return status == Status::ok; }

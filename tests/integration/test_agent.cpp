@@ -60,6 +60,36 @@ class Agent : public ::testing::Test {
   std::filesystem::path m_dir;
 };
 
+// A kernel right only on the task file's distribution fails on a held-out domain, and the next turn's feedback
+// says which one: a model learns to handle what the task means, not what its file lists.
+TEST_F(Agent, TheFeedbackNamesTheHeldOutCaseAKernelFailedOn) {
+  const std::string known_mean = read_file(testing::source_dir() / "tests" / "exploits" / "softmax_known_mean.cpp");
+  FakeLlmServer server;
+  std::atomic<int> calls{0};
+  server.set_handler([&](const RecordedRequest&) {
+    return ++calls == 1 ? FakeReply::openai_stream("Skipping the max:\n```cpp\n" + known_mean + "```\n", {900, 300, 0})
+                        : FakeReply::openai_stream(k_fixed, {1500, 350, 0});
+  });
+  const auto result = run_kforge(evolve(server, "--strategy refine --lineages 1 --turns 2 --no-cache"));
+  ASSERT_EQ(result.status.exit_code, 0) << result.output;
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  const std::string first = last_user_message(requests[0]);
+  EXPECT_NE(first.find("Every evaluation also checks a size drawn fresh from these ranges"), std::string::npos)
+      << "the prompt says the listed sizes are not all: " << first;
+  EXPECT_NE(first.find("far_positive"), std::string::npos) << "and names the task's domains";
+  const std::string second = last_user_message(requests[1]);
+  EXPECT_NE(second.find("stage check: incorrect"), std::string::npos) << second;
+  EXPECT_NE(second.find("with inputs from domain '"), std::string::npos) << second;
+  EXPECT_NE(second.find("not only the listed ones"), std::string::npos) << second;
+  Store store(db());
+  agent::Journal journal(store);
+  const auto attempts = journal.attempts(1);
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].status, "incorrect");
+  EXPECT_EQ(attempts[1].status, "ok");
+}
+
 TEST_F(Agent, RefineFixesACompileErrorThatTheFeedbackReported) {
   FakeLlmServer server;
   std::atomic<int> calls{0};

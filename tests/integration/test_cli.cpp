@@ -64,6 +64,50 @@ TEST(Cli, RunDumpsNpyFiles) {
   std::filesystem::remove_all(dir);
 }
 
+// A failure on a held-out case names it in the verdict, and `kforge run` replays exactly that case: the same
+// shape (a drawn one, by its dims), domain and seed give the same mismatching elements.
+TEST(Cli, AHeldOutFailureIsRecordedAndKforgeRunReplaysIt) {
+  const auto dir = std::filesystem::temp_directory_path() / ("kforge-replay-" + std::to_string(getpid()));
+  struct Row {
+    const char* task;
+    const char* kernel;
+    bool domain;
+  };
+  for (const Row row : {Row{"vector_add", "listed_sizes_only", false}, Row{"gelu", "gelu_table_range", true}}) {
+    const std::string kernel = std::string("tests/exploits/") + row.kernel + ".cpp";
+    const auto result = run_kforge(std::string("verify --json --task ") + row.task + " " + kernel);
+    ASSERT_EQ(result.status.exit_code, 1) << result.output;
+    const auto verdict = nlohmann::json::parse(result.output);
+    ASSERT_EQ(verdict["status"], "incorrect") << result.output;
+    const auto& mismatch = verdict["mismatch"];
+    EXPECT_TRUE(mismatch["held_out"].get<bool>()) << result.output;
+    EXPECT_EQ(mismatch.contains("domain"), row.domain) << result.output;
+    // Every held-out case is listed: a drawn shape and each domain, all with the fresh seed.
+    ASSERT_GE(verdict["held_out"].size(), 2u) << result.output;
+    EXPECT_EQ(verdict["held_out"][0]["kind"], "shape");
+    EXPECT_EQ(verdict["held_out"][0]["seed"], verdict["seeds"].back());
+    EXPECT_NE(mismatch["replay"].get<std::string>().find("kforge run --task " + std::string(row.task)),
+              std::string::npos);
+
+    std::string replay = std::string("run --task ") + row.task + " --shape '" + mismatch["shape"].get<std::string>() +
+                         "' --seed " + std::to_string(mismatch["seed"].get<uint64_t>()) + " " + kernel + " --dump " +
+                         dir.string();
+    if (row.domain) replay += " --domain " + mismatch["domain"].get<std::string>();
+    const auto replayed = run_kforge(replay);
+    EXPECT_EQ(replayed.status.exit_code, 1) << replayed.output;
+    EXPECT_NE(replayed.output.find("incorrect, " + std::to_string(mismatch["mismatches"].get<size_t>()) + " of " +
+                                   std::to_string(mismatch["elements"].get<size_t>()) + " elements mismatch"),
+              std::string::npos)
+        << "the same case, the same mismatches: " << replayed.output << "\n"
+        << mismatch.dump();
+  }
+  std::filesystem::remove_all(dir);
+  const auto unknown = run_kforge(
+      "run --task gelu --shape odd --domain nope tests/exploits/gelu_table_range.cpp --dump " + dir.string());
+  EXPECT_EQ(unknown.status.exit_code, 2) << unknown.output;
+  EXPECT_NE(unknown.output.find("no input domain 'nope'"), std::string::npos) << unknown.output;
+}
+
 struct MalformedFile {
   const char* what;
   const char* text;

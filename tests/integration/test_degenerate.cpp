@@ -1,8 +1,10 @@
 // Issue 4's degenerate-task guard over the whole suite, and proof that it fires on planted degenerate tasks.
 #include "support.h"
 #include "verifier/degenerate.h"
+#include "verifier/held_out.h"
 
 #include <fstream>
+#include <optional>
 
 namespace kforge {
 namespace {
@@ -18,11 +20,38 @@ testing::CpuHarness& harness() {
   return instance;
 }
 
+// The largest of a few held-out shapes: a size no task file lists, big enough that an accident of size (one
+// element, one class) cannot pass for degeneracy.
+ShapeSet large_held_out_shape(const Task& task) {
+  std::optional<ShapeSet> best;
+  double best_elements = -1;
+  for (uint64_t seed = 1; seed <= 16; ++seed) {
+    const auto shape = draw_held_out_shape(task, seed);
+    if (!shape) continue;
+    const Problem problem = resolve_problem(task, *shape);
+    double elements = 0;
+    for (const auto* list : {&problem.input_shapes, &problem.output_shapes})
+      for (const auto& dims : *list) elements += static_cast<double>(numel(dims));
+    if (elements > best_elements) best = shape, best_elements = elements;
+  }
+  return best.value_or(largest_check_shape(task));
+}
+
+// The guard on the largest check set, on a held-out shape, and on the largest check set in each input domain:
+// a held-out case whose answer is trivial would catch nothing.
 std::vector<std::string> degeneracies(const Suite& suite, const Task& task) {
   const CompileOutcome built = harness().cache.compile(suite.reference(task, "cpu"));
   if (!built.ok) return {"reference does not compile: " + built.log};
-  return find_degeneracies(task, largest_check_shape(task), harness().executor, built.artifact,
-                           {std::chrono::seconds(120), 2});
+  const ExecLimits limits{std::chrono::seconds(120), 2};
+  auto problems = find_degeneracies(task, largest_check_shape(task), harness().executor, built.artifact, limits);
+  const ShapeSet held_out = large_held_out_shape(task);
+  for (const auto& line : find_degeneracies(task, held_out, harness().executor, built.artifact, limits))
+    problems.push_back(line);
+  for (const auto& domain : task.domains)
+    for (const auto& line :
+         find_degeneracies(task, largest_check_shape(task), harness().executor, built.artifact, limits, domain.name))
+      problems.push_back(line);
+  return problems;
 }
 
 std::string join(const std::vector<std::string>& lines) {

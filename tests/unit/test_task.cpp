@@ -113,7 +113,54 @@ INSTANTIATE_TEST_SUITE_P(
                 },
                 "$.shapes", "for the hip backend"},
         BadCase{"output dim not positive", [](json& t) { t["outputs"][0]["shape"][1] = "N - 7"; }, "shape 'small'",
-                "not a positive integer"}),
+                "not a positive integer"},
+        // Held-out sizes and input domains.
+        BadCase{"dims missing a dim", [](json& t) { t["dims"] = {{"B", {{"max", 8}}}}; }, "$.dims", "missing dim 'N'"},
+        BadCase{"dims name an unknown dim",
+                [](json& t) {
+                  t["dims"] = {{"B", {{"max", 8}}}, {"N", {{"max", 9}}}, {"Q", {{"max", 3}}}};
+                },
+                "$.dims.Q", "no tensor shape uses"},
+        BadCase{"dim without max", [](json& t) { t["dims"] = {{"B", {{"max", 8}}}, {"N", {{"min", 2}}}}; }, "$.dims.N",
+                "missing required field 'max'"},
+        BadCase{"dims depend on each other",
+                [](json& t) {
+                  t["dims"] = {{"B", {{"max", "N"}}}, {"N", {{"max", "2 * B"}}}};
+                },
+                "$.dims", "depends on itself"},
+        BadCase{"range names an unknown",
+                [](json& t) {
+                  t["dims"] = {{"B", {{"max", 8}}}, {"N", {{"max", "Q"}}}};
+                },
+                "$.dims.N.max", "names 'Q'"},
+        BadCase{"equals beside bounds",
+                [](json& t) {
+                  t["dims"] = {{"B", {{"max", 8}}}, {"N", {{"equals", "B"}, {"max", 9}}}};
+                },
+                "$.dims.N", "'equals' ties"},
+        BadCase{"check set above max", [](json& t) { t["dims"] = {{"B", {{"max", 8}}}, {"N", {{"max", 5}}}}; },
+                "$.shapes[0].dims", "dim 'N' = 7 lies outside its range [1, 5]"},
+        BadCase{"check set not a multiple",
+                [](json& t) {
+                  t["dims"] = {{"B", {{"max", 8}}}, {"N", {{"max", 99}, {"multiple_of", 2}}}};
+                },
+                "$.shapes[0].dims", "not a multiple of 2"},
+        BadCase{"domain of an unknown input",
+                [](json& t) {
+                  t["domains"] = json::array({{{"name", "wide"}, {"inputs", {{"z", {{"dist", "normal"}}}}}}});
+                },
+                "$.domains[0].inputs.z", "no input is called 'z'"},
+        BadCase{"domain with a bad distribution",
+                [](json& t) {
+                  t["domains"] = json::array({{{"name", "wide"}, {"inputs", {{"x", {{"dist", "gauss"}}}}}}});
+                },
+                "$.domains[0].inputs.x.dist", "unknown distribution"},
+        BadCase{"duplicate domain",
+                [](json& t) {
+                  const json domain = {{"name", "wide"}, {"inputs", {{"x", {{"dist", "normal"}, {"std", 9}}}}}};
+                  t["domains"] = json::array({domain, domain});
+                },
+                "$.domains[1].name", "duplicate domain 'wide'"}),
     [](const auto& info) {
       std::string name = info.param.what;
       for (char& c : name)
