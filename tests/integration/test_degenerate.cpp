@@ -131,8 +131,11 @@ TEST_F(PlantedTask, TinyOutputsAreCaught) {
 TEST_F(PlantedTask, IgnoredInputIsCaught) {
   plant("y[i] = 2.0f * a[i];");
   const auto problems = findings();
-  ASSERT_EQ(problems.size(), 1u) << join(problems);
-  EXPECT_TRUE(mentions(problems, "no output changes when input 'b' changes")) << join(problems);
+  // Found on the check set, on a held-out shape and in the default domain: that one problem, each time.
+  ASSERT_EQ(problems.size(), 3u) << join(problems);
+  for (const auto& line : problems)
+    EXPECT_NE(line.find("no output changes when input 'b' changes"), std::string::npos) << join(problems);
+  EXPECT_TRUE(mentions(problems, "domain 'spread'")) << join(problems);
 }
 
 TEST_F(PlantedTask, HonestTaskPasses) {
