@@ -174,7 +174,10 @@ void parse_dim_ranges(const Reader& r, const json& root, const std::set<std::str
   task.dims_declared = true;
   const json& dims = root["dims"];
   if (!dims.is_object()) r.fail("$.dims", "expected an object of dim name to its range");
-  for (const auto& [name, value] : dims.items()) {
+  for (const auto& item : dims.items()) {
+    // Named copies: lambdas below use them, and clang does not let a lambda capture a structured binding.
+    const std::string name = item.key();
+    const json& value = item.value();
     const std::string path = "$.dims." + name;
     if (!dim_names.contains(name)) r.fail(path, "no tensor shape uses the dim '" + name + "'");
     r.only_keys(value, path, {"min", "max", "multiple_of", "equals"});
@@ -241,7 +244,9 @@ void parse_domains(const Reader& r, const json& root, Task& task) {
     const json& inputs = r.field(list[i], path, "inputs");
     if (!inputs.is_object() || inputs.empty())
       r.fail(path + ".inputs", "expected a non-empty object of input name to distribution");
-    for (const auto& [name, init] : inputs.items()) {
+    for (const auto& item : inputs.items()) {
+      const std::string name = item.key();
+      const json& init = item.value();
       if (std::none_of(task.inputs.begin(), task.inputs.end(), [&](const TensorSpec& t) { return t.name == name; }))
         r.fail(path + ".inputs." + name, "no input is called '" + name + "'");
       domain.inputs[name] = parse_init(r, init, path + ".inputs." + name);
