@@ -304,15 +304,19 @@ const InitSpec& Task::init_for(size_t index, std::string_view domain) const {
   return input.init;
 }
 
+double total_elements(const Problem& problem) {
+  double total = 0.0;
+  for (const auto* list : {&problem.input_shapes, &problem.output_shapes})
+    for (const auto& dims : *list) total += static_cast<double>(numel(dims));
+  return total;
+}
+
 const ShapeSet& largest_check_shape(const Task& task) {
   const ShapeSet* best = nullptr;
-  int64_t best_count = -1;
+  double best_count = -1;
   for (const auto& shape : task.shapes) {
     if (shape.role != ShapeRole::check) continue;
-    int64_t count = 0;
-    const Problem problem = resolve_problem(task, shape);
-    for (const auto* list : {&problem.input_shapes, &problem.output_shapes})
-      for (const auto& dims : *list) count += numel(dims);
+    const double count = total_elements(resolve_problem(task, shape));
     if (count > best_count) best = &shape, best_count = count;
   }
   return *best;  // a valid task has a check shape

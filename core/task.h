@@ -148,5 +148,7 @@ std::string describe_domain(const InputDomain& domain);
 
 // The element count of a shape resolve_problem produced (which guarantees it fits).
 int64_t numel(const std::vector<int64_t>& shape);
+// Every element of a problem's tensors, inputs and outputs: what a case of it costs to draw, run and compare.
+double total_elements(const Problem& problem);
 
 }  // namespace kforge

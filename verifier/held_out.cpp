@@ -16,13 +16,7 @@ struct Cost {
   double flops = 0.0;
 };
 
-Cost cost_of(const Problem& problem) {
-  Cost cost;
-  for (const auto* list : {&problem.input_shapes, &problem.output_shapes})
-    for (const auto& dims : *list) cost.elements += static_cast<double>(numel(dims));
-  cost.flops = problem.flops;
-  return cost;
-}
+Cost cost_of(const Problem& problem) { return {total_elements(problem), problem.flops}; }
 
 // A draw from [low, high], log-uniform so that small sizes (1, 3, 7: edge cases) and large ones are both common.
 int64_t log_uniform(std::mt19937_64& random, int64_t low, int64_t high) {

@@ -28,10 +28,7 @@ ShapeSet large_held_out_shape(const Task& task) {
   for (uint64_t seed = 1; seed <= 16; ++seed) {
     const auto shape = draw_held_out_shape(task, seed);
     if (!shape) continue;
-    const Problem problem = resolve_problem(task, *shape);
-    double elements = 0;
-    for (const auto* list : {&problem.input_shapes, &problem.output_shapes})
-      for (const auto& dims : *list) elements += static_cast<double>(numel(dims));
+    const double elements = total_elements(resolve_problem(task, *shape));
     if (elements > best_elements) best = shape, best_elements = elements;
   }
   return best.value_or(largest_check_shape(task));

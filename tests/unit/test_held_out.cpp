@@ -22,13 +22,7 @@ Task task_with(const std::function<void(json&)>& change) {
   return parse_task(task, "scale_rows.json");
 }
 
-double elements(const Task& task, const ShapeSet& shape) {
-  const Problem problem = resolve_problem(task, shape);
-  double total = 0;
-  for (const auto* list : {&problem.input_shapes, &problem.output_shapes})
-    for (const auto& dims : *list) total += static_cast<double>(numel(dims));
-  return total;
-}
+double elements(const Task& task, const ShapeSet& shape) { return total_elements(resolve_problem(task, shape)); }
 
 TEST(HeldOut, ShapesAreUnlistedInRangeNoLargerThanTheChecksAndMostlyOdd) {
   const Task task = task_with([](json& t) {
