@@ -17,9 +17,15 @@ FUZZ_SECONDS ?= 20
 DEBIAN_PACKAGES := cmake ninja-build g++ make nlohmann-json3-dev libcli11-dev libsqlite3-dev libssl-dev \
                    libgtest-dev libbenchmark-dev libdlpack-dev libcurl4-openssl-dev libopenblas-dev libdnnl-dev \
                    sqlite3 clang-format hipcc libamdhip64-dev chromium bubblewrap libseccomp-dev clang \
-                   libfuzzer-14-dev
+                   libfuzzer-14-dev python3-dev python3-venv
 
-.PHONY: deps configure build test test-asan fuzz bench selfbench tasks-table format format-check tidy clean gpu-bundle
+# Python kernels and the torch baselines run under PyTorch from PyPI, in a project virtual environment made
+# from Debian's python3 (its shared libpython is what kforge embeds; Debian's python3-torch is 1.13, without
+# torch.compile). KFORGE_PYTHON names another interpreter instead, and then no venv is made.
+PYTHON ?= /usr/bin/python3
+VENV := .venv
+
+.PHONY: deps python configure build test test-asan fuzz bench selfbench tasks-table format format-check tidy clean gpu-bundle
 
 deps:
 	@missing=""; \
@@ -37,13 +43,23 @@ deps:
 	  fi; \
 	fi
 
+# Reinstalls only when python/requirements.txt changed since the last install (about 5 GB, 2 minutes fresh).
+python: deps
+	@if [ -n "$$KFORGE_PYTHON" ]; then echo "Python kernels run under KFORGE_PYTHON=$$KFORGE_PYTHON"; \
+	elif ! cmp -s python/requirements.txt $(VENV)/kforge-requirements.txt; then \
+	  echo "setting up $(VENV): PyTorch from PyPI (python/requirements.txt)"; \
+	  $(PYTHON) -m venv $(VENV) && \
+	  $(VENV)/bin/pip install --disable-pip-version-check -q -r python/requirements.txt && \
+	  cp python/requirements.txt $(VENV)/kforge-requirements.txt; \
+	fi
+
 configure: deps
 	cmake --preset $(PRESET)
 
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-test: build format-check
+test: build python format-check
 	ctest --preset $(PRESET) -j $(JOBS)
 	$(MAKE) test-asan
 	@if command -v clang++ >/dev/null && [ -n "$(wildcard /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)" ]; \
@@ -63,10 +79,10 @@ fuzz: deps
 	cmake --build --preset fuzz -j $(JOBS)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ctest --preset fuzz -j $(JOBS)
 
-bench: build
+bench: build python
 	$(KFORGE) bench --backend cpu --db kforge.db
 
-selfbench: build
+selfbench: build python
 	$(BUILD_DIR)/kforge_selfbench
 
 # dist/kforge-gpu: kforge with the CUDA backend, its GPU tests, every shared library a stock CUDA machine lacks (the

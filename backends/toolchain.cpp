@@ -122,6 +122,13 @@ std::string rocm_version_of(const std::filesystem::path& hipcc) {
   return major.empty() || minor.empty() ? "" : major + "." + minor;
 }
 
+std::filesystem::path find_host_compiler() {
+  const char* cxx = std::getenv("CXX");
+  const std::string name = cxx && *cxx ? cxx : "c++";
+  if (name.find('/') != std::string::npos) return name;
+  return find_program(name);
+}
+
 CompileResult run_compiler(const std::vector<std::string>& argv) {
   const CommandResult run = run_command(argv, std::chrono::minutes(5));
   CompileResult result;

@@ -37,6 +37,9 @@ std::filesystem::path cuda_library_dir(const std::filesystem::path& nvcc);
 // AMD's .info/version, else HIP's include/hip/hip_version.h; "" when neither says.
 std::string rocm_version_of(const std::filesystem::path& hipcc);
 
+// The host C++ compiler: $CXX (a name looked up in PATH, or a path), else c++; empty when there is none.
+std::filesystem::path find_host_compiler();
+
 // Runs a compiler command line with a 5-minute limit; its output becomes the log.
 CompileResult run_compiler(const std::vector<std::string>& argv);
 

@@ -2,7 +2,12 @@
 
 #include "core/error.h"
 
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -13,6 +18,26 @@ std::string read_file_or_empty(const std::filesystem::path& file) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+void write_file_atomic(const std::filesystem::path& file, std::string_view text) {
+  static std::atomic<uint64_t> counter{0};
+  const auto partial = file.string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  std::error_code error;
+  {
+    std::ofstream out(partial, std::ios::binary);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.close();
+    if (!out) {
+      std::filesystem::remove(partial, error);
+      throw_environment(file.string() + ": cannot write the file (" + std::strerror(errno) + ")");
+    }
+  }
+  std::filesystem::rename(partial, file, error);
+  if (error) {
+    std::filesystem::remove(partial, error);
+    throw_environment(file.string() + ": cannot write the file (" + error.message() + ")");
+  }
 }
 
 std::string read_file(const std::filesystem::path& file) {

@@ -1,6 +1,7 @@
 #include "harness/bench.h"
 
 #include "backends/backend.h"
+#include "backends/python/python_language.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/hash.h"
@@ -10,6 +11,7 @@
 #include "harness/sandbox.h"
 #include "harness/store.h"
 #include "harness/suite.h"
+#include "harness/torch_baseline.h"
 #include "verifier/cascade.h"
 
 #include <fnmatch.h>
@@ -223,10 +225,29 @@ int run_bench(const BenchOptions& options) {
       items.push_back({task, suite.reference(*task, key), "baseline", key.substr(9)});
     }
   }
+  // PyTorch eager next: the baseline the field reports speed against.
+  if (options.torch) {
+    const PythonEnvironment& python = python_environment();
+    if (!python.unavailable.empty()) {
+      std::printf("kforge bench: no torch baselines: %s\n", python.unavailable.c_str());
+    } else {
+      const auto generated = CompileCache::default_root() / "torch-baselines";
+      for (const Task* task : selected) {
+        std::string why;
+        const auto file = torch_baseline_file(*task, suite.reference_dir() / task->name / "torch.py", generated, &why);
+        if (file)
+          items.push_back({task, *file, "baseline", "torch"});
+        else
+          std::printf("kforge bench: %s: no torch baseline: %s\n", task->name.c_str(), why.c_str());
+      }
+    }
+  }
   if (!options.kernels_dir.empty()) {
     for (const Task* task : selected) {
-      const auto file = options.kernels_dir / (task->name + extension);
-      if (std::filesystem::exists(file)) items.push_back({task, file, "human", file.filename().string()});
+      for (const std::string& suffix : {extension, std::string(".py")}) {
+        const auto file = options.kernels_dir / (task->name + suffix);
+        if (std::filesystem::exists(file)) items.push_back({task, file, "human", file.filename().string()});
+      }
     }
   }
   for (auto& item : items) {

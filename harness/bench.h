@@ -41,7 +41,9 @@ struct BenchOptions {
   double timeout_seconds = 120.0;  // per correctness stage
   std::vector<std::string> flags;  // compiler flags; empty: the backend's
   bool json = false;               // print the summary as JSON
-  Shard shard;                     // the slice of the work this run does
+  // Each task's PyTorch eager baseline (`torch`) where PyTorch is found (harness/torch_baseline.h).
+  bool torch = true;
+  Shard shard;  // the slice of the work this run does
 };
 
 // Runs the bench; returns the exit code (0 when every kernel is ok, 1 when one failed, 130 if interrupted).

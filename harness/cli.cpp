@@ -1,6 +1,7 @@
 #include "harness/cli.h"
 
 #include "backends/backend.h"
+#include "backends/python/python_language.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "harness/bench.h"
@@ -810,6 +811,10 @@ int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) 
                  "when usable)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "bwrap", "process"}));
+  std::string python;
+  app.add_option("--python", python,
+                 "The python3 that Python kernels and the torch baselines run under (default: $KFORGE_PYTHON, else "
+                 "the .venv `make python` creates, else python3 on PATH)");
 
   auto* tasks = app.add_subcommand("tasks", "List or show the tasks of the suite");
   tasks->require_subcommand(1);
@@ -880,7 +885,8 @@ int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) 
   bench->add_option("--tasks", bench_tasks, "Comma-separated task names or globs (default: all)");
   bench->add_option("--category", bench_options.category, "Only this category");
   bench->add_option("--level", bench_options.level, "Only this level (1, 2, 3)")->check(CLI::Range(1, 3));
-  bench->add_option("--kernels", kernels_dir, "Folder of candidates named <task>.cpp (or .cu)");
+  bench->add_option("--kernels", kernels_dir,
+                    "Folder of candidates named <task>.cpp (or .cu), or <task>.py (a Python kernel)");
   bench->add_option("--jobs,-j", bench_options.jobs, "Parallel compiles (default: cores)");
   bench->add_option("--threads", g.threads, "CPU threads a kernel may use")
       ->capture_default_str()
@@ -889,6 +895,8 @@ int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) 
   bool resume = true;
   bench->add_flag("--resume", resume, "Skip work already in the store (the default)");
   bench->add_flag("--hot", g.hot, "Time without flushing caches between calls");
+  bool no_torch = false;
+  bench->add_flag("--no-torch", no_torch, "Leave out the PyTorch eager baselines (baseline:torch)");
   bench->add_option("--max-time", g.max_time, "Measured seconds per kernel before giving up on the noise target")
       ->capture_default_str();
   bench->add_option("--timeout", g.timeout_seconds, "Seconds each correctness stage may take")->capture_default_str();
@@ -937,6 +945,7 @@ int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) 
   try {
     app.parse(argc, argv);
     set_default_jail(parse_jail(sandbox));
+    if (!python.empty()) set_python_executable(python);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : static_cast<int>(ExitCode::usage);
   }
@@ -979,6 +988,7 @@ int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) 
       bench_options.timeout_seconds = g.timeout_seconds;
       bench_options.flags = split_flags(g.flags);
       bench_options.json = g.json_output;
+      bench_options.torch = !no_torch;
       if (!bench_shard.empty()) bench_options.shard = parse_shard(bench_shard);
       return run_bench(bench_options);
     }

@@ -1,13 +1,20 @@
 #include "harness/compile_cache.h"
 
+#include "backends/python/python_language.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/hash.h"
+#include "core/paths.h"
+#include "core/process.h"
 
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <random>
 #include <sstream>
 
@@ -30,10 +37,56 @@ std::string CompileCache::key(const std::string& source_text) const {
   return sha256_hex(m_key_prefix + "\n" + source_text);
 }
 
+std::string CompileCache::python_key(const std::string& source_text) const {
+  // Per backend and process: bench compiles from several threads, and the interpreter is chosen once.
+  static std::mutex mutex;
+  static std::map<std::string, std::string> prefixes;
+  std::string prefix;
+  {
+    const std::lock_guard lock(mutex);
+    auto& found = prefixes[m_backend.name()];
+    if (found.empty())
+      found =
+          sha256_hex("kforge-compile-python-v1\n" + m_backend.name() + "\n" + python_fingerprint(python_environment()));
+    prefix = found;
+  }
+  return sha256_hex(prefix + "\n" + source_text);
+}
+
+ScanReport CompileCache::scan(const std::filesystem::path& source, bool is_gpu, const std::string& pytorch) {
+  if (!is_python_kernel(source)) return KernelCompiler::scan(source, is_gpu, pytorch);
+  const PythonEnvironment& python = python_environment();
+  if (!python.unavailable.empty()) throw_environment("Python kernels are unavailable: " + python.unavailable);
+  const auto scanner = find_kforge_path("KFORGE_PYTHON_SCAN", "python/kforge_scan.py");
+  if (!scanner)
+    throw_environment(
+        "cannot find python/kforge_scan.py, the scan of Python kernels: reinstall kforge or set "
+        "KFORGE_PYTHON_SCAN");
+  std::vector<std::string> argv{python.executable.string(), "-I", scanner->string(), source.string()};
+  if (is_gpu) argv.emplace_back("--gpu");
+  if (!pytorch.empty()) argv.insert(argv.end(), {"--pytorch", pytorch});
+  const CommandResult run = run_command(argv, std::chrono::seconds(60));
+  const auto report = nlohmann::json::parse(run.output, nullptr, false);
+  if (!run.status.success() || !report.is_object())
+    throw_environment("the scan of Python kernels failed (" + run.status.describe() +
+                      "): " + run.output.substr(0, 400));
+  ScanReport scanned;
+  scanned.calls_library = report.value("calls_library", false);
+  for (const auto& entry : report.value("findings", nlohmann::json::array()))
+    scanned.findings.push_back({entry.value("forbidden", true), entry.value("rule", ""), entry.value("line", 0),
+                                entry.value("token", ""), entry.value("message", "")});
+  return scanned;
+}
+
 CompileOutcome CompileCache::compile(const std::filesystem::path& source) {
   const auto started = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
-  const std::string hash = key(read_file(source));
+  // A Python kernel is one language on every device: its artifact is the adapter, built for the interpreter.
+  const bool python = is_python_kernel(source);
+  if (python && !python_environment().unavailable.empty())
+    throw_environment("Python kernels are unavailable: " + python_environment().unavailable);
+  const std::string text = read_file(source);
+  const std::string hash = python ? python_key(text) : key(text);
   const std::filesystem::path dir = m_root / m_backend.name() / hash.substr(0, 2);
   const std::filesystem::path artifact = dir / (hash + ".so");
   CompileOutcome outcome;
@@ -53,7 +106,8 @@ CompileOutcome CompileCache::compile(const std::filesystem::path& source) {
   std::random_device random;
   const std::filesystem::path partial =
       dir / (hash + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(random()) + ".so");
-  const CompileResult result = m_backend.compile(source, partial, m_flags);
+  const CompileResult result = python ? compile_python_kernel(python_environment(), source, partial)
+                                      : m_backend.compile(source, partial, m_flags);
   outcome.log = result.log;
   if (result.ok) {
     std::filesystem::rename(partial, artifact, error);

@@ -17,9 +17,14 @@ class CompileCache final : public KernelCompiler {
   CompileCache(const Backend& backend, std::filesystem::path root, std::vector<std::string> flags = {});
 
   CompileOutcome compile(const std::filesystem::path& source) override;
+  // A Python kernel's scan parses it (python/kforge_scan.py, run by the interpreter it will run under); other
+  // kernels get the C++/CUDA scan.
+  ScanReport scan(const std::filesystem::path& source, bool is_gpu, const std::string& pytorch) override;
 
   // The cache key of a source text under this backend, flags and toolchain.
   [[nodiscard]] std::string key(const std::string& source_text) const;
+  // The cache key of a Python kernel's text: the interpreter, PyTorch and the adapter instead of the flags.
+  [[nodiscard]] std::string python_key(const std::string& source_text) const;
   [[nodiscard]] const std::filesystem::path& root() const { return m_root; }
 
   // $XDG_CACHE_HOME/kforge, else ~/.cache/kforge.

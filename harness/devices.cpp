@@ -1,5 +1,7 @@
 #include "harness/devices.h"
 
+#include "core/error.h"
+#include "core/files.h"
 #include "core/hash.h"
 #include "harness/sandbox.h"
 #include "verifier/verdict.h"
@@ -45,12 +47,10 @@ void write_bandwidth_record(const std::filesystem::path& file, const std::string
                            {"trusted", record.trusted},
                            {"trusted_by", record.trusted_by},
                            {"remeasure", record.remeasure}};
-  const auto partial = file.string() + ".tmp" + std::to_string(::getpid());
-  std::error_code error;
-  if (std::ofstream stream(partial); stream) {
-    stream << out.dump(2);
-    stream.close();
-    std::filesystem::rename(partial, file, error);
+  try {
+    write_file_atomic(file, out.dump(2));
+  } catch (const Error&) {
+    // A record that cannot be saved is measured again next time.
   }
 }
 

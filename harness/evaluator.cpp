@@ -32,12 +32,7 @@ struct Evaluator::Impl {
   // and the kernels table agree on what a kernel is.
   std::filesystem::path source_file(const std::string& source) {
     const auto file = scratch / (sha256_hex(source).substr(0, 32) + (backend->is_gpu() ? ".cu" : ".cpp"));
-    if (!std::filesystem::exists(file)) {
-      const auto partial = file.string() + ".tmp" + std::to_string(::getpid()) + "-" +
-                           std::to_string(reinterpret_cast<uintptr_t>(&source));
-      std::ofstream(partial) << source;
-      std::filesystem::rename(partial, file);
-    }
+    if (!std::filesystem::exists(file)) write_file_atomic(file, source);
     return file;
   }
 };

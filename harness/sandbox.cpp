@@ -1,5 +1,7 @@
 #include "harness/sandbox.h"
 
+#include "backends/python/python_language.h"
+
 #include "core/error.h"
 #include "core/files.h"
 #include "core/paths.h"
@@ -309,6 +311,8 @@ JailInputs jail_inputs() {
   if (const char* home = std::getenv("HOME"); home != nullptr) inputs.home = home;
   if (const char* cache = std::getenv("XDG_CACHE_HOME"); cache != nullptr) inputs.xdg_cache_home = cache;
   if (const char* paths = std::getenv("LD_LIBRARY_PATH"); paths != nullptr) inputs.ld_library_path = paths;
+  if (const PythonEnvironment* python = probed_python_environment())
+    for (const auto& folder : python->folders) inputs.python_folders.push_back(folder);
   const std::lock_guard lock(g_hidden_mutex);
   inputs.hidden = g_hidden;
   return inputs;
@@ -474,6 +478,8 @@ std::vector<std::string> bwrap_argv(const std::filesystem::path& runner, const R
   const bool with_plugin = gpu && std::filesystem::exists(plugin, error);
   if (with_plugin)
     for (auto& folder : elf_library_dirs(plugin)) libraries.push_back(std::move(folder));
+  // A Python kernel's interpreter, its standard library and site-packages (a venv under $HOME).
+  for (const auto& folder : inputs.python_folders) libraries.push_back(folder);
   if (gpu) {
     std::stringstream entries(inputs.ld_library_path);
     for (std::string entry; std::getline(entries, entry, ':');)

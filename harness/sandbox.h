@@ -80,14 +80,17 @@ struct JailInputs {
   std::string ld_library_path;                // $LD_LIBRARY_PATH: a GPU runner's entries are bound back
   std::vector<std::filesystem::path> hidden;  // what hide_from_kernels() named: the stores
   std::filesystem::path dev = "/dev";         // where the GPU device nodes are found
+  // The prefixes and site-packages of the interpreter Python kernels run under, once this process has looked
+  // for one (backends/python): bound back like the runner's library folders.
+  std::vector<std::filesystem::path> python_folders;
 };
 JailInputs jail_inputs();
 
 // The bwrap command line that runs `runner` for `device` with `dir` as its writable working folder: a
 // read-only root, a minimal /dev plus the device's own GPU nodes (never the disks), /tmp and the hidden paths
 // covered, and read-only again what the runner needs from under them: its folder, the RUNPATH/RPATH folders
-// of the runner and of the kforge-hip.so beside it, and (GPU runners, which keep LD_LIBRARY_PATH) each
-// LD_LIBRARY_PATH folder; never a folder that holds a hidden path.
+// of the runner and of the kforge-hip.so beside it, the Python folders, and (GPU runners, which keep LD_LIBRARY_PATH)
+// each LD_LIBRARY_PATH folder; never a folder that holds a hidden path.
 std::vector<std::string> bwrap_argv(const std::filesystem::path& runner, const RunnerDevice& device,
                                     const std::filesystem::path& dir, const JailInputs& inputs);
 

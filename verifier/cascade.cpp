@@ -122,8 +122,8 @@ class Evaluation {
     }
     for (const auto& c : cases) {
       if (c.ran && c.kernel_rc != 0) {
-        fail(stage, Status::runtime_error, "kforge_run returned " + std::to_string(c.kernel_rc) + " on " + describe(c),
-             seconds);
+        fail(stage, Status::runtime_error,
+             "kforge_run returned " + std::to_string(c.kernel_rc) + " on " + describe(c) + log, seconds);
         return false;
       }
     }
@@ -339,6 +339,11 @@ std::vector<Case> make_cases(const Task& task, ShapeRole role, const std::vector
   return cases;
 }
 
+ScanReport KernelCompiler::scan(const std::filesystem::path& source, bool is_gpu, const std::string&) {
+  const std::string text = read_file(source);
+  return {scan_source(text, is_gpu), links_a_library(text)};
+}
+
 bool work_left_on_other_streams(const GpuTimingFacts& facts, double candidate_median_ns) {
   // A fixed floor is wrong both ways: a busy PCIe root or a shared node makes an idle sync cost tens of us now
   // and then (false flags), while on a quiet H100 it costs a few us and 20 us hides short side-stream work.
@@ -372,7 +377,10 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
   auto stage_start = Clock::now();
   const std::string source = read_file(candidate);
   verdict.kernel_hash = sha256_hex(source);
-  verdict.findings = scan_source(source, options.is_gpu);
+  ScanReport scanned = m_compiler.scan(candidate, options.is_gpu, task.pytorch);
+  verdict.findings = std::move(scanned.findings);
+  // A candidate whose work a library does is ranked apart; a trusted kernel (a baseline) is one on purpose.
+  if (scanned.calls_library && !options.trusted) verdict.flags.push_back("calls_library");
   for (const auto& finding : verdict.findings) {
     if (finding.forbidden) {
       evaluation.fail("static_scan", Status::invalid, "forbidden in a kernel: " + finding.message,

@@ -7,6 +7,7 @@
 
 #include "core/task.h"
 #include "verifier/speed_of_light.h"
+#include "verifier/static_scan.h"
 #include "verifier/stats.h"
 #include "verifier/tensor.h"
 #include "verifier/verdict.h"
@@ -32,6 +33,10 @@ class KernelCompiler {
   virtual ~KernelCompiler() = default;
   // Compiles `source`; a compile error is an outcome, an unusable toolchain throws Error(environment).
   virtual CompileOutcome compile(const std::filesystem::path& source) = 0;
+  // The static scan of `source` in its language (optional: default, the C++/CUDA scan of its text);
+  // `is_gpu` adds the stream rules; `pytorch` is the task's PyTorch expression (calling the operators it names
+  // is having PyTorch do the task: calls_library).
+  virtual ScanReport scan(const std::filesystem::path& source, bool is_gpu, const std::string& pytorch);
 };
 
 // One call of a kernel: its problem, inputs, and what the kernel left behind.

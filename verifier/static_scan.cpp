@@ -123,4 +123,9 @@ std::vector<ScanFinding> scan_source(std::string_view source, bool is_gpu) {
   return findings;
 }
 
+bool links_a_library(std::string_view source) {
+  static const std::regex k_link(R"(//\s*kforge:\s*link\s+\w)");
+  return std::regex_search(source.begin(), source.end(), k_link);
+}
+
 }  // namespace kforge

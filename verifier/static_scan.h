@@ -16,7 +16,17 @@ struct ScanFinding {
   std::string message;
 };
 
+// What a language's scan found: the findings, and whether the kernel's work is done by a library (PyTorch's
+// operators, a `// kforge: link` library), which ranks it apart (the `calls_library` flag).
+struct ScanReport {
+  std::vector<ScanFinding> findings;
+  bool calls_library = false;
+};
+
 // Scans `source` (comments and string literals are ignored). `is_gpu` adds the stream rules.
 std::vector<ScanFinding> scan_source(std::string_view source, bool is_gpu);
+
+// Whether a C++/CUDA source asks for a vendor library with a `// kforge: link NAME` line.
+bool links_a_library(std::string_view source);
 
 }  // namespace kforge

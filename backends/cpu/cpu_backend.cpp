@@ -96,12 +96,7 @@ class CpuBackend final : public Backend {
   }
 
  private:
-  static std::filesystem::path compiler() {
-    const char* cxx = std::getenv("CXX");
-    const std::string name = cxx && *cxx ? cxx : "c++";
-    if (name.find('/') != std::string::npos) return name;
-    return find_program(name);
-  }
+  static std::filesystem::path compiler() { return find_host_compiler(); }
 };
 
 }  // namespace

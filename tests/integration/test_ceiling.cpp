@@ -43,8 +43,8 @@ TEST_F(Ceiling, ABusyMeasurementNeitherFailsTrustedKernelsNorLetsAnImpossibleCan
   std::filesystem::copy_file(source_dir() / "tests/exploits/impossible_speed.cpp", kernels / "vector_add.cpp");
 
   const auto result = kforge("--tasks-dir " + testing::quick_suite(m_dir / "suite", {"vector_add"}).string() +
-                             " bench --json --tasks vector_add --max-time 0.3 --db " + (m_dir / "k.db").string() +
-                             " --kernels " + kernels.string());
+                             " bench --no-torch --json --tasks vector_add --max-time 0.3 --db " +
+                             (m_dir / "k.db").string() + " --kernels " + kernels.string());
   const auto start = result.output.rfind("\n[\n");
   ASSERT_NE(start, std::string::npos) << result.output;
   const auto rows = nlohmann::json::parse(result.output.substr(start + 1), nullptr, false);

@@ -561,7 +561,7 @@ TEST(ReportFromBench, RealBenchStoreGivesASiteAndATable) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   const auto db = dir / "kforge.db";
-  const auto bench = run_kforge("bench --tasks relu,softmax --max-time 0.3 --db '" + db.string() + "'");
+  const auto bench = run_kforge("bench --no-torch --tasks relu,softmax --max-time 0.3 --db '" + db.string() + "'");
   ASSERT_EQ(bench.status.exit_code, 0) << bench.output;
   const auto report = run_kforge("report --db '" + db.string() + "' --out '" + (dir / "site").string() + "'");
   ASSERT_EQ(report.status.exit_code, 0) << report.output;

@@ -88,7 +88,7 @@ TEST_F(Slurm, FourShardsOnARealClusterMergeIntoTheWorkOfOneRun) {
   std::ofstream(kernels / "relu.cpp", std::ios::app) << "// a candidate\n";
   const auto results = m_dir / "results";
   const std::string bench_args =
-      std::string("--tasks ") + k_tasks + " --kernels " + kernels.string() + " --max-time 0.3";
+      std::string("--no-torch --tasks ") + k_tasks + " --kernels " + kernels.string() + " --max-time 0.3";
   // The tasks at their check sizes: sharding and merging are the point, not the sizes.
   const std::string suite =
       "--tasks-dir " +

@@ -143,13 +143,14 @@ TEST_F(TempDb, ForeignDatabaseIsRefused) {
 constexpr const char* k_tasks = "relu,vector_add,bias_add,max_rows,mean_rows";
 
 std::string bench_args(const std::filesystem::path& db) {
-  return std::string("bench --tasks ") + k_tasks + " --max-time 0.3 --db '" + db.string() + "'";
+  return std::string("bench --no-torch --tasks ") + k_tasks + " --max-time 0.3 --db '" + db.string() + "'";
 }
 
 TEST_F(TempDb, BenchKilledMidRunLeavesAConsistentStoreAndResumes) {
   setenv("XDG_CACHE_HOME", (std::string(KFORGE_TEST_CACHE_DIR) + "-cli").c_str(), 1);
   SpawnOptions options;
-  options.argv = {KFORGE_TEST_BINARY, "bench", "--tasks", k_tasks, "--max-time", "0.3", "--db", db().string()};
+  options.argv = {KFORGE_TEST_BINARY, "bench", "--no-torch", "--tasks",    k_tasks,
+                  "--max-time",       "0.3",   "--db",       db().string()};
   options.cwd = testing::source_dir();
   options.stdout_file = m_dir / "killed.log";
   {
@@ -208,7 +209,8 @@ TEST_F(TempDb, TwoBenchesWritingOneStoreBothFinish) {
 }
 
 TEST_F(TempDb, LeaderboardShowsTheBenchAndNeverMixesTaskVersions) {
-  ASSERT_EQ(run_kforge("bench --tasks relu --max-time 0.3 --db '" + db().string() + "'").status.exit_code, 0);
+  ASSERT_EQ(run_kforge("bench --no-torch --tasks relu --max-time 0.3 --db '" + db().string() + "'").status.exit_code,
+            0);
   {
     // The same task at another version is another board.
     Database raw(db());

@@ -104,7 +104,8 @@ class StoreFaults : public ::testing::Test {
   [[nodiscard]] std::string tasks_dir() const { return (m_dir / "suite" / "tasks").string(); }
   // `kforge bench` of the small suite into `file`: arguments for run_kforge, or for words().
   [[nodiscard]] std::string bench(const std::filesystem::path& file, const std::string& tasks = k_tasks) const {
-    return "bench --tasks-dir " + tasks_dir() + " --tasks " + tasks + " --max-time 0.3 --db " + file.string();
+    return "bench --no-torch --tasks-dir " + tasks_dir() + " --tasks " + tasks + " --max-time 0.3 --db " +
+           file.string();
   }
 
   // Runs kforge with `args`, SIGKILLs its process group once `ready` holds and `delay` has passed (unless it

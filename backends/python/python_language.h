@@ -1,0 +1,61 @@
+// The Python language (spec section 11): turns a `.py` kernel into an artifact any device's runner loads like a
+// C++ kernel. The artifact is kforge's adapter (<kforge/python_kernel.h>, CPython embedded, the C ABI outside)
+// with the kernel's source inside, built by the host C++ compiler against the interpreter kernels run under.
+// A language, not a backend: the same artifact runs on the CPU and, with torch's CUDA or HIP tensors, on GPUs.
+#pragma once
+
+#include "backends/backend.h"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace kforge {
+
+// The interpreter Python kernels and the torch baselines run under, and what kforge learned of it.
+struct PythonEnvironment {
+  std::filesystem::path executable;   // as given (a venv's bin/python): its pyvenv.cfg picks the site-packages
+  std::string where;                  // how it was chosen: "--python", "KFORGE_PYTHON", "the project's .venv", "PATH"
+  std::string version;                // "3.11.2"
+  std::string torch_version;          // "" when PyTorch is not installed there
+  std::string triton_version;         // "" when Triton is not
+  std::filesystem::path include_dir;  // Python.h
+  std::filesystem::path library_dir;  // libpython
+  std::string library;                // its link name, "python3.11"
+  std::string soname;                 // "libpython3.11.so.1.0"
+  // sys.prefix, sys.base_prefix and the site-packages folders: what a jailed runner must be able to read.
+  std::vector<std::filesystem::path> folders;
+  // Why Python kernels cannot run here, with the command that fixes it; "" when they can.
+  std::string unavailable;
+};
+
+// Chooses the interpreter for this process ahead of $KFORGE_PYTHON (the CLI's --python).
+void set_python_executable(const std::filesystem::path& executable);
+// Which interpreter is used, in order: --python, $KFORGE_PYTHON, the .venv `make` creates beside kforge's
+// sources or install, then python3 on PATH. Probed once per process (tens of milliseconds: torch is not
+// imported). Never throws: what is wrong is in `unavailable`.
+const PythonEnvironment& python_environment();
+// python_environment() when something in this process has asked for it already, else nullptr: a process that
+// never needed Python pays no probe (the jail binds the interpreter's folders only where a kernel needs them).
+const PythonEnvironment* probed_python_environment();
+// The probe behind python_environment() for one interpreter (tests use it with their own).
+PythonEnvironment probe_python(const std::filesystem::path& executable, const std::string& where);
+
+// Whether `source` is a Python kernel: its extension is `.py`.
+bool is_python_kernel(const std::filesystem::path& source);
+
+// What changes a Python kernel's artifact besides its source: the interpreter, PyTorch, Triton, the adapter
+// and the host compiler.
+std::string python_fingerprint(const PythonEnvironment& python);
+
+// The translation unit that makes `source_text` (a file called `name`) an artifact: the adapter's macros, the
+// source as bytes, the adapter included.
+std::string python_adapter_unit(const PythonEnvironment& python, const std::string& name,
+                                const std::string& source_text);
+
+// Builds the artifact `output` for the Python kernel `source` (never throws for a broken kernel: a syntax
+// error is found when the runner loads it); throws Error(environment) when Python kernels cannot run here.
+CompileResult compile_python_kernel(const PythonEnvironment& python, const std::filesystem::path& source,
+                                    const std::filesystem::path& output);
+
+}  // namespace kforge

@@ -1,0 +1,26 @@
+// The PyTorch eager baseline of a task (spec section 11): the task's `pytorch` field made a Python kernel, so
+// that it passes the same cascade as every baseline and kforge can report speed against PyTorch, as the field
+// does. A statement that is not an expression over the inputs (an optimizer's step) needs a small wrapper the
+// suite ships instead: reference_kernels/<task>/torch.py.
+#pragma once
+
+#include "core/task.h"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace kforge {
+
+// The Python kernel computing `task` with its `pytorch` expression: inputs, dims (read off the tensors) and
+// params bound by name, the result copied into the outputs. nullopt, with `why`, when the task has no
+// expression or its `pytorch` is a statement.
+std::optional<std::string> torch_baseline_source(const Task& task, std::string* why = nullptr);
+
+// The file of `task`'s eager baseline: `wrapper` when the suite has one (reference_kernels/<task>/torch.py),
+// else the generated source written into `dir` under a name of its content. nullopt, with `why`, when there
+// is neither.
+std::optional<std::filesystem::path> torch_baseline_file(const Task& task, const std::filesystem::path& wrapper,
+                                                         const std::filesystem::path& dir, std::string* why = nullptr);
+
+}  // namespace kforge

@@ -1,0 +1,292 @@
+/* kforge's adapter for Python kernels (spec section 11): the C ABI of <kforge/kernel.h>, implemented by
+ * embedding CPython and calling the `.py` file's own functions.
+ *
+ * kforge never loads Python code any other way. For a kernel `mine.py` it generates one translation unit that
+ * defines the four macros and two arrays below, then includes this file, and compiles it like any CPU kernel.
+ * The artifact is then an ordinary kernel `.so`: the runner loads it RTLD_LOCAL, checks its ABI tag, installs
+ * the seccomp filter and calls kforge_setup/kforge_run/kforge_teardown, and the timing loop stays the runner's
+ * (Google Benchmark on the CPU, events on GPUs). What a Python kernel adds is the interpreter: started and
+ * `import torch` paid once per runner process, in the first kforge_setup, never inside a timed call.
+ *
+ *   KFORGE_PY_EXECUTABLE  the interpreter whose environment (a venv's site-packages) the kernel runs in
+ *   KFORGE_PY_LIBRARY     the soname of its libpython, made global before Python starts
+ *   k_kforge_py_name[]    the kernel's file name, for tracebacks
+ *   k_kforge_py_source[]  the kernel's source, NUL-terminated
+ *
+ * The Python contract:
+ *   kforge_run(inputs, outputs, params)          required; inputs and outputs are lists of torch.Tensor in task
+ *                                                order, wrapping kforge's buffers without a copy (DLPack), on
+ *                                                the evaluation's device; params a dict of the task's scalar
+ *                                                parameters (an integral value is an int, any other a float).
+ *                                                Writes the outputs in place. Returns None (or 0); an exception
+ *                                                or another value is a runtime error, its traceback in the log.
+ *   kforge_setup(inputs, outputs, params)        optional, once per problem size, untimed: the tensors are on
+ *                                                torch's meta device (shapes and dtypes, no data). What it
+ *                                                returns is passed to kforge_run as a fourth argument, `state`.
+ *   kforge_teardown(state)                       optional.
+ * On a GPU, kforge's stream is torch's current stream for the call (torch.cuda.ExternalStream).
+ */
+#ifndef KFORGE_PYTHON_KERNEL_H
+#define KFORGE_PYTHON_KERNEL_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <kforge/kernel.h>
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+namespace kforge_python {
+
+// The Python half of the adapter: it turns the C side's capsules and shape lists into tensors and calls the
+// kernel's functions. Executed once per kernel module, in a namespace of its own.
+static const char k_glue[] = R"PY(
+import torch
+
+_DTYPES = {(2, 16): torch.float16, (2, 32): torch.float32, (2, 64): torch.float64, (4, 16): torch.bfloat16,
+           (0, 8): torch.int8, (0, 16): torch.int16, (0, 32): torch.int32, (0, 64): torch.int64,
+           (1, 8): torch.uint8, (6, 8): torch.bool}
+_streams = {}
+
+
+def load(source, name, threads):
+    torch.set_num_threads(max(1, threads))
+    namespace = {"__name__": "kforge_kernel", "__file__": name, "__builtins__": __builtins__}
+    exec(compile(source, name, "exec"), namespace)
+    if not callable(namespace.get("kforge_run")):
+        raise TypeError(name + " does not define kforge_run(inputs, outputs, params)")
+    return namespace
+
+
+def _meta(specs):
+    return [torch.empty(shape, dtype=_DTYPES[(code, bits)], device="meta") for shape, code, bits in specs]
+
+
+def setup(kernel, inputs, outputs, params):
+    hook = kernel.get("kforge_setup")
+    if hook is None:
+        return (False, None)
+    return (True, hook(_meta(inputs), _meta(outputs), params))
+
+
+def teardown(kernel, state):
+    hook = kernel.get("kforge_teardown")
+    if hook is not None:
+        hook(state)
+
+
+def run(kernel, inputs, outputs, params, has_state, state, stream, device):
+    ins = [torch.from_dlpack(c) for c in inputs]
+    outs = [torch.from_dlpack(c) for c in outputs]
+    args = (ins, outs, params, state) if has_state else (ins, outs, params)
+    if stream == 0:
+        result = kernel["kforge_run"](*args)
+    else:
+        external = _streams.get(stream)
+        if external is None:
+            external = _streams[stream] = torch.cuda.ExternalStream(stream, device=device)
+        with torch.cuda.stream(external):
+            result = kernel["kforge_run"](*args)
+    if result is not None and result != 0:
+        raise RuntimeError("kforge_run returned " + repr(result) + " (None or 0 means success)")
+)PY";
+
+struct State {
+  PyObject* params = nullptr;  // dict
+  PyObject* state = nullptr;   // what the kernel's kforge_setup returned
+  int has_state = 0;           // an int: PyArg_ParseTuple's "p" writes one
+};
+
+static PyObject* g_glue = nullptr;    // the glue's namespace
+static PyObject* g_kernel = nullptr;  // the kernel's namespace
+static bool g_failed = false;         // starting failed once: every later call fails the same way
+
+// Prints the pending Python exception (the traceback reaches the kernel's log) and returns the C error code.
+static int report() {
+  if (PyErr_Occurred()) PyErr_Print();
+  fflush(stderr);
+  return 1;
+}
+
+static PyObject* glue(const char* name) { return PyDict_GetItemString(g_glue, name); }
+
+// Starts the interpreter unless another Python kernel in this process did, then loads the glue and the kernel.
+// Called with no GIL held; returns with none held.
+static int start(int32_t num_threads) {
+  if (g_kernel != nullptr) return 0;
+  if (g_failed) return 1;
+  g_failed = true;
+  if (!Py_IsInitialized()) {
+    // Extension modules (torch's among them) find the interpreter's symbols in the global scope, and the
+    // runner loaded this kernel, and so libpython, RTLD_LOCAL.
+    if (dlopen(KFORGE_PY_LIBRARY, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD) == nullptr) {
+      fprintf(stderr, "kforge: cannot make %s global: %s\n", KFORGE_PY_LIBRARY, dlerror());
+      return 1;
+    }
+    // Isolated: no PYTHON* variable, no user site, no script folder on sys.path; the executable's pyvenv.cfg
+    // still makes its venv's site-packages the place torch comes from. No signal handlers: the runner's own.
+    PyConfig config;
+    PyConfig_InitIsolatedConfig(&config);
+    config.install_signal_handlers = 0;
+    config.write_bytecode = 0;
+    config.site_import = 1;
+    PyStatus status = PyConfig_SetBytesString(&config, &config.program_name, KFORGE_PY_EXECUTABLE);
+    if (!PyStatus_Exception(status))
+      status = PyConfig_SetBytesString(&config, &config.executable, KFORGE_PY_EXECUTABLE);
+    if (!PyStatus_Exception(status)) status = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(status)) {
+      fprintf(stderr, "kforge: cannot start Python (%s): %s\n", KFORGE_PY_EXECUTABLE,
+              status.err_msg ? status.err_msg : "unknown error");
+      return 1;
+    }
+    PyEval_SaveThread();  // every entry point takes the GIL for itself
+  }
+  const PyGILState_STATE gil = PyGILState_Ensure();
+  int rc = 0;
+  g_glue = PyDict_New();
+  PyDict_SetItemString(g_glue, "__builtins__", PyEval_GetBuiltins());
+  PyObject* done = PyRun_String(k_glue, Py_file_input, g_glue, g_glue);
+  if (done == nullptr) {
+    rc = report();
+  } else {
+    Py_DECREF(done);
+    g_kernel = PyObject_CallFunction(glue("load"), "ssi", reinterpret_cast<const char*>(k_kforge_py_source),
+                                     k_kforge_py_name, static_cast<int>(num_threads));
+    if (g_kernel == nullptr) rc = report();
+  }
+  PyGILState_Release(gil);
+  g_failed = rc != 0;
+  return rc;
+}
+
+static void delete_managed(DLManagedTensor* managed) { free(managed); }
+
+// The capsule still owns its tensor when torch never took it (DLPack's rule: the consumer renames it).
+static void delete_capsule(PyObject* capsule) {
+  if (!PyCapsule_IsValid(capsule, "dltensor")) return;
+  auto* managed = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule, "dltensor"));
+  managed->deleter(managed);
+}
+
+// A DLPack capsule viewing `tensor`'s memory; its shape and strides are copied, since the runner's arrays
+// belong to the call.
+static PyObject* capsule(const DLTensor& tensor) {
+  const size_t dims = static_cast<size_t>(tensor.ndim);
+  auto* managed = static_cast<DLManagedTensor*>(malloc(sizeof(DLManagedTensor) + 2 * dims * sizeof(int64_t)));
+  if (managed == nullptr) return PyErr_NoMemory();
+  auto* shape = reinterpret_cast<int64_t*>(managed + 1);
+  managed->dl_tensor = tensor;
+  managed->dl_tensor.shape = shape;
+  memcpy(shape, tensor.shape, dims * sizeof(int64_t));
+  if (tensor.strides != nullptr) {
+    managed->dl_tensor.strides = shape + dims;
+    memcpy(shape + dims, tensor.strides, dims * sizeof(int64_t));
+  }
+  managed->manager_ctx = nullptr;
+  managed->deleter = delete_managed;
+  PyObject* object = PyCapsule_New(managed, "dltensor", delete_capsule);
+  if (object == nullptr) free(managed);
+  return object;
+}
+
+static PyObject* capsules(const DLTensor* tensors, int32_t count) {
+  PyObject* list = PyList_New(count);
+  for (int32_t i = 0; list != nullptr && i < count; ++i) {
+    PyObject* item = capsule(tensors[i]);
+    if (item == nullptr) {
+      Py_CLEAR(list);
+      break;
+    }
+    PyList_SET_ITEM(list, i, item);
+  }
+  return list;
+}
+
+// (shape, type code, bits) per tensor, for the meta tensors kforge_setup sees.
+static PyObject* specs(const DLTensor* tensors, int32_t count) {
+  PyObject* list = PyList_New(count);
+  for (int32_t i = 0; list != nullptr && i < count; ++i) {
+    PyObject* shape = PyTuple_New(tensors[i].ndim);
+    for (int32_t d = 0; d < tensors[i].ndim; ++d)
+      PyTuple_SET_ITEM(shape, d, PyLong_FromLongLong(static_cast<long long>(tensors[i].shape[d])));
+    PyList_SET_ITEM(list, i, Py_BuildValue("(Nii)", shape, tensors[i].dtype.code, tensors[i].dtype.bits));
+  }
+  return list;
+}
+
+static PyObject* params(const kforge_param* values, int32_t count) {
+  PyObject* dict = PyDict_New();
+  for (int32_t i = 0; dict != nullptr && i < count; ++i) {
+    const bool integral = values[i].f64 == static_cast<double>(values[i].i64);
+    PyObject* value =
+        integral ? PyLong_FromLongLong(static_cast<long long>(values[i].i64)) : PyFloat_FromDouble(values[i].f64);
+    PyDict_SetItemString(dict, values[i].name, value);
+    Py_XDECREF(value);
+  }
+  return dict;
+}
+
+}  // namespace kforge_python
+
+KFORGE_EXPORT int kforge_setup(const kforge_problem* problem, void** state) {
+  using namespace kforge_python;
+  if (start(problem->num_threads) != 0) return 1;
+  const PyGILState_STATE gil = PyGILState_Ensure();
+  int rc = 0;
+  auto* owned = new State();
+  owned->params = params(problem->params, problem->num_params);
+  PyObject* result = PyObject_CallFunction(glue("setup"), "ONNO", g_kernel, specs(problem->inputs, problem->num_inputs),
+                                           specs(problem->outputs, problem->num_outputs), owned->params);
+  if (result == nullptr || !PyArg_ParseTuple(result, "pO", &owned->has_state, &owned->state)) {
+    rc = report();
+  } else {
+    Py_INCREF(owned->state);
+  }
+  Py_XDECREF(result);
+  if (rc != 0) {
+    Py_XDECREF(owned->params);
+    delete owned;
+    owned = nullptr;
+  }
+  PyGILState_Release(gil);
+  *state = owned;
+  return rc;
+}
+
+KFORGE_EXPORT int kforge_run(const kforge_call* call) {
+  using namespace kforge_python;
+  auto* owned = static_cast<State*>(call->state);
+  if (owned == nullptr || g_kernel == nullptr) return 1;  // setup failed, or never ran
+  const PyGILState_STATE gil = PyGILState_Ensure();
+  const int device = call->num_inputs > 0 ? call->inputs[0].device.device_id : 0;
+  PyObject* result = PyObject_CallFunction(
+      glue("run"), "ONNOOOKi", g_kernel, capsules(call->inputs, call->num_inputs),
+      capsules(call->outputs, call->num_outputs), owned->params, owned->has_state ? Py_True : Py_False, owned->state,
+      static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(call->stream)), device);
+  const int rc = result == nullptr ? report() : 0;
+  Py_XDECREF(result);
+  PyGILState_Release(gil);
+  return rc;
+}
+
+KFORGE_EXPORT void kforge_teardown(void* state) {
+  using namespace kforge_python;
+  auto* owned = static_cast<State*>(state);
+  if (owned == nullptr) return;
+  const PyGILState_STATE gil = PyGILState_Ensure();
+  if (owned->has_state) {
+    PyObject* result = PyObject_CallFunction(glue("teardown"), "OO", g_kernel, owned->state);
+    if (result == nullptr) report();
+    Py_XDECREF(result);
+  }
+  Py_XDECREF(owned->state);
+  Py_XDECREF(owned->params);
+  PyGILState_Release(gil);
+  delete owned;
+}
+
+#endif

@@ -1,0 +1,205 @@
+// Python kernels (spec section 11) through the real path: `kforge verify` and `kforge bench` as a user runs
+// them, the adapter embedding the project's Python, the runner's seccomp filter and jail around it. Where no
+// PyTorch is found these skip, saying how to get one; CI has one (`make python`).
+#include "support.h"
+
+#include "backends/python/python_language.h"
+#include "harness/torch_baseline.h"
+
+#include <nlohmann/json.hpp>
+
+namespace kforge {
+namespace {
+
+using testing::run_kforge;
+using testing::source_dir;
+
+#define KFORGE_NEEDS_PYTORCH()                                                                 \
+  do {                                                                                         \
+    if (const auto& why = python_environment().unavailable; !why.empty()) GTEST_SKIP() << why; \
+  } while (false)
+
+std::string python_kernel(const std::string& name) { return "tests/kernels/python/" + name + ".py"; }
+
+// `kforge verify --json` of a kernel on a task: the verdict, and the exit code beside it.
+struct Verified {
+  int exit_code = -1;
+  nlohmann::json verdict;
+  std::string output;
+};
+
+Verified verify(const std::string& task, const std::string& file, const std::string& extra = "") {
+  const auto result = run_kforge("verify --json " + extra + " --task " + task + " " + file);
+  Verified v{result.status.exit_code, nlohmann::json::parse(result.output, nullptr, false), result.output};
+  return v;
+}
+
+bool has_flag(const nlohmann::json& verdict, const std::string& flag) {
+  const auto flags = verdict.value("flags", std::vector<std::string>{});
+  return std::find(flags.begin(), flags.end(), flag) != flags.end();
+}
+
+std::string failed_stage(const nlohmann::json& verdict) {
+  for (const auto& stage : verdict.value("stages", nlohmann::json::array()))
+    if (stage.value("result", "") == "failed") return stage.value("name", "");
+  return "";
+}
+
+TEST(PythonKernel, ASoftmaxFromTorchsElementwiseOperatorsIsOkAndUnflagged) {
+  KFORGE_NEEDS_PYTORCH();
+  const auto v = verify("softmax", python_kernel("softmax"));
+  ASSERT_TRUE(v.verdict.is_object()) << v.output;
+  EXPECT_EQ(v.verdict["status"], "ok") << v.output;
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_FALSE(has_flag(v.verdict, "calls_library")) << "exp, amax, sum and div are building blocks";
+  EXPECT_FALSE(v.verdict["held_out"].empty()) << "a Python kernel gets the held-out cases like any other";
+}
+
+TEST(PythonKernel, OneOverTheWrongDimIsIncorrect) {
+  KFORGE_NEEDS_PYTORCH();
+  const auto v = verify("softmax", python_kernel("softmax_wrong_dim"));
+  ASSERT_TRUE(v.verdict.is_object()) << v.output;
+  EXPECT_EQ(v.verdict["status"], "incorrect") << v.output;
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_EQ(v.verdict["mismatch"]["output"], "y");
+}
+
+TEST(PythonKernel, OneCallingTorchSoftmaxIsOkWithTheFlagCallsLibrary) {
+  KFORGE_NEEDS_PYTORCH();
+  const auto v = verify("softmax", python_kernel("softmax_torch"));
+  ASSERT_TRUE(v.verdict.is_object()) << v.output;
+  EXPECT_EQ(v.verdict["status"], "ok") << v.output;
+  EXPECT_TRUE(has_flag(v.verdict, "calls_library")) << v.output;
+}
+
+TEST(PythonKernel, SetupSeesMetaTensorsAndItsStateReachesRun) {
+  KFORGE_NEEDS_PYTORCH();
+  const auto v = verify("softmax", python_kernel("softmax_setup"));
+  ASSERT_TRUE(v.verdict.is_object()) << v.output;
+  EXPECT_EQ(v.verdict["status"], "ok") << v.output;
+}
+
+TEST(PythonKernel, TimedItIsOkAndItsTimesAreTheRunnersOwn) {
+  KFORGE_NEEDS_PYTORCH();
+  const auto v = verify("relu", "tests/kernels/python/relu_clamp.py", "--time --max-time 0.3");
+  ASSERT_TRUE(v.verdict.is_object()) << v.output;
+  EXPECT_EQ(v.verdict["status"], "ok") << v.output;
+  ASSERT_FALSE(v.verdict["timings"].empty()) << v.output;
+  EXPECT_GT(v.verdict["timings"][0]["candidate"]["median_ns"].get<double>(), 0.0);
+}
+
+TEST(PythonKernel, ASyntaxErrorIsACompileErrorNamingTheLine) {
+  KFORGE_NEEDS_PYTORCH();
+  const auto v = verify("relu", python_kernel("syntax_error"));
+  ASSERT_TRUE(v.verdict.is_object()) << v.output;
+  EXPECT_EQ(v.verdict["status"], "compile_error") << v.output;
+  EXPECT_NE(v.verdict.value("compile_log", "").find("line 2"), std::string::npos) << v.output;
+}
+
+TEST(PythonKernel, AnExceptionIsARuntimeErrorWithItsTraceback) {
+  KFORGE_NEEDS_PYTORCH();
+  const auto v = verify("relu", python_kernel("raises"));
+  ASSERT_TRUE(v.verdict.is_object()) << v.output;
+  EXPECT_EQ(v.verdict["status"], "runtime_error") << v.output;
+  EXPECT_NE(v.verdict["message"].get<std::string>().find("this kernel always fails"), std::string::npos) << v.output;
+}
+
+// tests/kernels/python/torch.py sits beside every kernel above and raises when imported: each of them passing
+// shows it never was. This one checks the file is still there to be found.
+TEST(PythonKernel, ATorchPyPlantedBesideTheKernelIsNeverImported) {
+  KFORGE_NEEDS_PYTORCH();
+  ASSERT_TRUE(std::filesystem::exists(source_dir() / "tests/kernels/python/torch.py"));
+  const auto v = verify("softmax", python_kernel("softmax_torch"));
+  EXPECT_EQ(v.verdict.value("status", ""), "ok") << v.output;
+}
+
+TEST(PythonKernel, WithoutPyTorchItIsAnEnvironmentErrorSayingWhatToRun) {
+  const auto result = run_kforge("verify --python /nonexistent/python3 --task softmax " + python_kernel("softmax"));
+  EXPECT_EQ(result.status.exit_code, 3) << result.output;
+  EXPECT_NE(result.output.find("make python"), std::string::npos) << result.output;
+}
+
+struct PythonExploit {
+  const char* name;  // tests/exploits/python/<name>.py
+  const char* status;
+  const char* stage;
+  const char* rule;   // the scan rule that catches it, "" when another stage does
+  const char* extra;  // verify options
+};
+
+void PrintTo(const PythonExploit& e, std::ostream* out) { *out << e.name; }
+
+class PythonExploits : public ::testing::TestWithParam<PythonExploit> {};
+
+TEST_P(PythonExploits, EndsAsTheTableSays) {
+  KFORGE_NEEDS_PYTORCH();
+  const PythonExploit& e = GetParam();
+  const auto v = verify("softmax", std::string("tests/exploits/python/") + e.name + ".py", e.extra);
+  ASSERT_TRUE(v.verdict.is_object()) << v.output;
+  EXPECT_EQ(v.verdict["status"], e.status) << v.output;
+  EXPECT_EQ(failed_stage(v.verdict), e.stage) << v.output;
+  if (*e.rule != '\0') {
+    bool found = false;
+    for (const auto& finding : v.verdict["static_findings"])
+      found = found || (finding["rule"] == e.rule && finding["forbidden"].get<bool>());
+    EXPECT_TRUE(found) << "no forbidden '" << e.rule << "' finding: " << v.output;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Python, PythonExploits,
+                         ::testing::Values(PythonExploit{"caches_by_data_ptr", "incorrect", "check", "", ""},
+                                           PythonExploit{"finishes_in_thread", "invalid", "static_scan", "import", ""},
+                                           PythonExploit{"patches_perf_counter", "invalid", "static_scan", "import",
+                                                         ""},
+                                           PythonExploit{"patches_event_timing", "invalid", "static_scan", "patch", ""},
+                                           PythonExploit{"scans_gc_objects", "invalid", "static_scan", "import", ""},
+                                           PythonExploit{"reads_file", "invalid", "static_scan", "introspection", ""},
+                                           PythonExploit{"loads_native_code", "invalid", "static_scan", "process", ""}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(TorchBaseline, TheGeneratedKernelBindsInputsDimsAndParamsByName) {
+  const Task task = testing::source_suite().load("layer_norm");
+  std::string why;
+  const auto source = torch_baseline_source(task, &why);
+  ASSERT_TRUE(source) << why;
+  EXPECT_NE(source->find("    x, gamma, beta = inputs\n"), std::string::npos) << *source;
+  EXPECT_NE(source->find("    N = x.shape[1]\n"), std::string::npos) << *source;
+  EXPECT_NE(source->find("    eps = float(params[\"eps\"])\n"), std::string::npos) << *source;
+  EXPECT_NE(source->find("    result = " + task.pytorch + "\n"), std::string::npos) << *source;
+}
+
+TEST(TorchBaseline, AnOptimizerStepIsNoExpressionAndSaysWhatItNeeds) {
+  const Task task = testing::source_suite().load("adam_step");
+  std::string why;
+  EXPECT_FALSE(torch_baseline_source(task, &why));
+  EXPECT_NE(why.find("reference_kernels/adam_step/torch.py"), std::string::npos) << why;
+}
+
+// The torch baseline of every task with an expression against the CPU oracle on every check shape and the
+// held-out cases: the suite's semantics checked against PyTorch in the project's own tests.
+class TorchConformance : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TorchConformance, TheTorchBaselineAgreesWithTheOracle) {
+  KFORGE_NEEDS_PYTORCH();
+  const Task task = testing::source_suite().load(GetParam());
+  const auto dir = testing::fresh_test_dir("torch-baseline");
+  const auto file = torch_baseline_file(task, source_dir() / "reference_kernels" / task.name / "torch.py", dir);
+  if (!file) GTEST_SKIP() << task.name << " has no torch baseline";
+  // The bench sizes shrunk to the largest check size: the semantics are what is checked, not the speed.
+  const auto suite = testing::quick_suite(dir / "suite", {task.name});
+  const auto v = verify(task.name, file->string(), "--tasks-dir '" + suite.string() + "'");
+  ASSERT_TRUE(v.verdict.is_object()) << v.output;
+  EXPECT_EQ(v.verdict["status"], "ok") << v.output;
+}
+
+std::vector<std::string> task_names() {
+  std::vector<std::string> names;
+  for (const auto& task : testing::source_suite().load_all()) names.push_back(task.name);
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Suite, TorchConformance, ::testing::ValuesIn(task_names()),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace kforge
