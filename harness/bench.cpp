@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <numeric>
 #include <sstream>
@@ -60,7 +61,21 @@ struct Row {
   double sol_fraction = 0.0;
   bool skipped = false;
   double vs_baseline = 0.0;  // fastest vendor baseline's median / this median; 0 when there is none
+  double vs_torch = 0.0;     // this speedup / the torch baseline's, both over the reference; 0 without both
 };
+
+// Speed against PyTorch eager for every timed row of a task whose torch baseline ran in this bench: the
+// ratio of the two speedups over the reference, each timed beside it.
+void fill_vs_torch(std::vector<Row>& rows) {
+  std::map<std::string, double> torch_speedup;
+  for (const auto& row : rows)
+    if (row.kernel == "torch" && !row.skipped && row.status == "ok" && row.speedup > 0)
+      torch_speedup[row.task] = row.speedup;
+  for (auto& row : rows)
+    if (const auto found = torch_speedup.find(row.task);
+        found != torch_speedup.end() && !row.skipped && row.status == "ok" && row.speedup > 0)
+      row.vs_torch = row.speedup / found->second;
+}
 
 bool matches(const Task& task, const BenchOptions& options) {
   if (!options.category.empty() && task.category != options.category) return false;
@@ -120,22 +135,24 @@ class Progress {
 };
 
 void print_summary(const std::vector<Row>& rows, double seconds) {
-  std::printf("\n%-24s %-22s %-14s %12s %9s %9s %8s\n", "TASK", "KERNEL", "STATUS", "MEDIAN", "SPEEDUP", "VS BASE",
-              "SOL");
+  std::printf("\n%-24s %-22s %-14s %12s %9s %9s %9s %8s\n", "TASK", "KERNEL", "STATUS", "MEDIAN", "SPEEDUP", "VS TORCH",
+              "VS BASE", "SOL");
   int failed = 0;
   for (const auto& row : rows) {
     const bool timed = !row.skipped && row.status == "ok";
     char speedup[16] = "-";
     char vs_baseline[16] = "-";
+    char vs_torch[16] = "-";
     char sol[16] = "-";
     if (timed) {
       std::snprintf(speedup, sizeof speedup, "%.2fx", row.speedup);
       std::snprintf(sol, sizeof sol, "%.1f%%", 100 * row.sol_fraction);
       if (row.vs_baseline > 0) std::snprintf(vs_baseline, sizeof vs_baseline, "%.2fx", row.vs_baseline);
+      if (row.vs_torch > 0) std::snprintf(vs_torch, sizeof vs_torch, "%.2fx", row.vs_torch);
     }
-    std::printf("%-24s %-22s %-14s %12s %9s %9s %8s\n", row.task.c_str(), row.kernel.substr(0, 22).c_str(),
+    std::printf("%-24s %-22s %-14s %12s %9s %9s %9s %8s\n", row.task.c_str(), row.kernel.substr(0, 22).c_str(),
                 row.skipped ? "(stored)" : row.status.c_str(), timed ? format_time_ns(row.median_ns).c_str() : "-",
-                speedup, vs_baseline, sol);
+                speedup, vs_torch, vs_baseline, sol);
     failed += !row.skipped && row.status != "ok";
   }
   std::printf("%zu kernels, %d not ok, %s\n", rows.size(), failed, format_duration(seconds).c_str());
@@ -376,6 +393,7 @@ int run_bench(const BenchOptions& options) {
   for (size_t i = 0; i < rows.size(); ++i)
     if (done[i]) finished_rows.push_back(std::move(rows[i]));
   rows = std::move(finished_rows);
+  fill_vs_torch(rows);
   store.finish_run(run_id, g_interrupted ? "interrupted" : "finished");
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
@@ -388,6 +406,7 @@ int run_bench(const BenchOptions& options) {
                      {"status", row.skipped ? "stored" : row.status},
                      {"median_ns", row.median_ns},
                      {"speedup", row.speedup},
+                     {"vs_torch", row.vs_torch > 0 ? nlohmann::json(row.vs_torch) : nlohmann::json(nullptr)},
                      {"sol_fraction", row.sol_fraction},
                      {"message", row.message}});
     std::printf("%s\n", out.dump(2).c_str());

@@ -90,6 +90,10 @@ CompileOutcome CompileCache::compile(const std::filesystem::path& source) {
   const std::filesystem::path dir = m_root / m_backend.name() / hash.substr(0, 2);
   const std::filesystem::path artifact = dir / (hash + ".so");
   CompileOutcome outcome;
+  if (python)
+    outcome.toolchain = {{"python", python_environment().version},
+                         {"torch", python_environment().torch_version},
+                         {"triton", python_environment().triton_version}};
   std::error_code error;
   if (std::filesystem::exists(artifact, error)) {
     outcome.ok = true;

@@ -68,7 +68,8 @@ class Store {
   [[nodiscard]] bool has_evaluation(int64_t device_id, int64_t task_id, int64_t kernel_id,
                                     const std::string& timing_mode) const;
 
-  // The fastest correct median of kernels of `origin` on (device, task, mode), for "speedup vs baseline".
+  // The fastest correct median of kernels of `origin` on (device, task, mode), for "speedup vs baseline"; the
+  // PyTorch eager baseline (a baseline whose file is torch.py) is not among the baselines: it has its column.
   [[nodiscard]] std::optional<double> best_median(int64_t device_id, int64_t task_id, const std::string& timing_mode,
                                                   const std::string& origin) const;
 

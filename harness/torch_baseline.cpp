@@ -67,8 +67,10 @@ std::optional<std::filesystem::path> torch_baseline_file(const Task& task, const
   if (!wrapper.empty() && std::filesystem::exists(wrapper, error)) return wrapper;
   const auto source = torch_baseline_source(task, why);
   if (!source) return std::nullopt;
-  std::filesystem::create_directories(dir, error);
-  const auto file = dir / (task.name + "-" + sha256_hex(*source).substr(0, 16) + ".py");
+  // Called torch.py like a wrapper: a baseline's file stem is its name on the boards (baseline:torch).
+  const auto folder = dir / (task.name + "-" + sha256_hex(*source).substr(0, 16));
+  std::filesystem::create_directories(folder, error);
+  const auto file = folder / "torch.py";
   if (!std::filesystem::exists(file, error)) write_file_atomic(file, *source);
   return file;
 }

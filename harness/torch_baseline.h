@@ -18,7 +18,7 @@ namespace kforge {
 std::optional<std::string> torch_baseline_source(const Task& task, std::string* why = nullptr);
 
 // The file of `task`'s eager baseline: `wrapper` when the suite has one (reference_kernels/<task>/torch.py),
-// else the generated source written into `dir` under a name of its content. nullopt, with `why`, when there
+// else the generated source written as `dir`/<task>-<content hash>/torch.py. nullopt, with `why`, when there
 // is neither.
 std::optional<std::filesystem::path> torch_baseline_file(const Task& task, const std::filesystem::path& wrapper,
                                                          const std::filesystem::path& dir, std::string* why = nullptr);

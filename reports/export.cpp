@@ -65,14 +65,17 @@ std::string markdown_leaderboard(const Results& results, const ReportOptions& op
     out += "### Models\n\n";
     out += "fast_p is the share of the " + std::to_string(context.boards.size()) +
            " tasks with a correct, unflagged kernel more than p times as fast as the reference; the geomean "
-           "speedup is over each model's best such kernel per task it solved.\n\n";
+           "speedup is over each model's best such kernel per task it solved. The same against PyTorch eager "
+           "(vs torch: the kernel's speedup over the reference / the torch baseline's) counts the tasks that "
+           "have a correct torch baseline.\n\n";
     std::vector<std::string> header{"model", "tasks"};
     std::vector<std::string> align{"---", "---:"};
     for (double p : k_fast_p_thresholds) {
       header.push_back(fast_p_name(p));
       align.push_back("---:");
     }
-    for (const char* name : {"geomean speedup", "pass rate", "cost per fast_1 task"}) {
+    for (const char* name :
+         {"geomean speedup", "fast_1 vs torch", "geomean vs torch", "pass rate", "cost per fast_1 task"}) {
       header.push_back(name);
       align.push_back("---:");
     }
@@ -82,13 +85,16 @@ std::string markdown_leaderboard(const Results& results, const ReportOptions& op
                                      std::to_string(model.tasks_attempted) + "/" + std::to_string(model.tasks_total)};
       for (double share : model.fast_p) cells.push_back(format_percent(share));
       cells.push_back(format_speedup(model.geomean_speedup));
+      cells.push_back(model.tasks_with_torch > 0 ? format_percent(model.fast_p_vs_torch[1]) : k_unknown);
+      cells.push_back(format_speedup(model.geomean_vs_torch));
       cells.push_back(format_percent(model.pass_rate));
       cells.push_back(format_usd(model.cost_per_fast_1_task));
       out += row(cells);
     }
     out += "\n### Best kernel per task\n\n";
-    out += row({"task", "version", "category", "best kernel", "median", "speedup", "speed of light", "kernels"});
-    out += row({"---", "---:", "---", "---", "---:", "---:", "---:", "---:"});
+    out += row(
+        {"task", "version", "category", "best kernel", "median", "speedup", "vs torch", "speed of light", "kernels"});
+    out += row({"---", "---:", "---", "---", "---:", "---:", "---:", "---:", "---:"});
     for (size_t b : context.boards) {
       const TaskBoard& board = results.boards[b];
       const TaskRow& task = results.tasks[board.task];
@@ -99,9 +105,10 @@ std::string markdown_leaderboard(const Results& results, const ReportOptions& op
         cells.push_back(kernel_cell(results.kernel_of(best)));
         cells.push_back(format_duration_ns(best.median_ns));
         cells.push_back(format_speedup(best.speedup));
+        cells.push_back(format_speedup(best.vs_torch));
         cells.push_back(format_percent(best.sol_fraction));
       } else {
-        cells.insert(cells.end(), {"no correct kernel", k_unknown, k_unknown, k_unknown});
+        cells.insert(cells.end(), {"no correct kernel", k_unknown, k_unknown, k_unknown, k_unknown});
       }
       cells.push_back(std::to_string(board.kernels.size()));
       out += row(cells);
@@ -158,11 +165,15 @@ ordered_json results_json(const Results& results, const ReportOptions& options) 
     for (const auto& m : context.models) {
       ordered_json fast_p = ordered_json::object();
       ordered_json fast_p_tasks = ordered_json::object();
+      ordered_json fast_p_vs_torch = ordered_json::object();
+      ordered_json fast_p_vs_torch_tasks = ordered_json::object();
       for (size_t i = 0; i < std::size(k_fast_p_thresholds); ++i) {
         char key[16];
         std::snprintf(key, sizeof key, "%g", k_fast_p_thresholds[i]);
         fast_p[key] = m.fast_p[i];
         fast_p_tasks[key] = m.fast_p_tasks[i];
+        fast_p_vs_torch[key] = m.fast_p_vs_torch[i];
+        fast_p_vs_torch_tasks[key] = m.fast_p_vs_torch_tasks[i];
       }
       c["models"].push_back({{"group", m.group},
                              {"page", pages.model_pages.at(m.group)},
@@ -174,6 +185,10 @@ ordered_json results_json(const Results& results, const ReportOptions& options) 
                              {"fast_p", fast_p},
                              {"fast_p_tasks", fast_p_tasks},
                              {"geomean_speedup", optional_number(m.geomean_speedup)},
+                             {"tasks_with_torch", m.tasks_with_torch},
+                             {"fast_p_vs_torch", fast_p_vs_torch},
+                             {"fast_p_vs_torch_tasks", fast_p_vs_torch_tasks},
+                             {"geomean_vs_torch", optional_number(m.geomean_vs_torch)},
                              {"cost_usd", optional_number(m.cost_usd)},
                              {"cost_per_fast_1_task", optional_number(m.cost_per_fast_1_task)}});
     }
@@ -232,6 +247,7 @@ ordered_json results_json(const Results& results, const ReportOptions& options) 
                            {"flags", r.flags},
                            {"message", r.message},
                            {"speedup", optional_number(r.speedup)},
+                           {"vs_torch", optional_number(r.vs_torch)},
                            {"median_ns", optional_number(r.median_ns)},
                            {"sol_fraction", optional_number(r.sol_fraction)},
                            {"shapes", shapes}});
@@ -247,6 +263,7 @@ ordered_json results_json(const Results& results, const ReportOptions& options) 
                              {"page", pages.task_pages[board.task]},
                              {"best", hash_of(board.best)},
                              {"reference", hash_of(board.reference)},
+                             {"torch", hash_of(board.torch)},
                              {"kernels", kernels}});
     }
     out["contexts"].push_back(std::move(c));

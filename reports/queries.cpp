@@ -299,6 +299,14 @@ void rank_board(TaskBoard& board, const std::vector<KernelRow>& kernels) {
   if (!board.kernels.empty() && board.kernels.front().ranked) board.best = 0;
   for (size_t i = 0; i < board.kernels.size(); ++i)
     if (!board.reference && kernels[board.kernels[i].kernel].origin == "reference") board.reference = i;
+  board.torch.reset();
+  for (size_t i = 0; i < board.kernels.size() && !board.torch; ++i)
+    if (kernels[board.kernels[i].kernel].group == k_torch_group && board.kernels[i].correct && board.kernels[i].speedup)
+      board.torch = i;
+  for (auto& r : board.kernels) {
+    r.vs_torch.reset();
+    if (board.torch && r.correct && r.speedup) r.vs_torch = *r.speedup / *board.kernels[*board.torch].speedup;
+  }
 }
 
 std::vector<ModelScore> score_models(const Results& results, const std::vector<size_t>& boards) {
@@ -306,6 +314,7 @@ std::vector<ModelScore> score_models(const Results& results, const std::vector<s
   for (size_t b : boards) {
     const TaskBoard& board = results.boards[b];
     std::map<std::string, std::optional<double>> best_of_group;
+    std::map<std::string, std::optional<double>> best_vs_torch_of_group;
     for (const auto& r : board.kernels) {
       const std::string& group = results.kernel_of(r).group;
       ModelScore& score = scores[group];
@@ -314,13 +323,18 @@ std::vector<ModelScore> score_models(const Results& results, const std::vector<s
       if (r.correct) ++score.kernels_correct;
       auto& best = best_of_group[group];
       if (r.ranked && (!best || *r.speedup > *best)) best = r.speedup;
+      auto& best_vs_torch = best_vs_torch_of_group[group];
+      if (r.ranked && r.vs_torch && (!best_vs_torch || *r.vs_torch > *best_vs_torch)) best_vs_torch = r.vs_torch;
     }
     for (const auto& [group, best] : best_of_group) {
       ModelScore& score = scores[group];
       ++score.tasks_attempted;
       if (best) score.best_speedups.push_back(*best);
+      if (const auto& vs_torch = best_vs_torch_of_group[group]) score.best_vs_torch.push_back(*vs_torch);
     }
   }
+  const auto with_torch =
+      std::count_if(boards.begin(), boards.end(), [&](size_t b) { return results.boards[b].torch.has_value(); });
   std::vector<ModelScore> out;
   for (auto& [group, score] : scores) {
     score.tasks_total = static_cast<int64_t>(boards.size());
@@ -332,6 +346,15 @@ std::vector<ModelScore> score_models(const Results& results, const std::vector<s
                                                    : 0.0);
     }
     score.geomean_speedup = geomean(score.best_speedups);
+    score.tasks_with_torch = with_torch;
+    for (double p : k_fast_p_thresholds) {
+      const auto count =
+          std::count_if(score.best_vs_torch.begin(), score.best_vs_torch.end(), [p](double s) { return s > p; });
+      score.fast_p_vs_torch_tasks.push_back(count);
+      score.fast_p_vs_torch.push_back(with_torch > 0 ? static_cast<double>(count) / static_cast<double>(with_torch)
+                                                     : 0.0);
+    }
+    score.geomean_vs_torch = geomean(score.best_vs_torch);
     if (score.kernels_evaluated > 0)
       score.pass_rate = static_cast<double>(score.kernels_correct) / static_cast<double>(score.kernels_evaluated);
     if (!boards.empty() && results.boards[boards.front()].device < results.devices.size()) {

@@ -96,6 +96,9 @@ struct KernelResult {
   std::optional<double> speedup;       // geomean over shapes, when every row has one
   std::optional<double> median_ns;     // correct kernels: the first shape's (today's suite has one bench shape)
   std::optional<double> sol_fraction;  // geomean over shapes, when every row has one
+  // Speed against PyTorch eager: this kernel's speedup / the board's torch baseline's, both over the reference
+  // timed beside each (so no two separate runs' medians are compared). Unset without both.
+  std::optional<double> vs_torch;
 };
 
 struct TaskBoard {
@@ -105,6 +108,7 @@ struct TaskBoard {
   std::vector<KernelResult> kernels;  // ranked first (fastest first), then correct but flagged, then failures
   std::optional<size_t> best;         // index into kernels of the fastest ranked kernel (references included)
   std::optional<size_t> reference;    // index into kernels of the reference, when it was evaluated
+  std::optional<size_t> torch;        // index into kernels of the PyTorch eager baseline, when it is correct
 };
 
 // fast_p thresholds reported everywhere, in this order (spec section 7).
@@ -124,6 +128,14 @@ struct ModelScore {
   std::optional<double> cost_usd;         // its sessions' LLM spend on this device; unknown without recorded calls
   std::optional<double> cost_per_fast_1_task;
   std::vector<double> best_speedups;  // per solved task, the group's best speedup: the fast_p curve
+  // The same figures against PyTorch eager, as KernelBench defines them, over the boards that have a correct
+  // torch baseline (`tasks_with_torch`, the denominator): a task counts at p when the group's best ranked
+  // kernel there has vs_torch > p.
+  int64_t tasks_with_torch = 0;
+  std::vector<int64_t> fast_p_vs_torch_tasks;  // per k_fast_p_thresholds
+  std::vector<double> fast_p_vs_torch;         // shares of tasks_with_torch
+  std::optional<double> geomean_vs_torch;      // over the group's best vs_torch on each such task it solved
+  std::vector<double> best_vs_torch;
 };
 
 struct CategorySummary {
@@ -187,6 +199,8 @@ Results load_results(const Database& db);
 // The group a kernel's scores count under: its model when it has one, else `reference`, `baseline:<name>`
 // (the baseline file's stem), `human` or `agent`.
 std::string kernel_group(const std::string& origin, const std::string& model, const std::string& path);
+// The group of the PyTorch eager baseline (its file is torch.py: harness/torch_baseline.h).
+inline constexpr const char* k_torch_group = "baseline:torch";
 
 // Ranks the kernels of a board and sets best and reference (load_results does this; exposed for tests).
 void rank_board(TaskBoard& board, const std::vector<KernelRow>& kernels);

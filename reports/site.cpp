@@ -303,14 +303,17 @@ std::string context_charts(const PageContext& pc, const Context& context) {
 std::string models_table(const PageContext& pc, const Context& context, const std::string& cls, const std::string& id) {
   std::vector<Column> columns{{"model", false}, {"tasks attempted", true}};
   for (double p : k_fast_p_thresholds) columns.push_back({fast_p_name(p), true});
-  for (const char* name : {"geomean speedup", "pass rate", "kernels correct", "cost per fast_1 task"})
+  for (const char* name : {"geomean speedup", "fast_1 vs torch", "geomean vs torch", "pass rate", "kernels correct",
+                           "cost per fast_1 task"})
     columns.push_back({name, true});
   std::string out = table_open("Models on " + context_label(pc.results, context), columns, cls, id);
   for (const auto& m : context.models) {
     out += "<tr>" + td(model_link(pc, m.group)) +
            num(std::to_string(m.tasks_attempted) + " of " + std::to_string(m.tasks_total));
     for (double share : m.fast_p) out += num(format_percent(share));
-    out += num(format_speedup(m.geomean_speedup)) + num(format_percent(m.pass_rate)) +
+    out += num(format_speedup(m.geomean_speedup)) +
+           num(m.tasks_with_torch > 0 ? format_percent(m.fast_p_vs_torch[1]) : std::string(k_unknown)) +
+           num(format_speedup(m.geomean_vs_torch)) + num(format_percent(m.pass_rate)) +
            num(std::to_string(m.kernels_correct) + " of " + std::to_string(m.kernels_evaluated)) +
            num(format_usd(m.cost_per_fast_1_task)) + "</tr>\n";
   }
@@ -326,6 +329,7 @@ std::string best_table(const PageContext& pc, const Context& context) {
                                 {"status", false},
                                 {"median", true},
                                 {"speedup", true},
+                                {"vs torch", true},
                                 {"speed of light", true},
                                 {"kernels", true}},
                                "best");
@@ -337,11 +341,11 @@ std::string best_table(const PageContext& pc, const Context& context) {
       const KernelResult& best = board.kernels[*board.best];
       out += td(kernel_link(pc, pc.results.kernel_of(best), board.task)) + td(status_badge(best.status)) +
              num(format_duration_ns(best.median_ns)) + num(format_speedup(best.speedup)) +
-             num(format_percent(best.sol_fraction));
+             num(format_speedup(best.vs_torch)) + num(format_percent(best.sol_fraction));
     } else {
       const std::string status = board.kernels.empty() ? "none" : board.kernels.front().status;
       out += td("<span class=\"muted\">no correct kernel</span>") + td(status_badge(status)) + num(k_unknown) +
-             num(k_unknown) + num(k_unknown);
+             num(k_unknown) + num(k_unknown) + num(k_unknown);
     }
     out += num(std::to_string(board.kernels.size())) + "</tr>\n";
   }
@@ -397,6 +401,7 @@ constexpr const char* k_reading_guide = R"html(
 <dt>speed of light</dt><dd>The time the device's peak FLOP/s or memory bandwidth allows for the task's FLOPs and compulsory bytes, divided by the measured median: 100% is the hardware limit.</dd>
 <dt>fast_p</dt><dd>The share of the board's tasks where the model has a correct, unflagged kernel with speedup above p; fast_0 is the share solved at all.</dd>
 <dt>geomean speedup</dt><dd>The geometric mean of each model's best speedup over the tasks it solved.</dd>
+<dt>vs torch</dt><dd>Speed against PyTorch eager, the figure the field reports (KernelBench's fast_p and geomean speedup are over eager PyTorch): the kernel's speedup over the reference divided by the torch baseline's, each timed beside the reference. The reference is kforge's plain loop, so a large speedup over it can be 1x over PyTorch; fast_1 vs torch counts the tasks with a correct torch baseline where the model beats PyTorch.</dd>
 <dt>pass rate</dt><dd>Correct kernels / evaluated kernels of that model.</dd>
 <dt>model</dt><dd>The model that wrote an agent's kernel; kernels without one are grouped by origin: reference, baseline:&lt;library&gt;, human.</dd>
 <dt>cost per fast_1 task</dt><dd>LLM spend of the model's agent sessions on this device (the price table's dollars) divided by its fast_1 tasks; &#x2014; when it made no recorded LLM calls.</dd>
@@ -581,6 +586,7 @@ std::string evaluations_table(const PageContext& pc, const TaskBoard& board, con
                                                                       {"status", false},
                                                                       {"median", true},
                                                                       {"speedup", true},
+                                                                      {"vs torch", true},
                                                                       {"speed of light", true},
                                                                       {"rel. stdev", true},
                                                                       {"samples", true},
@@ -597,7 +603,7 @@ std::string evaluations_table(const PageContext& pc, const TaskBoard& board, con
              num(r.ranked && s == 0 ? std::to_string(i + 1) : "") + td(name) + td(model_link(pc, k.group)) +
              td(e(shape.shape)) + td(status_badge(shape.status) + flag_badges(shape.flags)) +
              num(format_duration_ns(shape.median_ns)) + num(format_speedup(shape.speedup)) +
-             num(format_percent(shape.sol_fraction)) +
+             num(s == 0 ? format_speedup(r.vs_torch) : std::string()) + num(format_percent(shape.sol_fraction)) +
              num(shape.median_ns ? format_percent(shape.rel_stdev, 2) : k_unknown) +
              num(shape.median_ns ? std::to_string(shape.samples) : k_unknown) + td(e(shape.message), "msg") + "</tr>\n";
     }

@@ -399,6 +399,7 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
   if (!reference_built.ok)
     throw_environment("the reference kernel " + reference.string() + " does not compile:\n" + reference_built.log);
   verdict.compile_cache_hit = built.cache_hit;
+  verdict.toolchain = built.toolchain;
   if (!built.ok) {
     verdict.compile_log = built.log.substr(0, 16000);
     evaluation.fail("compile", Status::compile_error, "does not compile: " + first_error_line(built.log),

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct CompileOutcome {
   std::string log;                 // the compiler's output
   bool cache_hit = false;
   double seconds = 0.0;
+  std::map<std::string, std::string> toolchain;  // (optional) versions that matter to the numbers: Verdict::toolchain
 };
 
 // Turns a kernel source into a loadable artifact.

@@ -49,6 +49,7 @@ nlohmann::json to_json(const Verdict& verdict, bool with_samples) {
   }
   out["seconds"] = verdict.seconds;
   out["compile_cache_hit"] = verdict.compile_cache_hit;
+  if (!verdict.toolchain.empty()) out["toolchain"] = verdict.toolchain;
   out["stages"] = nlohmann::json::array();
   for (const auto& stage : verdict.stages)
     out["stages"].push_back(

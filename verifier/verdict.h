@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -98,6 +99,9 @@ struct Verdict {
   std::optional<MismatchReport> mismatch;
   std::string compile_log;  // compile_error only, capped
   bool compile_cache_hit = false;
+  // What built and runs the kernel where a version matters to its numbers, name -> version: a Python kernel's
+  // {"python", "torch", "triton"}. A torch baseline's times compare only within one PyTorch version.
+  std::map<std::string, std::string> toolchain;
   std::vector<uint64_t> seeds;
   std::vector<HeldOutRecord> held_out;  // checked with the check sizes
   std::vector<ShapeTiming> timings;     // stage 6, one per bench shape, when timing ran

@@ -53,6 +53,7 @@ TEST(PythonKernel, ASoftmaxFromTorchsElementwiseOperatorsIsOkAndUnflagged) {
   EXPECT_EQ(v.exit_code, 0);
   EXPECT_FALSE(has_flag(v.verdict, "calls_library")) << "exp, amax, sum and div are building blocks";
   EXPECT_FALSE(v.verdict["held_out"].empty()) << "a Python kernel gets the held-out cases like any other";
+  EXPECT_EQ(v.verdict["toolchain"]["torch"], python_environment().torch_version) << "recorded with the verdict";
 }
 
 TEST(PythonKernel, OneOverTheWrongDimIsIncorrect) {

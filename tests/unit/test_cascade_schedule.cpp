@@ -17,7 +17,7 @@ namespace {
 
 class FakeCompiler final : public KernelCompiler {
  public:
-  CompileOutcome compile(const std::filesystem::path& source) override { return {true, source, "", true, 0.0}; }
+  CompileOutcome compile(const std::filesystem::path& source) override { return {true, source, "", true, 0.0, {}}; }
 };
 
 // Every "runner" on the one device: counts how many run at once. Outputs are zeros, inputs untouched.

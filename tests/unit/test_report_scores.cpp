@@ -169,3 +169,44 @@ TEST(ReportScores, LineageStopsAtMissingParentsAndCycles) {
 
 }  // namespace
 }  // namespace kforge
+
+namespace kforge {
+namespace {
+
+// Speed against PyTorch eager: a kernel's speedup over the reference divided by the torch baseline's, and
+// fast_p over the boards that have a correct torch baseline, as KernelBench counts it.
+TEST(ReportScores, VsTorchIsTheRatioOfSpeedupsAndFastPCountsOnlyBoardsWithATorchBaseline) {
+  Builder b;
+  const size_t ref = b.kernel("reference", "");
+  const size_t torch = b.kernel("baseline", "", "/cache/torch-baselines/softmax-0123/torch.py");
+  const size_t mine = b.kernel("agent", "m");
+  // Softmax: the model's kernel is 30x the plain loop, PyTorch 20x: 1.5x PyTorch.
+  const size_t with_torch = b.board({{ref, {ok_shape("bench", 300, 1.0)}},
+                                     {torch, {ok_shape("bench", 15, 20.0)}},
+                                     {mine, {ok_shape("bench", 10, 30.0)}}});
+  // Relu: no torch baseline here, so no vs torch, and the board is not in fast_p_vs_torch's denominator.
+  const size_t without = b.board({{ref, {ok_shape("bench", 100, 1.0)}}, {mine, {ok_shape("bench", 50, 2.0)}}});
+  const TaskBoard& board = b.results.boards[with_torch];
+  ASSERT_TRUE(board.torch.has_value());
+  EXPECT_EQ(b.results.kernel_of(board.kernels[*board.torch]).group, "baseline:torch");
+  const KernelResult& best = board.kernels[*board.best];
+  ASSERT_EQ(best.kernel, mine);
+  ASSERT_TRUE(best.vs_torch.has_value());
+  EXPECT_DOUBLE_EQ(*best.vs_torch, 1.5);
+  EXPECT_FALSE(b.results.boards[without].torch.has_value());
+  EXPECT_FALSE(b.results.boards[without].kernels.front().vs_torch.has_value());
+
+  const auto scores = score_models(b.results, {with_torch, without});
+  const auto model = std::find_if(scores.begin(), scores.end(), [](const auto& s) { return s.group == "m"; });
+  ASSERT_NE(model, scores.end());
+  EXPECT_EQ(model->tasks_total, 2);
+  EXPECT_EQ(model->tasks_with_torch, 1);
+  ASSERT_EQ(model->fast_p_vs_torch.size(), std::size(k_fast_p_thresholds));
+  EXPECT_DOUBLE_EQ(model->fast_p_vs_torch[1], 1.0) << "faster than PyTorch on the one task that has it";
+  EXPECT_DOUBLE_EQ(model->fast_p_vs_torch[3], 0.0) << "not 2x faster";
+  EXPECT_DOUBLE_EQ(*model->geomean_vs_torch, 1.5);
+  EXPECT_DOUBLE_EQ(model->fast_p[1], 1.0) << "against the reference it beats both";
+}
+
+}  // namespace
+}  // namespace kforge
