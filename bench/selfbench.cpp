@@ -1,6 +1,8 @@
 // The harness's own costs, with Google Benchmark: how long kforge takes to turn a kernel into a verdict.
 // Run with `make selfbench` (or build/ci/kforge_selfbench); numbers go into the README's Performance section.
 #include "backends/backend.h"
+#include "backends/kernel_module.h"
+#include "core/error.h"
 #include "harness/compile_cache.h"
 #include "harness/sandbox.h"
 #include "harness/store.h"
@@ -61,20 +63,74 @@ BENCHMARK(BM_RunnerStart)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // `kforge verify` of a correct kernel, stages 1-5, warm compile cache: every check size with three seeds
 // and the bench size, candidate and oracle in their own processes.
-void BM_VerifyEndToEnd(benchmark::State& state, const char* task_name) {
+// `candidate` empty: the reference itself.
+void BM_VerifyEndToEnd(benchmark::State& state, const char* task_name, const char* candidate) {
   auto& f = fixture();
   const Task task = f.suite.load(task_name);
   const auto reference = f.suite.reference(task, "cpu");
+  const auto kernel = *candidate == '\0' ? reference : k_source_dir / candidate;
   Cascade cascade(f.cache, f.executor, f.oracle);
   CascadeOptions options;
   options.check_limits = {std::chrono::seconds(60), 1};
   for (auto _ : state) {
-    const Verdict verdict = cascade.evaluate(task, reference, reference, options);
-    if (!verdict.ok()) state.SkipWithError(verdict.message.c_str());
+    try {
+      const Verdict verdict = cascade.evaluate(task, kernel, reference, options);
+      if (!verdict.ok()) state.SkipWithError(verdict.message.c_str());
+    } catch (const Error& e) {
+      state.SkipWithError(e.what());  // no Python here
+      break;
+    }
   }
 }
-BENCHMARK_CAPTURE(BM_VerifyEndToEnd, relu, "relu")->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_VerifyEndToEnd, softmax, "softmax")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_VerifyEndToEnd, relu, "relu", "")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_VerifyEndToEnd, softmax, "softmax", "")->Unit(benchmark::kMillisecond)->UseRealTime();
+// A Python kernel: every runner starts the interpreter and imports torch once.
+BENCHMARK_CAPTURE(BM_VerifyEndToEnd, softmax_py, "softmax", "tests/kernels/python/softmax.py")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// What one call costs a kernel that does nothing, in this process (no runner), with one input and one output
+// of 1024 floats: the C ABI alone, and a Python kernel, whose adapter wraps both as tensors (DLPack) and calls
+// its kforge_run. The difference is the per-call overhead a Python kernel adds.
+void BM_KernelCallOverhead(benchmark::State& state, const char* file_name, const char* source) {
+  auto& f = fixture();
+  const auto dir = std::filesystem::temp_directory_path() / "kforge-selfbench-kernels";
+  std::filesystem::create_directories(dir);
+  const auto file = dir / file_name;
+  std::ofstream(file) << source;
+  CompileOutcome built;
+  try {
+    built = f.cache.compile(file);
+  } catch (const Error& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  KernelModule module;
+  std::string error;
+  if (!built.ok || !load_kernel_module(built.artifact, module, error)) {
+    state.SkipWithError(built.ok ? error.c_str() : built.log.c_str());
+    return;
+  }
+  std::vector<float> x(1024, 1.0f);
+  std::vector<float> y(1024, 0.0f);
+  int64_t shape[1] = {1024};
+  const DLTensor input{x.data(), {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, shape, nullptr, 0};
+  DLTensor output{y.data(), {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, shape, nullptr, 0};
+  const kforge_problem problem{KFORGE_ABI_VERSION, &input, 1, &output, 1, nullptr, 0, 1};
+  void* kernel_state = nullptr;
+  if (module.setup && module.setup(&problem, &kernel_state) != 0) {
+    state.SkipWithError("kforge_setup failed");
+    return;
+  }
+  const kforge_call call{KFORGE_ABI_VERSION, &input, 1, &output, 1, nullptr, 0, nullptr, kernel_state, 1};
+  for (auto _ : state) benchmark::DoNotOptimize(module.run(&call));
+  if (module.teardown) module.teardown(kernel_state);
+}
+BENCHMARK_CAPTURE(BM_KernelCallOverhead, cpp, "noop.cpp",
+                  "#include <kforge/kernel.h>\nextern \"C\" int kforge_run(const kforge_call*) { return 0; }\n")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_KernelCallOverhead, python, "noop.py", "def kforge_run(inputs, outputs, params):\n    pass\n")
+    ->Unit(benchmark::kMicrosecond);
 
 // Evaluations (one bench shape, 100 raw samples each) written to the store, one transaction each.
 void BM_StoreInsert(benchmark::State& state) {

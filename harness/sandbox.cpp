@@ -1,7 +1,6 @@
 #include "harness/sandbox.h"
 
 #include "backends/python/python_language.h"
-
 #include "core/error.h"
 #include "core/files.h"
 #include "core/paths.h"

@@ -68,7 +68,7 @@ std::string query_text(const Database& db, const std::string& sql) {
 
 TEST_F(SlurmCli, BenchRunsEachShardIntoItsOwnStore) {
   const auto result = kforge("slurm bench --shards 2 --results '" + results().string() +
-                             "' --cpus-per-task 1 -- --tasks relu,softmax --max-time 0.2");
+                             "' --cpus-per-task 1 -- --no-torch --tasks relu,softmax --max-time 0.2");
   ASSERT_EQ(result.status.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("submitted job 4242: kforge bench as 2 array elements"), std::string::npos)
       << result.output;

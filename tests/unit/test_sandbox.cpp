@@ -213,6 +213,30 @@ TEST_F(BwrapArgv, FoldersUnderAHiddenHomeAreBoundBackAfterItIsHidden) {
   EXPECT_EQ(joined(cpu).find(conda.string()), std::string::npos) << joined(cpu);
 }
 
+// A Python kernel's venv under $HOME (or a build tree under /tmp): its prefix and site-packages come back
+// read-only for CPU and GPU runners alike, or the runner could not import torch.
+TEST_F(BwrapArgv, APythonKernelsInterpreterFoldersAreBoundBack) {
+  const auto home = make_dir("home");
+  const auto runner = make_file("bin/kforge-runner");
+  const auto venv = make_dir("home/project/.venv");
+  const auto site = make_dir("home/project/.venv/lib/python3.11/site-packages");
+  JailInputs inputs;
+  inputs.home = home.string();
+  inputs.python_folders = {venv, site, "/usr"};
+  for (const char* backend : {"cpu", "cuda"}) {
+    const auto argv = bwrap_argv(runner, {backend, 0}, "/tmp/eval", inputs);
+    const size_t hidden = find_option(argv, {"--tmpfs", home.string()});
+    const size_t bound = find_option(argv, {"--ro-bind", venv.string(), venv.string()});
+    ASSERT_NE(bound, std::string::npos) << joined(argv);
+    EXPECT_GT(bound, hidden);
+    // Inside the venv, so bound with it; and /usr is visible through the read-only root already.
+    EXPECT_EQ(find_option(argv, {"--ro-bind", site.string(), site.string()}), std::string::npos) << joined(argv);
+    EXPECT_EQ(find_option(argv, {"--ro-bind", "/usr", "/usr"}), std::string::npos) << joined(argv);
+  }
+  inputs.python_folders.clear();
+  EXPECT_EQ(joined(bwrap_argv(runner, {"cpu", 0}, "/tmp/eval", inputs)).find(".venv"), std::string::npos);
+}
+
 TEST_F(BwrapArgv, AFolderHoldingSomethingHiddenIsNotBoundBack) {
   const auto home = make_dir("home");
   const auto runner = make_file("home/bundle/kforge-runner");
