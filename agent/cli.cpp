@@ -73,6 +73,10 @@ void add_commands(CLI::App& app) {
   c.evolve->add_option("--api-key-env", o.api_key_env,
                        "Environment variable holding the API key (default OPENAI_API_KEY / ANTHROPIC_API_KEY); "
                        "stored with the session, never the key");
+  c.evolve
+      ->add_option("--language", c.evaluator.language,
+                   "Kernels to ask for: cpp (C++, or CUDA/HIP C++ on a GPU) or python (PyTorch)")
+      ->capture_default_str();
   c.evolve->add_option("--strategy", o.strategy, "oneshot, refine or evolve")
       ->capture_default_str()
       ->check(CLI::IsMember({"oneshot", "refine", "evolve"}));
@@ -127,6 +131,7 @@ void add_commands(CLI::App& app) {
   c.agent_prompt->add_option("--task", o.task, "Task name")->required();
   c.agent_prompt->add_option("--backend", c.evaluator.backend, "Backend: cpu, cuda, hip")->capture_default_str();
   c.agent_prompt->add_option("--arch", c.evaluator.arch, "GPU target");
+  c.agent_prompt->add_option("--language", c.evaluator.language, "cpp or python")->capture_default_str();
   c.agent_prompt->add_option("--prompts", c.prompts, "Folder of prompt templates");
   c.agent_prompt->add_option("--db", c.db, "SQLite store (the device is recorded there)")->capture_default_str();
 }
@@ -311,10 +316,12 @@ int cmd_evolve() {
     if (!row) throw_usage("no session " + std::to_string(c.resume) + " in " + c.db);
     c.evaluator.backend = row->backend;
     options = resumed_options(*row, log);
+    c.evaluator.language = options.language;  // a session keeps the language it started with
   } else {
     options.use_cache = !c.no_cache;
     options.stream = !c.no_stream;
     options.prompts_dir = c.prompts;
+    options.language = c.evaluator.language;
     if (c.max_minutes > 0) options.budget.max_seconds = c.max_minutes * 60;
   }
   auto provider = make_provider(parse_model(options.model), provider_options(options));

@@ -8,6 +8,7 @@
 #include "core/paths.h"
 #include "harness/evaluator.h"
 #include "harness/store.h"
+#include "harness/torch_baseline.h"
 
 #include <algorithm>
 #include <chrono>
@@ -80,6 +81,30 @@ std::pair<std::string, std::string> category_example(const Suite& suite, const T
   return {fallback.name, read_file(suite.reference(fallback, key))};
 }
 
+// A task's PyTorch eager baseline as Python source: the suite's wrapper, else the one kforge generates from
+// the task's `pytorch` field; "" when it has neither.
+std::string torch_source(const Suite& suite, const Task& task) {
+  const auto wrapper = suite.reference_dir() / task.name / "torch.py";
+  if (std::filesystem::exists(wrapper)) return read_file(wrapper);
+  return torch_baseline_source(task).value_or("");
+}
+
+// For a Python kernel: the task's eager baseline as the reference, and another task's of the same category as
+// the example (vector_add's when the category has no other).
+void use_python_sources(const Suite& suite, const Task& task, PromptValues& values) {
+  values["reference"] = torch_source(suite, task);
+  values["example_task"] = "vector_add";
+  values["example"] = torch_source(suite, suite.load("vector_add"));
+  for (const auto& other : suite.load_all()) {
+    if (other.category != task.category || other.name == task.name) continue;
+    if (std::string source = torch_source(suite, other); !source.empty()) {
+      values["example_task"] = other.name;
+      values["example"] = std::move(source);
+      break;
+    }
+  }
+}
+
 PromptValues static_values(Evaluator& evaluator, const Task& task) {
   const Suite& suite = evaluator.suite();
   const bool gpu = evaluator.is_gpu();
@@ -87,24 +112,27 @@ PromptValues static_values(Evaluator& evaluator, const Task& task) {
   std::string abi = include ? read_file_or_empty(*include / "kforge" / "kernel.h") : "";
   if (gpu && include) abi += "\n/* ---- <kforge/gpu.h> ---- */\n" + read_file_or_empty(*include / "kforge" / "gpu.h");
   const auto [example_task, example] = category_example(suite, task, gpu);
-  return {{"task", task.name},
-          {"category", task.category},
-          {"level", std::to_string(task.level)},
-          {"description", task.description},
-          {"shapes", format_sizes(task, evaluator.backend())},
-          {"tolerance", format_tolerance(task)},
-          {"device", evaluator.device_summary()},
-          {"abi", abi},
-          {"reference", read_file(suite.reference(task, gpu ? "gpu" : "cpu"))},
-          {"example_task", example_task},
-          {"example", example},
-          {"compile", evaluator.compile_command()},
-          {"portability", evaluator.backend() == "hip"
-                              ? "AMD wavefronts are 64 lanes: never assume 32; HIP 5.2 has no *_sync shuffles."
-                              : "The same source may also be built for AMD (64-lane wavefronts): prefer warpSize "
-                                "over a literal 32."},
-          {"history", ""},
-          {"best", ""}};
+  PromptValues values{
+      {"task", task.name},
+      {"category", task.category},
+      {"level", std::to_string(task.level)},
+      {"description", task.description},
+      {"shapes", format_sizes(task, evaluator.backend())},
+      {"tolerance", format_tolerance(task)},
+      {"device", evaluator.device_summary()},
+      {"abi", abi},
+      {"reference", read_file(suite.reference(task, gpu ? "gpu" : "cpu"))},
+      {"example_task", example_task},
+      {"example", example},
+      {"compile", evaluator.compile_command()},
+      {"portability", evaluator.backend() == "hip"
+                          ? "AMD wavefronts are 64 lanes: never assume 32; HIP 5.2 has no *_sync shuffles."
+                          : "The same source may also be built for AMD (64-lane wavefronts): prefer warpSize "
+                            "over a literal 32."},
+      {"history", ""},
+      {"best", ""}};
+  if (evaluator.language() == "python") use_python_sources(suite, task, values);
+  return values;
 }
 
 // One finished attempt, as later prompts and parent choice see it.
@@ -118,7 +146,15 @@ struct Member {
   std::string feedback;
 };
 
-std::string kernel_fence(const std::string& backend) { return backend == "cpu" ? "```cpp\n" : "```cuda\n"; }
+std::string kernel_fence(const Evaluator& evaluator) {
+  if (evaluator.language() == "python") return "```python\n";
+  return evaluator.is_gpu() ? "```cuda\n" : "```cpp\n";
+}
+
+// The user template: one per backend for C++ kernels (cpu.md, cuda.md, hip.md), python.md for Python ones.
+std::string template_name(const Evaluator& evaluator) {
+  return evaluator.language() == "python" ? "python" : evaluator.backend();
+}
 
 // `text` on one console line.
 std::string one_line(std::string text) {
@@ -152,6 +188,7 @@ nlohmann::json to_json(const SessionOptions& o) {
   return {{"task", o.task},
           {"model", o.model},
           {"strategy", o.strategy},
+          {"language", o.language},
           {"samples", o.samples},
           {"lineages", o.lineages},
           {"turns", o.turns},
@@ -183,6 +220,7 @@ SessionOptions session_options_from_json(const nlohmann::json& j) {
   o.task = j.value("task", o.task);
   o.model = j.value("model", o.model);
   o.strategy = j.value("strategy", o.strategy);
+  o.language = j.value("language", o.language);
   o.samples = j.value("samples", o.samples);
   o.lineages = j.value("lineages", o.lineages);
   o.turns = j.value("turns", o.turns);
@@ -271,6 +309,9 @@ int64_t Session::run(const SessionOptions& options) {
   if (options.strategy != "oneshot" && options.strategy != "refine" && options.strategy != "evolve")
     throw_usage("--strategy " + options.strategy + ": expected oneshot, refine or evolve");
   (void)parse_model(options.model);
+  if (options.language != m_evaluator.language())
+    throw_usage("the session asks for " + options.language + " kernels but the evaluator builds " +
+                m_evaluator.language() + " ones");
   const Task task = m_evaluator.suite().load(options.task);
   int64_t session_id = 0;
   {
@@ -306,7 +347,7 @@ int64_t Session::drive(int64_t session_id, const SessionOptions& options) {
   const ModelRef model = parse_model(options.model);
   const auto dir = prompts_dir(options.prompts_dir);
   const PromptValues base_values = static_values(m_evaluator, task);
-  (void)build_messages(dir, m_evaluator.backend(), base_values);  // a broken template fails before any call
+  (void)build_messages(dir, template_name(m_evaluator), base_values);  // a broken template fails before any call
   const std::string backend = m_evaluator.backend();
   const auto started = Clock::now();
   g_stop_requested = false;
@@ -356,11 +397,11 @@ int64_t Session::drive(int64_t session_id, const SessionOptions& options) {
       const Member* best = best_member();
       if (best != nullptr && (parent == nullptr || best->kernel_id != parent->kernel_id))
         values["best"] = "\n## The best kernel so far (speedup " + std::to_string(*best->speedup) + "x)\n" +
-                         kernel_fence(backend) + best->source + "```\n";
+                         kernel_fence(m_evaluator) + best->source + "```\n";
     }
     ChatRequest request;
     request.model = model;
-    request.messages = build_messages(dir, backend, values);
+    request.messages = build_messages(dir, template_name(m_evaluator), values);
     request.max_tokens = options.max_tokens;
     request.temperature = options.temperature;
     request.stream = options.stream;
@@ -527,7 +568,7 @@ int64_t Session::drive(int64_t session_id, const SessionOptions& options) {
     text = "\n## Your earlier attempts in this session, oldest first\n" + text;
     if (parent != nullptr)
       text += "\n## The kernel to improve (attempt " + std::to_string(parent->turn + 1) + ")\n" +
-              kernel_fence(backend) + parent->source +
+              kernel_fence(m_evaluator) + parent->source +
               "```\nFix what the feedback reports, then make it faster. You may reply with "
               "SEARCH/REPLACE edits against this kernel.\n";
     if (own.back()->status == "truncated")
@@ -601,12 +642,13 @@ int64_t Session::drive(int64_t session_id, const SessionOptions& options) {
               std::string history;
               if (parent != nullptr) {
                 history = "\n## The kernel to improve (speedup " + std::to_string(parent->speedup.value_or(0)) +
-                          "x)\n" + kernel_fence(backend) + parent->source + "```\nIts evaluation:\n" + parent->feedback;
+                          "x)\n" + kernel_fence(m_evaluator) + parent->source + "```\nIts evaluation:\n" +
+                          parent->feedback;
                 int shown = 0;
                 for (const Member* m : pool) {
                   if (m == parent || shown >= options.inspirations) continue;
                   history += "\n## Inspiration " + std::to_string(++shown) + " (speedup " +
-                             std::to_string(m->speedup.value_or(0)) + "x)\n" + kernel_fence(backend) + m->source +
+                             std::to_string(m->speedup.value_or(0)) + "x)\n" + kernel_fence(m_evaluator) + m->source +
                              "```\n";
                 }
               }
@@ -650,7 +692,7 @@ int64_t Session::drive(int64_t session_id, const SessionOptions& options) {
 std::vector<Message> first_prompt(Evaluator& evaluator, const std::string& task_name,
                                   const std::filesystem::path& prompts_override) {
   const Task task = evaluator.suite().load(task_name);
-  return build_messages(prompts_dir(prompts_override), evaluator.backend(), static_values(evaluator, task));
+  return build_messages(prompts_dir(prompts_override), template_name(evaluator), static_values(evaluator, task));
 }
 
 }  // namespace kforge::agent

@@ -27,6 +27,7 @@ struct SessionOptions {
   std::string task;
   std::string model;                // provider:model
   std::string strategy = "refine";  // oneshot, refine, evolve
+  std::string language = "cpp";     // the kernels asked for: cpp or python (EvaluatorOptions::language)
   int samples = 4;                  // oneshot
   int lineages = 2;                 // refine
   int turns = 4;                    // refine

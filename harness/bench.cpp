@@ -27,6 +27,7 @@
 #include <map>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <tuple>
@@ -252,9 +253,11 @@ int run_bench(const BenchOptions& options) {
       for (const Task* task : selected) {
         std::string why;
         const auto file = torch_baseline_file(*task, suite.reference_dir() / task->name / "torch.py", generated, &why);
-        if (file)
+        if (file) {
           items.push_back({task, *file, "baseline", "torch"});
-        else
+          if (options.torch_compile)
+            items.push_back({task, torch_compile_file(*task, *file, generated), "baseline", "torch-compile"});
+        } else
           std::printf("kforge bench: %s: no torch baseline: %s\n", task->name.c_str(), why.c_str());
       }
     }
@@ -316,54 +319,112 @@ int run_bench(const BenchOptions& options) {
                 unsharded);
   std::fflush(stdout);
 
+  // A reference is timed in the session of its task's first baseline, not again on its own: the session times
+  // both, alternating, and its reference samples are the reference's own timing (take_reference_timing). A
+  // reference without a baseline in this bench, or whose baseline gave no timing, is timed alone.
+  std::vector<std::optional<size_t>> partner(items.size());     // reference -> the baseline that times it
+  std::vector<std::optional<size_t>> partner_of(items.size());  // and back
+  for (size_t b = 0; b < items.size(); ++b) {
+    if (items[b].origin != "baseline" || skip[b]) continue;
+    for (size_t r = 0; r < items.size(); ++r)
+      if (items[r].origin == "reference" && items[r].task == items[b].task && !skip[r] && !partner[r] &&
+          !partner_of[b]) {
+        partner[r] = b;
+        partner_of[b] = r;
+      }
+  }
+
   Progress progress(items.size());
   std::vector<Row> rows(items.size());
   std::vector<bool> done(items.size(), false);
   bool any_failed = false;
-  std::mutex mutex;  // the store, the progress lines and the rows
+  std::mutex mutex;  // the store, the progress lines, the rows and the verdicts waiting for a partner
+  std::vector<std::optional<Verdict>> waiting(items.size());  // a reference's untimed verdict, or its partner's
+  std::vector<size_t> time_alone;                             // references whose partner gave no timing
   std::atomic<size_t> next{0};
   std::exception_ptr failure;
-  auto work = [&](size_t worker) {
+  auto evaluate = [&](size_t i, size_t worker, bool timing) {
+    const WorkItem& item = items[i];
     const DeviceInfo& device = all_devices[static_cast<size_t>(device_indices[worker])];
-    const int64_t device_id = device_ids[worker];
-    const CascadeOptions base =
+    CascadeOptions cascade_options =
         evaluation_options(*backend, &device, options.threads, options.timeout_seconds, options.hot, options.max_time);
+    cascade_options.timing = timing;
+    cascade_options.time_reference = item.origin != "reference";
+    cascade_options.trusted = item.origin == "reference" || item.origin == "baseline";
+    // A vendor library is trusted to be far faster than the plain-loop reference: not suspicious.
+    if (item.origin == "baseline") cascade_options.suspicious_speedup = std::numeric_limits<double>::infinity();
+    // Inductor runs the C++ compiler: the one kernel whose runners may start processes, kforge's own file.
+    if (item.origin == "baseline" && item.label == "torch-compile")
+      for (ExecLimits* limits :
+           {&cascade_options.check_limits, &cascade_options.bench_limits, &cascade_options.timing_limits})
+        limits->spawns = true;
+    {
+      const std::lock_guard lock(mutex);
+      progress.starting(i, item.task->name + " " + item.label);
+    }
+    return kits[worker]->evaluate(suite, *item.task, item.source, cascade_options);
+  };
+  // Stores a verdict and prints its line; the caller holds the mutex.
+  auto record = [&](size_t i, size_t worker, const Verdict& verdict) {
+    const WorkItem& item = items[i];
+    const int64_t device_id = device_ids[worker];
+    Row row{item.task->name, item.label, std::string(status_name(verdict.status)), verdict.message, 0, 0, 0, false};
+    std::vector<std::string> bench_shapes;
+    for (const auto& shape : item.task->shapes)
+      if (shape.role == ShapeRole::bench && shape.applies_to(backend->name())) bench_shapes.push_back(shape.label);
+    if (!verdict.timings.empty()) {
+      row.median_ns = verdict.timings.front().candidate.median_ns;
+      row.speedup = verdict.timings.front().speedup;
+      row.sol_fraction = verdict.timings.front().sol_fraction;
+    }
+    store.record_evaluation(run_id, device_id, item.task_id, item.kernel_id, verdict, bench_shapes, timing_mode);
+    any_failed = any_failed || !verdict.ok();
+    if (const auto baseline = store.best_median(device_id, item.task_id, timing_mode, "baseline");
+        baseline && row.median_ns > 0)
+      row.vs_baseline = *baseline / row.median_ns;
+    progress.finished(i, row);
+    rows[i] = std::move(row);
+    done[i] = true;
+  };
+  // A reference and the baseline that times it: whichever finishes second records the reference.
+  std::vector<size_t> ran_on(items.size(), 0);  // the worker that evaluated an item
+  auto settle = [&](size_t reference, Verdict untimed, const Verdict& beside) {
+    const size_t baseline = *partner[reference];
+    if (take_reference_timing(untimed, beside, "baseline:" + items[baseline].label))
+      record(reference, ran_on[baseline], untimed);  // on the device that timed it
+    else
+      time_alone.push_back(reference);
+  };
+  auto work = [&](size_t worker) {
     for (size_t i; !g_interrupted && (i = next++) < items.size();) {
       const WorkItem& item = items[i];
-      Row row{item.task->name, item.label, "", "", 0, 0, 0, skip[i]};
-      if (!skip[i]) {
-        {
-          const std::lock_guard lock(mutex);
-          progress.starting(i, item.task->name + " " + item.label);
-        }
-        CascadeOptions cascade_options = base;
-        cascade_options.time_reference = item.origin != "reference";
-        cascade_options.trusted = item.origin == "reference" || item.origin == "baseline";
-        // A vendor library is trusted to be far faster than the plain-loop reference: not suspicious.
-        if (item.origin == "baseline") cascade_options.suspicious_speedup = std::numeric_limits<double>::infinity();
-        const Verdict verdict = kits[worker]->evaluate(suite, *item.task, item.source, cascade_options);
-        std::vector<std::string> bench_shapes;
-        for (const auto& shape : item.task->shapes)
-          if (shape.role == ShapeRole::bench && shape.applies_to(backend->name())) bench_shapes.push_back(shape.label);
-        if (g_interrupted && !verdict.ok()) break;  // a kernel cut short by Ctrl-C is not a result
-        row.status = std::string(status_name(verdict.status));
-        row.message = verdict.message;
-        if (!verdict.timings.empty()) {
-          row.median_ns = verdict.timings.front().candidate.median_ns;
-          row.speedup = verdict.timings.front().speedup;
-          row.sol_fraction = verdict.timings.front().sol_fraction;
-        }
+      if (skip[i]) {
         const std::lock_guard lock(mutex);
-        store.record_evaluation(run_id, device_id, item.task_id, item.kernel_id, verdict, bench_shapes, timing_mode);
-        any_failed = any_failed || !verdict.ok();
-        if (const auto baseline = store.best_median(device_id, item.task_id, timing_mode, "baseline");
-            baseline && row.median_ns > 0)
-          row.vs_baseline = *baseline / row.median_ns;
+        Row row{item.task->name, item.label, "", "", 0, 0, 0, true};
+        progress.finished(i, row);
+        rows[i] = std::move(row);
+        done[i] = true;
+        continue;
       }
+      const Verdict verdict = evaluate(i, worker, !partner[i]);
+      if (g_interrupted && !verdict.ok()) break;  // a kernel cut short by Ctrl-C is not a result
       const std::lock_guard lock(mutex);
-      progress.finished(i, row);
-      rows[i] = std::move(row);
-      done[i] = true;
+      ran_on[i] = worker;
+      if (partner[i] && verdict.ok()) {
+        // A reference waiting for its timing.
+        if (auto& beside = waiting[*partner[i]])
+          settle(i, verdict, *beside);
+        else
+          waiting[i] = verdict;
+        continue;
+      }
+      record(i, worker, verdict);
+      if (const auto reference = partner_of[i]; reference && !done[*reference]) {
+        if (auto& untimed = waiting[*reference])
+          settle(*reference, *untimed, verdict);
+        else
+          waiting[i] = verdict;
+      }
     }
   };
   {
@@ -388,6 +449,14 @@ int run_bench(const BenchOptions& options) {
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
     std::rethrow_exception(failure);
+  }
+  // The references whose partner gave no timing (it failed), timed alone.
+  for (const size_t r : time_alone) {
+    if (g_interrupted) break;
+    const Verdict verdict = evaluate(r, 0, true);
+    if (g_interrupted && !verdict.ok()) break;
+    const std::lock_guard lock(mutex);
+    record(r, 0, verdict);
   }
   std::vector<Row> finished_rows;
   for (size_t i = 0; i < rows.size(); ++i)

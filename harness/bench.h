@@ -43,6 +43,9 @@ struct BenchOptions {
   bool json = false;               // print the summary as JSON
   // Each task's PyTorch eager baseline (`torch`) where PyTorch is found (harness/torch_baseline.h).
   bool torch = true;
+  // Its torch.compile twin too (`torch-compile`): inductor compiles C++ for every shape in each runner, tens
+  // of seconds a task on two cores, so only when asked.
+  bool torch_compile = false;
   Shard shard;  // the slice of the work this run does
 };
 

@@ -897,6 +897,10 @@ int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) 
   bench->add_flag("--hot", g.hot, "Time without flushing caches between calls");
   bool no_torch = false;
   bench->add_flag("--no-torch", no_torch, "Leave out the PyTorch eager baselines (baseline:torch)");
+  bool torch_compile = false;
+  bench->add_flag("--torch-compile", torch_compile,
+                  "Add each torch baseline's torch.compile twin (baseline:torch-compile; inductor compiles C++ "
+                  "for every shape, tens of seconds a task here)");
   bench->add_option("--max-time", g.max_time, "Measured seconds per kernel before giving up on the noise target")
       ->capture_default_str();
   bench->add_option("--timeout", g.timeout_seconds, "Seconds each correctness stage may take")->capture_default_str();
@@ -989,6 +993,7 @@ int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) 
       bench_options.flags = split_flags(g.flags);
       bench_options.json = g.json_output;
       bench_options.torch = !no_torch;
+      bench_options.torch_compile = torch_compile;
       if (!bench_shard.empty()) bench_options.shard = parse_shard(bench_shard);
       return run_bench(bench_options);
     }

@@ -18,7 +18,8 @@ class Store;
 
 struct EvaluatorOptions {
   std::string backend = "cpu";
-  std::string arch;  // GPU target; empty: the device's
+  std::string arch;              // GPU target; empty: the device's
+  std::string language = "cpp";  // cpp (C++ on the CPU, CUDA or HIP C++ on a GPU) or python
   int device = 0;
   int threads = 1;                // CPU threads a kernel may use
   double timeout_seconds = 60.0;  // per correctness stage
@@ -38,11 +39,13 @@ class Evaluator {
   [[nodiscard]] const Suite& suite() const;
   [[nodiscard]] const std::string& backend() const;
   [[nodiscard]] bool is_gpu() const;
-  // ".cpp" or ".cu".
+  // cpp or python (EvaluatorOptions::language).
+  [[nodiscard]] const std::string& language() const;
+  // ".cpp", ".cu" or ".py".
   [[nodiscard]] std::string kernel_extension() const;
   // One paragraph for prompts: name, arch, units, clock, memory, peaks, bandwidth.
   [[nodiscard]] std::string device_summary() const;
-  // The compile command line, for prompts.
+  // The compile command line (for a Python kernel: the interpreter and PyTorch), for prompts.
   [[nodiscard]] std::string compile_command() const;
   [[nodiscard]] int64_t device_id() const;
 

@@ -12,8 +12,9 @@
 
 namespace kforge {
 
-std::string lock_down_runner() {
+std::string lock_down_runner(bool spawns) {
 #if !defined(KFORGE_WITH_SECCOMP)
+  (void)spawns;
   return "this kforge was built without libseccomp";
 #else
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
@@ -39,10 +40,6 @@ std::string lock_down_runner() {
                       SCMP_SYS(ptrace),
                       SCMP_SYS(process_vm_readv),
                       SCMP_SYS(process_vm_writev),
-                      SCMP_SYS(fork),
-                      SCMP_SYS(vfork),
-                      SCMP_SYS(execve),
-                      SCMP_SYS(execveat),
                       SCMP_SYS(mount),
                       SCMP_SYS(umount2),
                       SCMP_SYS(pivot_root),
@@ -60,12 +57,15 @@ std::string lock_down_runner() {
                       SCMP_SYS(setsid),
                       SCMP_SYS(setpgid)})
     deny(syscall);
-  // clone3 cannot be filtered by its flags (they are behind a pointer): refuse it as unknown, and glibc falls
-  // back to clone, whose flags can be checked: threads (CLONE_THREAD) yes, processes no.
-  deny(SCMP_SYS(clone3), ENOSYS);
-  if (rc == 0)
-    rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-                          SCMP_A0(SCMP_CMP_MASKED_EQ, static_cast<scmp_datum_t>(CLONE_THREAD), 0));
+  if (!spawns) {
+    for (int syscall : {SCMP_SYS(fork), SCMP_SYS(vfork), SCMP_SYS(execve), SCMP_SYS(execveat)}) deny(syscall);
+    // clone3 cannot be filtered by its flags (they are behind a pointer): refuse it as unknown, and glibc
+    // falls back to clone, whose flags can be checked: threads (CLONE_THREAD) yes, processes no.
+    deny(SCMP_SYS(clone3), ENOSYS);
+    if (rc == 0)
+      rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                            SCMP_A0(SCMP_CMP_MASKED_EQ, static_cast<scmp_datum_t>(CLONE_THREAD), 0));
+  }
   // Signals only to itself: kill(getppid(), ...) or kill(0, ...) would reach the harness or its group.
   const auto self = static_cast<scmp_datum_t>(getpid());
   if (rc == 0) rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(kill), 1, SCMP_A0(SCMP_CMP_NE, self));

@@ -358,12 +358,14 @@ void report_bandwidth(const json& request) {
 
 // Mode "run": every case once, outputs and the inputs as the kernel left them copied back.
 // After the kernels are loaded and before any of their code runs (setup included): the seccomp filter.
-void emit_loaded() { emit({{"event", "loaded"}, {"lockdown", lock_down_runner()}}); }
+void emit_loaded(const json& request) {
+  emit({{"event", "loaded"}, {"lockdown", lock_down_runner(request.value("spawns", false))}});
+}
 
 void run_cases(const json& request, std::byte* base, Device& device) {
   KernelModule module;
   if (!load_or_report(rp::k_artifact_path, module)) return;
-  emit_loaded();
+  emit_loaded(request);
   const int32_t num_threads = request.value("num_threads", 1);
   const auto& cases = request.at("cases");
   for (size_t index = 0; index < cases.size(); ++index) {
@@ -499,7 +501,7 @@ class TimingSession {
     const bool with_reference = m_request.value("with_reference", false);
     if (!load_or_report(rp::k_artifact_path, m_candidate_module)) return false;
     if (with_reference && !load_or_report(rp::k_reference_path, m_reference_module)) return false;
-    emit_loaded();
+    emit_loaded(m_request);
 
     size_t set_bytes = 0;
     for (const auto* list : {&m_inputs, &m_outputs})
@@ -661,9 +663,30 @@ class TimingSession {
     return true;
   }
 
-  // Rounds of a fixed number of calls, sized from the warm-up, rather than Google Benchmark's growing
-  // iteration counts: a kernel that turns suspiciously fast after warm-up must not make a round run forever.
+  // Rounds of a fixed number of calls rather than Google Benchmark's growing iteration counts: a kernel that
+  // turns suspiciously fast after warm-up must not make a round run forever.
   [[nodiscard]] static double round_seconds(const StopRule& rule) { return std::max(0.01, rule.min_seconds / 10); }
+  static constexpr double k_most_cpu_calls = 10000.0;  // per kernel and round
+  static constexpr double k_most_gpu_calls = 1000.0;
+
+  // A kernel's time per call: the median of its latest samples, else the warm-up's.
+  [[nodiscard]] static double seconds_per_call(const Timed& timed) {
+    constexpr size_t k_recent = 64;
+    const auto& samples = timed.samples_ns;
+    if (samples.empty()) return timed.seconds_per_call;
+    const size_t from = samples.size() > k_recent ? samples.size() - k_recent : 0;
+    return median_of({samples.begin() + static_cast<std::ptrdiff_t>(from), samples.end()}) * 1e-9;
+  }
+
+  // Calls of `timed` in the next round. Every kernel of a round gets about the same time: as much as the
+  // slowest one's single call, at least round_seconds. Equal calls would let a plain loop of 200 ms beside a
+  // library call of 1 ms spend 99% of the wall time on the loop, and the fast kernel would reach its own
+  // stopping point only at the session's wall-time cap.
+  [[nodiscard]] size_t calls_per_round(const Timed& timed, const StopRule& rule, double most_calls) const {
+    double round = round_seconds(rule);
+    for (const auto& k : m_kernels) round = std::max(round, seconds_per_call(*k));
+    return static_cast<size_t>(std::clamp(round / std::max(seconds_per_call(timed), 1e-9), 1.0, most_calls));
+  }
 
   // Whether to stop after a round; sets `reason`. Wall time, not measured time, bounds it: a kernel whose
   // rounds overrun still ends.
@@ -689,12 +712,12 @@ class TimingSession {
   }
 
   StopReason measure_cpu(const StopRule& rule) {
+    std::vector<benchmark::internal::Benchmark*> registered;
     for (auto& k : m_kernels) {
       Timed* timed = k.get();
       const bool is_candidate = timed == m_candidate;
-      benchmark::RegisterBenchmark(
-          timed->role.c_str(),
-          [this, timed, is_candidate](benchmark::State& state) {
+      benchmark::internal::Benchmark* family =
+          benchmark::RegisterBenchmark(timed->role.c_str(), [this, timed, is_candidate](benchmark::State& state) {
             for (auto _ : state) {
               if (is_candidate && check_due()) {
                 const auto t0 = Clock::now();
@@ -718,16 +741,18 @@ class TimingSession {
               }
               timed->samples_ns.push_back(seconds * 1e9);
             }
-          })
-          ->UseManualTime()
-          ->Iterations(static_cast<benchmark::IterationCount>(
-              std::clamp(round_seconds(rule) / timed->seconds_per_call, 1.0, 10000.0)))
-          ->Unit(benchmark::kMicrosecond);
+          });
+      family->UseManualTime()->Unit(benchmark::kMicrosecond);
+      registered.push_back(family);
     }
     RoundReporter reporter;
     StopReason reason = StopReason::keep_going;
     const auto started = Clock::now();
     for (size_t round = 0; m_failed_rc == 0 && reporter.error().empty(); ++round) {
+      // Sized before the round, so that every kernel of it gets the same share.
+      for (size_t k = 0; k < m_kernels.size(); ++k)
+        registered[k]->Iterations(
+            static_cast<benchmark::IterationCount>(calls_per_round(*m_kernels[k], rule, k_most_cpu_calls)));
       // Alternate which kernel goes first (ABBA), so neither gains from always following the other.
       for (size_t k = 0; k < m_kernels.size() && m_failed_rc == 0; ++k) {
         const Timed& next = *m_kernels[round % 2 == 0 ? k : m_kernels.size() - 1 - k];
@@ -749,7 +774,7 @@ class TimingSession {
     for (size_t round = 0; m_failed_rc == 0; ++round) {
       for (size_t i = 0; i < m_kernels.size() && m_failed_rc == 0; ++i) {
         Timed& timed = *m_kernels[round % 2 == 0 ? i : m_kernels.size() - 1 - i];
-        const auto calls = static_cast<size_t>(std::clamp(round_seconds(rule) / timed.seconds_per_call, 1.0, 1000.0));
+        const size_t calls = calls_per_round(timed, rule, k_most_gpu_calls);
         const std::optional<bool> before = gpu.throttled();
         std::vector<double> batch;
         for (size_t c = 0; c < calls && m_failed_rc == 0; ++c) {

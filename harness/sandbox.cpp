@@ -565,8 +565,11 @@ RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& s
       runner_environment(device, dir, limits.num_threads, options.argv.size() > 1 ? "bwrap" : "process", sandbox);
   const auto cpu_seconds =
       static_cast<rlim_t>(limits.timeout.count() / 1000 + 1) * static_cast<rlim_t>(std::max(1, limits.num_threads)) + 5;
+  // A trusted kernel that runs a compiler writes its files: inductor's precompiled header alone is 120 MB.
+  SandboxLimits file_limits = sandbox;
+  if (limits.spawns) file_limits.file_size_bytes = std::max<int64_t>(sandbox.file_size_bytes, int64_t{1} << 30);
   // Worked out here: between fork and exec the child may only make system calls.
-  options.before_exec = [rlimits = runner_rlimits(sandbox, device, cpu_seconds)] {
+  options.before_exec = [rlimits = runner_rlimits(file_limits, device, cpu_seconds)] {
     for (const auto& entry : rlimits) {
       const rlimit r{entry.value, entry.value};
       setrlimit(entry.resource, &r);
@@ -719,6 +722,7 @@ ExecOutcome ProcessExecutor::execute(const std::filesystem::path& artifact, std:
   arena.map();
   json request{{"mode", "run"},
                {"num_threads", limits.num_threads},
+               {"spawns", limits.spawns},
                {"device", {{"backend", m_device.backend}, {"index", m_device.index}}},
                {"cases", json::array()}};
   for (size_t i = 0; i < cases.size(); ++i) {
@@ -779,6 +783,7 @@ TimingOutcome ProcessExecutor::time(const std::filesystem::path& candidate, cons
   const TimingConfig& config = job.config;
   json request{{"mode", "time"},
                {"num_threads", limits.num_threads},
+               {"spawns", limits.spawns},
                {"device", {{"backend", m_device.backend}, {"index", m_device.index}}},
                {"with_reference", !reference.empty()},
                {"hot", config.hot},

@@ -453,7 +453,8 @@ std::optional<double> Store::best_median(int64_t device_id, int64_t task_id, con
   Statement query(m_db,
                   "SELECT min(e.time_median_ns) FROM evaluations e JOIN kernels k ON k.id = e.kernel_id "
                   "WHERE e.device_id = ? AND e.task_id = ? AND e.timing_mode = ? AND k.origin = ? AND e.status = 'ok' "
-                  "AND NOT (k.origin = 'baseline' AND COALESCE(k.path, '') LIKE '%/torch.py')");
+                  "AND NOT (k.origin = 'baseline' AND (COALESCE(k.path, '') LIKE '%/torch.py' OR "
+                  "COALESCE(k.path, '') LIKE '%/torch-compile.py'))");
   query.bind(1, device_id).bind(2, task_id).bind(3, timing_mode).bind(4, origin);
   if (!query.step() || query.column_is_null(0)) return std::nullopt;
   return query.column_double(0);

@@ -69,7 +69,7 @@ class Store {
                                     const std::string& timing_mode) const;
 
   // The fastest correct median of kernels of `origin` on (device, task, mode), for "speedup vs baseline"; the
-  // PyTorch eager baseline (a baseline whose file is torch.py) is not among the baselines: it has its column.
+  // PyTorch baselines (torch.py, torch-compile.py) are not among the baselines: they have their column.
   [[nodiscard]] std::optional<double> best_median(int64_t device_id, int64_t task_id, const std::string& timing_mode,
                                                   const std::string& origin) const;
 

@@ -23,4 +23,13 @@ std::optional<std::string> torch_baseline_source(const Task& task, std::string* 
 std::optional<std::filesystem::path> torch_baseline_file(const Task& task, const std::filesystem::path& wrapper,
                                                          const std::filesystem::path& dir, std::string* why = nullptr);
 
+// The torch-compile baseline made from an eager baseline's source: the same kforge_run compiled by
+// torch.compile (inductor), whose compiling happens in the calls before timing (the check cases, then the
+// warm-up); it needs ExecLimits::spawns, since inductor runs the C++ compiler.
+std::string torch_compile_source(const std::string& eager_source, const std::string& task_name);
+
+// `eager`'s compiled twin, written as `dir`/<task>-<content hash>/torch-compile.py.
+std::filesystem::path torch_compile_file(const Task& task, const std::filesystem::path& eager,
+                                         const std::filesystem::path& dir);
+
 }  // namespace kforge

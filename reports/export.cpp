@@ -167,6 +167,8 @@ ordered_json results_json(const Results& results, const ReportOptions& options) 
       ordered_json fast_p_tasks = ordered_json::object();
       ordered_json fast_p_vs_torch = ordered_json::object();
       ordered_json fast_p_vs_torch_tasks = ordered_json::object();
+      ordered_json fast_p_vs_torch_best = ordered_json::object();
+      ordered_json fast_p_vs_torch_best_tasks = ordered_json::object();
       for (size_t i = 0; i < std::size(k_fast_p_thresholds); ++i) {
         char key[16];
         std::snprintf(key, sizeof key, "%g", k_fast_p_thresholds[i]);
@@ -174,6 +176,8 @@ ordered_json results_json(const Results& results, const ReportOptions& options) 
         fast_p_tasks[key] = m.fast_p_tasks[i];
         fast_p_vs_torch[key] = m.fast_p_vs_torch[i];
         fast_p_vs_torch_tasks[key] = m.fast_p_vs_torch_tasks[i];
+        fast_p_vs_torch_best[key] = m.fast_p_vs_torch_best[i];
+        fast_p_vs_torch_best_tasks[key] = m.fast_p_vs_torch_best_tasks[i];
       }
       c["models"].push_back({{"group", m.group},
                              {"page", pages.model_pages.at(m.group)},
@@ -189,6 +193,10 @@ ordered_json results_json(const Results& results, const ReportOptions& options) 
                              {"fast_p_vs_torch", fast_p_vs_torch},
                              {"fast_p_vs_torch_tasks", fast_p_vs_torch_tasks},
                              {"geomean_vs_torch", optional_number(m.geomean_vs_torch)},
+                             {"tasks_with_torch_best", m.tasks_with_torch_best},
+                             {"fast_p_vs_torch_best", fast_p_vs_torch_best},
+                             {"fast_p_vs_torch_best_tasks", fast_p_vs_torch_best_tasks},
+                             {"geomean_vs_torch_best", optional_number(m.geomean_vs_torch_best)},
                              {"cost_usd", optional_number(m.cost_usd)},
                              {"cost_per_fast_1_task", optional_number(m.cost_per_fast_1_task)}});
     }
@@ -248,6 +256,7 @@ ordered_json results_json(const Results& results, const ReportOptions& options) 
                            {"message", r.message},
                            {"speedup", optional_number(r.speedup)},
                            {"vs_torch", optional_number(r.vs_torch)},
+                           {"vs_torch_best", optional_number(r.vs_torch_best)},
                            {"median_ns", optional_number(r.median_ns)},
                            {"sol_fraction", optional_number(r.sol_fraction)},
                            {"shapes", shapes}});
@@ -264,6 +273,7 @@ ordered_json results_json(const Results& results, const ReportOptions& options) 
                              {"best", hash_of(board.best)},
                              {"reference", hash_of(board.reference)},
                              {"torch", hash_of(board.torch)},
+                             {"torch_compile", hash_of(board.torch_compile)},
                              {"kernels", kernels}});
     }
     out["contexts"].push_back(std::move(c));
@@ -287,10 +297,10 @@ std::string results_csv(const Results& results) {
                                           "max_ns",       "q1_ns",
                                           "q3_ns",        "rel_stdev",
                                           "samples",      "reference_median_ns",
-                                          "speedup",      "flops",
-                                          "bytes",        "sol_time_ns",
-                                          "sol_fraction", "stop_reason",
-                                          "message"};
+                                          "speedup",      "vs_torch",
+                                          "flops",        "bytes",
+                                          "sol_time_ns",  "sol_fraction",
+                                          "stop_reason",  "message"};
   std::string out;
   for (const char* column : k_columns) out += std::string(out.empty() ? "" : ",") + column;
   out += "\n";
@@ -340,6 +350,7 @@ std::string results_csv(const Results& results) {
                                                timed ? std::to_string(s.samples) : "",
                                                number_or_empty(s.reference_median_ns),
                                                number_or_empty(s.speedup),
+                                               number_or_empty(r.vs_torch),
                                                number_or_empty(s.flops),
                                                number_or_empty(s.bytes),
                                                number_or_empty(s.sol_time_ns),

@@ -33,11 +33,17 @@ std::vector<Board> query_boards(const Database& db, size_t top, bool include_fla
       boards.push_back(std::move(board));
     }
     Board& board = boards.back();
+    // PyTorch eager: the baseline whose file is torch.py (kforge's generated one or a task's wrapper).
+    if (query.column_text(7) == "baseline" && std::filesystem::path(query.column_text(8)).stem() == "torch")
+      board.torch_speedup = query.column_double(10);
     if (top != 0 && board.entries.size() >= top) continue;
     board.entries.push_back({query.column_text(6), query.column_text(7), query.column_text(8), query.column_double(9),
                              query.column_double(10), query.column_double(11), query.column_double(12),
                              nlohmann::json::parse(query.column_text(13)).get<std::vector<std::string>>()});
   }
+  for (auto& board : boards)
+    if (board.torch_speedup > 0)
+      for (auto& entry : board.entries) entry.vs_torch = entry.speedup / board.torch_speedup;
   return boards;
 }
 
@@ -55,6 +61,7 @@ nlohmann::json to_json(const std::vector<Board>& boards) {
                          {"speedup", e.speedup},
                          {"sol_fraction", e.sol_fraction},
                          {"rel_stdev", e.rel_stdev},
+                         {"vs_torch", e.vs_torch > 0 ? nlohmann::json(e.vs_torch) : nlohmann::json(nullptr)},
                          {"flags", e.flags}});
     }
     out.push_back({{"task", board.task},
@@ -75,9 +82,9 @@ std::string format_boards(const std::vector<Board>& boards) {
   for (const auto& board : boards) {
     if (board.device_fingerprint != device) {
       device = board.device_fingerprint;
-      std::snprintf(line, sizeof line, "\n%s (device %s)\n%-24s %4s %-10s %4s  %-28s %12s %9s %7s\n",
+      std::snprintf(line, sizeof line, "\n%s (device %s)\n%-24s %4s %-10s %4s  %-28s %12s %9s %9s %7s\n",
                     board.device.c_str(), device.c_str(), "TASK", "VER", "SHAPE", "RANK", "KERNEL", "MEDIAN", "SPEEDUP",
-                    "SOL");
+                    "VS TORCH", "SOL");
       out += line;
     }
     for (size_t rank = 0; rank < board.entries.size(); ++rank) {
@@ -93,9 +100,11 @@ std::string format_boards(const std::vector<Board>& boards) {
         std::snprintf(median, sizeof median, "%.2f us", e.median_ns / 1e3);
       char sol[16] = "-";
       if (e.sol_fraction > 0) std::snprintf(sol, sizeof sol, "%.1f%%", 100 * e.sol_fraction);
-      std::snprintf(line, sizeof line, "%-24s %4lld %-10s %4zu  %-28s %12s %8.2fx %7s\n",
+      char vs_torch[16] = "-";
+      if (e.vs_torch > 0) std::snprintf(vs_torch, sizeof vs_torch, "%.2fx", e.vs_torch);
+      std::snprintf(line, sizeof line, "%-24s %4lld %-10s %4zu  %-28s %12s %8.2fx %9s %7s\n",
                     rank == 0 ? board.task.c_str() : "", static_cast<long long>(board.task_version),
-                    board.shape.c_str(), rank + 1, kernel.substr(0, 28).c_str(), median, e.speedup, sol);
+                    board.shape.c_str(), rank + 1, kernel.substr(0, 28).c_str(), median, e.speedup, vs_torch, sol);
       out += line;
     }
   }

@@ -19,6 +19,8 @@ struct BoardEntry {
   double sol_fraction = 0.0;  // 0 when the device has no known peaks
   double rel_stdev = 0.0;
   std::vector<std::string> flags;  // empty unless flagged entries were asked for
+  // This speedup / the torch baseline's (baseline:torch, PyTorch eager) on the same board; 0 without one.
+  double vs_torch = 0.0;
 };
 
 // One leaderboard: a task version on one device at one bench shape and timing mode. Boards never mix.
@@ -30,6 +32,7 @@ struct Board {
   std::string shape;
   std::string timing_mode;
   std::vector<BoardEntry> entries;  // fastest first, correct kernels only
+  double torch_speedup = 0.0;       // the torch baseline's, ranked among `entries` or not; 0 without one
 };
 
 // Every board in the store, sorted by device then task; `top` entries each (0: all). Flagged kernels

@@ -299,62 +299,89 @@ void rank_board(TaskBoard& board, const std::vector<KernelRow>& kernels) {
   if (!board.kernels.empty() && board.kernels.front().ranked) board.best = 0;
   for (size_t i = 0; i < board.kernels.size(); ++i)
     if (!board.reference && kernels[board.kernels[i].kernel].origin == "reference") board.reference = i;
-  board.torch.reset();
-  for (size_t i = 0; i < board.kernels.size() && !board.torch; ++i)
-    if (kernels[board.kernels[i].kernel].group == k_torch_group && board.kernels[i].correct && board.kernels[i].speedup)
-      board.torch = i;
+  auto find_group = [&](const char* group) -> std::optional<size_t> {
+    for (size_t i = 0; i < board.kernels.size(); ++i)
+      if (kernels[board.kernels[i].kernel].group == group && board.kernels[i].correct && board.kernels[i].speedup)
+        return i;
+    return std::nullopt;
+  };
+  board.torch = find_group(k_torch_group);
+  board.torch_compile = find_group(k_torch_compile_group);
+  std::optional<double> best_torch;
+  for (const auto& index : {board.torch, board.torch_compile})
+    if (index) best_torch = std::max(best_torch.value_or(0.0), *board.kernels[*index].speedup);
   for (auto& r : board.kernels) {
     r.vs_torch.reset();
-    if (board.torch && r.correct && r.speedup) r.vs_torch = *r.speedup / *board.kernels[*board.torch].speedup;
+    r.vs_torch_best.reset();
+    if (!r.correct || !r.speedup) continue;
+    if (board.torch) r.vs_torch = *r.speedup / *board.kernels[*board.torch].speedup;
+    if (best_torch) r.vs_torch_best = *r.speedup / *best_torch;
   }
 }
+
+namespace {
+
+// fast_p over `denominator` tasks from the best figure of each task solved, at every threshold.
+void count_fast_p(const std::vector<double>& best, int64_t denominator, std::vector<int64_t>& tasks,
+                  std::vector<double>& shares) {
+  for (double p : k_fast_p_thresholds) {
+    const auto count = std::count_if(best.begin(), best.end(), [p](double s) { return s > p; });
+    tasks.push_back(count);
+    shares.push_back(denominator > 0 ? static_cast<double>(count) / static_cast<double>(denominator) : 0.0);
+  }
+}
+
+// The largest of `value` and what `best` holds, for a ranked kernel's figure.
+void keep_best(std::optional<double>& best, const KernelResult& r, const std::optional<double>& value) {
+  if (r.ranked && value && (!best || *value > *best)) best = value;
+}
+
+}  // namespace
 
 std::vector<ModelScore> score_models(const Results& results, const std::vector<size_t>& boards) {
   std::map<std::string, ModelScore> scores;
   for (size_t b : boards) {
     const TaskBoard& board = results.boards[b];
-    std::map<std::string, std::optional<double>> best_of_group;
-    std::map<std::string, std::optional<double>> best_vs_torch_of_group;
+    struct Best {
+      std::optional<double> speedup, vs_torch, vs_torch_best;
+    };
+    std::map<std::string, Best> best_of_group;
     for (const auto& r : board.kernels) {
       const std::string& group = results.kernel_of(r).group;
       ModelScore& score = scores[group];
       score.group = group;
       ++score.kernels_evaluated;
       if (r.correct) ++score.kernels_correct;
-      auto& best = best_of_group[group];
-      if (r.ranked && (!best || *r.speedup > *best)) best = r.speedup;
-      auto& best_vs_torch = best_vs_torch_of_group[group];
-      if (r.ranked && r.vs_torch && (!best_vs_torch || *r.vs_torch > *best_vs_torch)) best_vs_torch = r.vs_torch;
+      Best& best = best_of_group[group];
+      keep_best(best.speedup, r, r.speedup);
+      keep_best(best.vs_torch, r, r.vs_torch);
+      keep_best(best.vs_torch_best, r, r.vs_torch_best);
     }
     for (const auto& [group, best] : best_of_group) {
       ModelScore& score = scores[group];
       ++score.tasks_attempted;
-      if (best) score.best_speedups.push_back(*best);
-      if (const auto& vs_torch = best_vs_torch_of_group[group]) score.best_vs_torch.push_back(*vs_torch);
+      if (best.speedup) score.best_speedups.push_back(*best.speedup);
+      if (best.vs_torch) score.best_vs_torch.push_back(*best.vs_torch);
+      if (best.vs_torch_best) score.best_vs_torch_best.push_back(*best.vs_torch_best);
     }
   }
   const auto with_torch =
       std::count_if(boards.begin(), boards.end(), [&](size_t b) { return results.boards[b].torch.has_value(); });
+  const auto with_torch_best = std::count_if(boards.begin(), boards.end(), [&](size_t b) {
+    return results.boards[b].torch.has_value() || results.boards[b].torch_compile.has_value();
+  });
   std::vector<ModelScore> out;
   for (auto& [group, score] : scores) {
     score.tasks_total = static_cast<int64_t>(boards.size());
-    for (double p : k_fast_p_thresholds) {
-      const auto count =
-          std::count_if(score.best_speedups.begin(), score.best_speedups.end(), [p](double s) { return s > p; });
-      score.fast_p_tasks.push_back(count);
-      score.fast_p.push_back(score.tasks_total > 0 ? static_cast<double>(count) / static_cast<double>(score.tasks_total)
-                                                   : 0.0);
-    }
+    count_fast_p(score.best_speedups, score.tasks_total, score.fast_p_tasks, score.fast_p);
     score.geomean_speedup = geomean(score.best_speedups);
     score.tasks_with_torch = with_torch;
-    for (double p : k_fast_p_thresholds) {
-      const auto count =
-          std::count_if(score.best_vs_torch.begin(), score.best_vs_torch.end(), [p](double s) { return s > p; });
-      score.fast_p_vs_torch_tasks.push_back(count);
-      score.fast_p_vs_torch.push_back(with_torch > 0 ? static_cast<double>(count) / static_cast<double>(with_torch)
-                                                     : 0.0);
-    }
+    count_fast_p(score.best_vs_torch, with_torch, score.fast_p_vs_torch_tasks, score.fast_p_vs_torch);
     score.geomean_vs_torch = geomean(score.best_vs_torch);
+    score.tasks_with_torch_best = with_torch_best;
+    count_fast_p(score.best_vs_torch_best, with_torch_best, score.fast_p_vs_torch_best_tasks,
+                 score.fast_p_vs_torch_best);
+    score.geomean_vs_torch_best = geomean(score.best_vs_torch_best);
     if (score.kernels_evaluated > 0)
       score.pass_rate = static_cast<double>(score.kernels_correct) / static_cast<double>(score.kernels_evaluated);
     if (!boards.empty() && results.boards[boards.front()].device < results.devices.size()) {

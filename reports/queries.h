@@ -99,16 +99,20 @@ struct KernelResult {
   // Speed against PyTorch eager: this kernel's speedup / the board's torch baseline's, both over the reference
   // timed beside each (so no two separate runs' medians are compared). Unset without both.
   std::optional<double> vs_torch;
+  // Against the better of PyTorch eager and torch.compile (Helion's "best of eager and compile"): this speedup
+  // / the larger of the two baselines' speedups. Equal to vs_torch where torch-compile was not run.
+  std::optional<double> vs_torch_best;
 };
 
 struct TaskBoard {
   size_t task = 0;    // index into Results::tasks
   size_t device = 0;  // index into Results::devices
   std::string timing_mode;
-  std::vector<KernelResult> kernels;  // ranked first (fastest first), then correct but flagged, then failures
-  std::optional<size_t> best;         // index into kernels of the fastest ranked kernel (references included)
-  std::optional<size_t> reference;    // index into kernels of the reference, when it was evaluated
-  std::optional<size_t> torch;        // index into kernels of the PyTorch eager baseline, when it is correct
+  std::vector<KernelResult> kernels;    // ranked first (fastest first), then correct but flagged, then failures
+  std::optional<size_t> best;           // index into kernels of the fastest ranked kernel (references included)
+  std::optional<size_t> reference;      // index into kernels of the reference, when it was evaluated
+  std::optional<size_t> torch;          // index into kernels of the PyTorch eager baseline, when it is correct
+  std::optional<size_t> torch_compile;  // and of its torch.compile twin
 };
 
 // fast_p thresholds reported everywhere, in this order (spec section 7).
@@ -136,6 +140,12 @@ struct ModelScore {
   std::vector<double> fast_p_vs_torch;         // shares of tasks_with_torch
   std::optional<double> geomean_vs_torch;      // over the group's best vs_torch on each such task it solved
   std::vector<double> best_vs_torch;
+  // And against the better of eager and compile, over the boards with either (`tasks_with_torch_best`).
+  int64_t tasks_with_torch_best = 0;
+  std::vector<int64_t> fast_p_vs_torch_best_tasks;
+  std::vector<double> fast_p_vs_torch_best;
+  std::optional<double> geomean_vs_torch_best;
+  std::vector<double> best_vs_torch_best;
 };
 
 struct CategorySummary {
@@ -201,6 +211,7 @@ Results load_results(const Database& db);
 std::string kernel_group(const std::string& origin, const std::string& model, const std::string& path);
 // The group of the PyTorch eager baseline (its file is torch.py: harness/torch_baseline.h).
 inline constexpr const char* k_torch_group = "baseline:torch";
+inline constexpr const char* k_torch_compile_group = "baseline:torch-compile";
 
 // Ranks the kernels of a board and sets best and reference (load_results does this; exposed for tests).
 void rank_board(TaskBoard& board, const std::vector<KernelRow>& kernels);

@@ -8,7 +8,7 @@
 #                   first, so with the CUDA it was built with only the CPU oracles compile here
 #   tests    100 s  the GPU tests but conformance: device facts, cold timing with events and flushes, the GPU
 #                   exploit kernels, the cuBLAS baselines against the CPU oracle
-#   bench     90 s  a bench of 4 tasks (references and cuBLAS baselines) into a SQLite file
+#   bench     90 s  a bench of 4 tasks (references, cuBLAS and PyTorch eager baselines) into a SQLite file
 #   conform  140 s  every GPU reference against the CPU oracle on the check sizes
 # then prints a table last: step, status, seconds, key figures. Run it from an unpacked `make gpu-bundle` folder
 # (it lives at its root). Logs, the table and the database go to $OUT (or ./gpu-check-out), 7 files; the compile
@@ -106,7 +106,7 @@ log="$out/tests.log"
 run_step tests 100 "$log" "$bin/kforge_gpu_tests" '--gtest_filter=-AllTasks/GpuConformance.*'
 row tests "$step_status" "$step_seconds" "$(gtest_figures "$log")" "$log"
 
-# 4. A short bench: references and the cuBLAS baselines, timed cold.
+# 4. A short bench: references, the cuBLAS baselines and the torch baselines (where PyTorch is found), timed cold.
 log="$out/bench.log"
 : >"$log"
 rm -f "$out/kforge-gpu.db"
@@ -114,7 +114,10 @@ run_step bench 90 "$log" "$bin/kforge" bench --backend cuda --tasks vector_add,s
   --tasks-dir "$share/tasks" --db "$out/kforge-gpu.db" --max-time 1
 figures="$(grep -E '^[0-9]+ kernels, [0-9]+ not ok' "$log" | tail -n 1)"
 cublas="$(grep -E '^matmul +[^ ]*cublas' "$log" | awk '{print "matmul cuBLAS " $4 ", " $NF " of speed of light"}')"
-row bench "$step_status" "$step_seconds" "${figures:-no summary}${cublas:+; $cublas}" "$log"
+# The PyTorch eager baselines (the machine's own PyTorch), where bench found one: status and median per task.
+torch="$(grep -E '^[a-z_0-9]+ +torch ' "$log" | awk '{print $1 " torch " ($3 == "ok" ? $4 " " $5 : $3)}' | paste -sd, -)"
+no_torch="$(grep -m 1 'no torch baselines' "$log")"
+row bench "$step_status" "$step_seconds" "${figures:-no summary}${cublas:+; $cublas}${torch:+; $torch}${no_torch:+; $no_torch}" "$log"
 
 # 5. Every GPU reference against the CPU oracle.
 log="$out/conformance.log"

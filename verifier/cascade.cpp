@@ -44,6 +44,16 @@ std::string first_error_line(const std::string& log) {
   return first.empty() ? "(the compiler printed nothing)" : first;
 }
 
+// At most about `limit` bytes of a kernel's output: its start and, weighted more, its end, where a Python
+// traceback names the error.
+std::string head_and_tail(const std::string& text, size_t limit) {
+  if (text.size() <= limit) return text;
+  const size_t head = limit / 4;
+  const size_t tail = limit - head;
+  return text.substr(0, head) + "\n[... " + std::to_string(text.size() - limit) + " bytes cut ...]\n" +
+         text.substr(text.size() - tail);
+}
+
 // The held-out case `c` was made from, or nullptr for a listed size set.
 const HeldOutCase* held_out_of(const Case& c, const std::vector<HeldOutCase>& held_out) {
   for (const auto& h : held_out)
@@ -98,7 +108,7 @@ class Evaluation {
   // Turns an executor outcome into a failed stage; true when the stage may go on.
   bool accept_outcome(const std::string& stage, const ExecOutcome& outcome, const std::vector<Case>& cases,
                       double seconds) {
-    const std::string log = outcome.log.empty() ? "" : "; kernel output: " + outcome.log.substr(0, 2000);
+    const std::string log = outcome.log.empty() ? "" : "; kernel output: " + head_and_tail(outcome.log, 2000);
     if (outcome.kind == ExecOutcome::Kind::abi_error || outcome.at_load) {
       fail("load", outcome.kind == ExecOutcome::Kind::invalid ? Status::invalid : Status::abi_error,
            outcome.detail + log, seconds);
@@ -433,10 +443,17 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
     check_source = options.check_oracle;
   }
 
-  auto run_stage = [&](const std::string& stage, ShapeRole role, const std::vector<uint64_t>& seeds,
-                       const ExecLimits& limits) {
-    const auto start = Clock::now();
-    std::vector<Case> cases = make_cases(task, role, seeds, options.backend);
+  // A stage in two halves: the runs (the candidate and the answers, each in its own runner) and the judgement,
+  // which alone writes to the verdict, so that the runs of two stages may overlap.
+  struct StageRun {
+    Clock::time_point start;
+    std::vector<Case> cases;
+    std::vector<Case> expected;
+    ExecOutcome outcome;
+  };
+  auto run_stage = [&](ShapeRole role, const std::vector<uint64_t>& seeds, const ExecLimits& limits) {
+    StageRun run{Clock::now(), make_cases(task, role, seeds, options.backend), {}, {}};
+    std::vector<Case>& cases = run.cases;
     if (role == ShapeRole::check) {
       for (const auto& h : held_out) {
         Problem problem = resolve_problem(task, h.shape);
@@ -444,7 +461,8 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
         cases.push_back(make_case(task, problem, h.seed));
       }
     }
-    std::vector<Case> expected = clone_for_oracle(cases);
+    std::vector<Case>& expected = run.expected;
+    expected = clone_for_oracle(cases);
     KernelExecutor& answers = role == ShapeRole::check ? *check_executor : m_oracle;
     const std::filesystem::path& answer_artifact = role == ShapeRole::check ? check_artifact : reference_built.artifact;
     const std::filesystem::path& answer_source = role == ShapeRole::check ? check_source : reference;
@@ -452,7 +470,7 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
     const bool one_at_a_time = options.device_exclusive && &answers == &m_oracle && options.is_gpu;
     auto oracle_run = std::async(one_at_a_time ? std::launch::deferred : std::launch::async,
                                  [&] { return answers.execute(answer_artifact, expected, limits); });
-    const ExecOutcome outcome = m_executor.execute(built.artifact, cases, limits);
+    run.outcome = m_executor.execute(built.artifact, cases, limits);
     ExecOutcome oracle_outcome = oracle_run.get();
     // A candidate running beside the oracle can kill it (a process of the same user; the OS jail will hide it):
     // rerun an oracle that failed on its own, and only a failure there is the environment's.
@@ -468,17 +486,33 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
       if (c.kernel_rc != 0)
         throw_environment("the reference kernel returned " + std::to_string(c.kernel_rc) + " on " +
                           evaluation.describe(c));
-    if (!evaluation.accept_outcome(stage, outcome, cases, seconds_since(start))) return false;
-    if (!evaluation.check_cases(stage, cases, expected, seconds_since(start))) return false;
-    evaluation.pass(stage, seconds_since(start),
-                    std::to_string(cases.size()) + " cases" +
-                        (role == ShapeRole::check ? " (" + std::to_string(held_out.size()) + " held out)" : ""));
+    return run;
+  };
+  auto judge_stage = [&](const std::string& stage, const StageRun& run) {
+    const bool check = stage == "check";
+    if (!evaluation.accept_outcome(stage, run.outcome, run.cases, seconds_since(run.start))) return false;
+    if (!evaluation.check_cases(stage, run.cases, run.expected, seconds_since(run.start))) return false;
+    evaluation.pass(stage, seconds_since(run.start),
+                    std::to_string(run.cases.size()) + " cases" +
+                        (check ? " (" + std::to_string(held_out.size()) + " held out)" : ""));
     return true;
   };
 
-  if (!run_stage("check", ShapeRole::check, verdict.seeds, options.check_limits)) return finish();
-  // Stage 5: the bench sizes, one fresh seed.
-  if (options.bench_correctness && !run_stage("bench", ShapeRole::bench, {fresh}, options.bench_limits))
+  // Stage 5, the bench sizes with one fresh seed, follows the check sizes; a trusted kernel's two stages run at
+  // once on the CPU (CascadeOptions::trusted): the same runs and checks, and a Python baseline's two
+  // interpreter starts overlap.
+  const bool overlap = options.trusted && options.bench_correctness && !options.is_gpu;
+  std::future<StageRun> bench_run;
+  if (overlap)
+    bench_run =
+        std::async(std::launch::async, [&] { return run_stage(ShapeRole::bench, {fresh}, options.bench_limits); });
+  const StageRun check_run = run_stage(ShapeRole::check, verdict.seeds, options.check_limits);
+  if (!judge_stage("check", check_run)) {
+    if (bench_run.valid()) bench_run.wait();  // its runners end before the verdict does; its result is moot
+    return finish();
+  }
+  if (options.bench_correctness &&
+      !judge_stage("bench", overlap ? bench_run.get() : run_stage(ShapeRole::bench, {fresh}, options.bench_limits)))
     return finish();
   if (!options.timing) return finish();
 

@@ -55,6 +55,10 @@ struct Case {
 struct ExecLimits {
   std::chrono::milliseconds timeout{30000};  // wall clock for the whole batch
   int num_threads = 1;
+  // A trusted kernel that starts processes (the torch-compile baseline: inductor runs the C++ compiler). The
+  // runner's filter then allows process creation and exec; everything else of the jail holds. Never set for
+  // a candidate.
+  bool spawns = false;
 };
 
 struct ExecOutcome {
@@ -155,6 +159,8 @@ struct CascadeOptions {
   // The candidate is trusted (a reference or a vendor baseline): a time beyond the speed of light proves the
   // bound wrong, not the kernel, so the sanity stage never fails it for that. The reference timed beside any
   // candidate is trusted the same way: the bound never sits below what it reached (raised_to_trusted).
+  // On the CPU its check and bench stages also run at once (their runners overlap, the judgement stays in
+  // order); a candidate's run one after the other, so one that fails the check sizes never runs at the bench size.
   bool trusted = false;
   // The device admits one process at a time (EXCLUSIVE_PROCESS): the candidate's runner and a runner of the
   // reference on the same device never overlap.

@@ -32,9 +32,10 @@ struct StopRule {
 enum class StopReason { keep_going, converged, stable_estimate, sample_cap, time_cap };
 
 // Whether to stop sampling. Converged: at least min_samples and min_seconds, and the samples' relative stdev
-// is under target_noise. Stable estimate: the same minimums, and the relative standard error of the mean is
-// under target_noise (a machine whose individual calls are noisier than the target still gets a number it
-// can trust, as nvbench does). Sample cap: max_samples. Time cap: max_seconds of measured time.
+// is under target_noise. Stable estimate: the same minimums, and the relative standard error of the mean, or
+// of the median (estimated from the interquartile range, so that rare outliers do not hold it up), is under
+// target_noise (a machine whose individual calls are noisier than the target still gets a number it can
+// trust, as nvbench does). Sample cap: max_samples. Time cap: max_seconds of measured time.
 StopReason should_stop(const std::vector<double>& samples_ns, const StopRule& rule);
 const char* stop_reason_name(StopReason reason);
 

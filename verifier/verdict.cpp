@@ -25,6 +25,32 @@ std::optional<Status> parse_status(std::string_view name) {
   return std::nullopt;
 }
 
+bool take_reference_timing(Verdict& reference, const Verdict& beside, const std::string& beside_name) {
+  if (!reference.ok() || !reference.timings.empty() || !beside.ok() || beside.timings.empty()) return false;
+  for (const auto& timed : beside.timings)
+    if (timed.reference.count == 0) return false;
+  double seconds = 0.0;
+  for (const auto& timed : beside.timings) {
+    ShapeTiming own = timed;
+    own.candidate = timed.reference;
+    own.candidate_samples_ns = timed.reference_samples_ns;
+    own.reference = {};
+    own.reference_samples_ns.clear();
+    own.speedup = 1.0;
+    own.sol_fraction = own.sol.time_ns / own.candidate.median_ns;
+    own.checked_calls = 0;  // the checked calls were the other kernel's
+    reference.timings.push_back(std::move(own));
+  }
+  for (const auto& stage : beside.stages)
+    if (stage.name == "timing") seconds = stage.seconds;
+  reference.stages.push_back(
+      {"timing", "passed", seconds,
+       std::to_string(reference.timings.size()) + " bench shape(s), timed beside " + beside_name + " in its session"});
+  reference.stages.push_back({"sanity", "passed", 0.0, ""});
+  reference.seconds += seconds;
+  return true;
+}
+
 nlohmann::json to_json(const TimingStats& stats) {
   return {{"count", stats.count},   {"median_ns", stats.median_ns}, {"mean_ns", stats.mean_ns},
           {"min_ns", stats.min_ns}, {"max_ns", stats.max_ns},       {"q1_ns", stats.q1_ns},

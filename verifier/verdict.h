@@ -110,6 +110,12 @@ struct Verdict {
   [[nodiscard]] bool ok() const { return status == Status::ok; }
 };
 
+// The reference's own timing taken from the session that timed `beside` (a trusted kernel) against it: each
+// bench shape's reference samples become `reference`'s, with the same speed-of-light bound. One session then
+// serves both, so a bench does not time the slow reference twice; `reference` must be untimed and ok, and
+// `beside` ok with timings (false otherwise, `reference` unchanged).
+bool take_reference_timing(Verdict& reference, const Verdict& beside, const std::string& beside_name);
+
 // `with_samples` adds the raw timing samples.
 nlohmann::json to_json(const Verdict& verdict, bool with_samples = false);
 nlohmann::json to_json(const TimingStats& stats);

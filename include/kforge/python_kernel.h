@@ -44,6 +44,9 @@ namespace kforge_python {
 // The Python half of the adapter: it turns the C side's capsules and shape lists into tensors and calls the
 // kernel's functions. Executed once per kernel module, in a namespace of its own.
 static const char k_glue[] = R"PY(
+import sys
+import types
+
 import torch
 
 _DTYPES = {(2, 16): torch.float16, (2, 32): torch.float32, (2, 64): torch.float64, (4, 16): torch.bfloat16,
@@ -54,7 +57,12 @@ _streams = {}
 
 def load(source, name, threads):
     torch.set_num_threads(max(1, threads))
-    namespace = {"__name__": "kforge_kernel", "__file__": name, "__builtins__": __builtins__}
+    # A module of its own, importable by its name: torch.compile (dynamo) imports the module a function's
+    # globals name.
+    module = types.ModuleType("kforge_kernel")
+    module.__file__ = name
+    sys.modules["kforge_kernel"] = module
+    namespace = module.__dict__
     exec(compile(source, name, "exec"), namespace)
     if not callable(namespace.get("kforge_run")):
         raise TypeError(name + " does not define kforge_run(inputs, outputs, params)")

@@ -1,6 +1,7 @@
 // The agent end to end: `kforge evolve` on the CPU backend against a real HTTP server on loopback that speaks
 // the OpenAI and Anthropic protocols, with the store checked afterwards.
 #include "agent/journal.h"
+#include "backends/python/python_language.h"
 #include "core/files.h"
 #include "core/sqlite.h"
 #include "harness/store.h"
@@ -253,6 +254,55 @@ TEST_F(Agent, PromptCommandPrintsTheFilledTemplateWithoutCalling) {
                                                           "log_softmax|gelu_tanh|sigmoid|silu|softmax_bf16)\\)")))
       << result.output.substr(0, 2000);
   EXPECT_EQ(result.output.find("{{"), std::string::npos) << "every placeholder filled";
+}
+
+TEST_F(Agent, PythonPromptStatesThePythonContractAndShowsTheTorchBaseline) {
+  if (const auto& why = python_environment().unavailable; !why.empty()) GTEST_SKIP() << why;
+  const auto result =
+      run_kforge("agent prompt --task softmax --backend cpu --language python --db '" + db().string() + "'");
+  ASSERT_EQ(result.status.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("## The Python kernel contract (Python "), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("kforge_run(inputs, outputs, params)"), std::string::npos);
+  EXPECT_NE(result.output.find("```python\n# kforge's PyTorch eager baseline for softmax"), std::string::npos)
+      << "the task's eager baseline is the reference";
+  EXPECT_EQ(result.output.find("typedef struct"), std::string::npos) << "no C ABI for a Python kernel";
+  EXPECT_EQ(result.output.find("{{"), std::string::npos) << "every placeholder filled";
+  const auto wrong = run_kforge("agent prompt --task softmax --language fortran --db '" + db().string() + "'");
+  EXPECT_EQ(wrong.status.exit_code, 2) << wrong.output;
+  EXPECT_NE(wrong.output.find("--language fortran: expected cpp or python"), std::string::npos) << wrong.output;
+}
+
+// A Python session: turn 1's syntax error comes back as compile feedback naming the line, turn 2 is correct,
+// and the session keeps its language for a resume.
+TEST_F(Agent, RefineFixesAPythonKernelsSyntaxErrorOnTurnTwo) {
+  if (const auto& why = python_environment().unavailable; !why.empty()) GTEST_SKIP() << why;
+  const std::string broken =
+      "```python\nimport torch\n\ndef kforge_run(inputs, outputs, params)\n    outputs[0].copy_(inputs[0])\n```\n";
+  const std::string fixed =
+      "```python\n" + read_file(testing::source_dir() / "tests/kernels/python/softmax.py") + "```\n";
+  FakeLlmServer server;
+  std::atomic<int> calls{0};
+  server.set_handler([&](const RecordedRequest&) {
+    return FakeReply::openai_stream(++calls == 1 ? broken : fixed, {900, 200, 0});
+  });
+  const auto result =
+      run_kforge(evolve(server, "--language python --strategy refine --lineages 1 --turns 2 --no-cache"));
+  ASSERT_EQ(result.status.exit_code, 0) << result.output;
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  const std::string first = last_user_message(requests[0]);
+  EXPECT_NE(first.find("## The Python kernel contract"), std::string::npos) << first.substr(0, 2000);
+  const std::string second = last_user_message(requests[1]);
+  EXPECT_NE(second.find("stage compile: compile_error"), std::string::npos) << second.substr(0, 3000);
+  EXPECT_NE(second.find("line 3"), std::string::npos) << "the syntax error's line";
+  EXPECT_NE(second.find("```python\nimport torch"), std::string::npos) << "the kernel to improve, as Python";
+  Store store(db());
+  const auto attempts = agent::Journal(store).attempts(1);
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].status, "compile_error");
+  EXPECT_EQ(attempts[1].status, "ok");
+  EXPECT_EQ(count("SELECT count(*) FROM kernels WHERE origin = 'agent' AND path LIKE '%.py'"), 2);
+  EXPECT_EQ(text("SELECT json_extract(config_json, '$.language') FROM sessions WHERE id = 1"), "python");
 }
 
 // Issue 15, item 1: a resumed local session must not send its prompts to the default hosted API.

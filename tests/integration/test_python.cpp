@@ -4,9 +4,12 @@
 #include "support.h"
 
 #include "backends/python/python_language.h"
+#include "core/files.h"
 #include "harness/torch_baseline.h"
 
 #include <nlohmann/json.hpp>
+
+#include <map>
 
 namespace kforge {
 namespace {
@@ -174,6 +177,31 @@ TEST(TorchBaseline, AnOptimizerStepIsNoExpressionAndSaysWhatItNeeds) {
   std::string why;
   EXPECT_FALSE(torch_baseline_source(task, &why));
   EXPECT_NE(why.find("reference_kernels/adam_step/torch.py"), std::string::npos) << why;
+}
+
+// torch.compile of the eager baseline: its runners may start the C++ compiler inductor needs (ExecLimits::
+// spawns), and it passes the cascade like the eager one, shown as its own baseline.
+TEST(TorchBaseline, TheTorchCompileTwinIsOkInBench) {
+  KFORGE_NEEDS_PYTORCH();
+  const auto dir = testing::fresh_test_dir("torch-compile");
+  const auto suite = testing::quick_suite(dir / "suite", {"relu"});
+  const auto db = dir / "kforge.db";
+  const auto bench = run_kforge("bench --json --torch-compile --tasks relu --max-time 0.3 --tasks-dir '" +
+                                suite.string() + "' --db '" + db.string() + "'");
+  ASSERT_EQ(bench.status.exit_code, 0) << bench.output;
+  const auto rows = nlohmann::json::parse(bench.output.substr(bench.output.find("\n[\n")), nullptr, false);
+  ASSERT_TRUE(rows.is_array()) << bench.output;
+  std::map<std::string, std::string> status;
+  for (const auto& row : rows) status[row["kernel"].get<std::string>()] = row["status"].get<std::string>();
+  EXPECT_EQ(status["torch"], "ok") << bench.output;
+  EXPECT_EQ(status["torch-compile"], "ok") << bench.output;
+  const Task task = testing::source_suite().load("relu");
+  const auto eager = torch_baseline_file(task, {}, dir / "generated");
+  ASSERT_TRUE(eager);
+  const std::string compiled = read_file(torch_compile_file(task, *eager, dir / "generated"));
+  EXPECT_NE(compiled.find(read_file(*eager)), std::string::npos) << "the eager kernel, unchanged";
+  EXPECT_NE(compiled.find("kforge_run = torch.compile(kforge_run)"), std::string::npos) << compiled;
+  std::filesystem::remove_all(dir);
 }
 
 // The torch baseline of every task with an expression against the CPU oracle on every check shape and the

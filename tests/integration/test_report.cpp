@@ -321,43 +321,44 @@ TEST_F(Report, ResultsCsvLineByLine) {
   const std::string row = "Test CPU <fast> & co,testfingerprint0,cold,";
   const std::string timed = "%float,%float,%float,%float,%float,%float,%float,%int,%float,";
   const std::string error = match_lines(
-      csv, {
-               {Match::next,
-                "device,device_fingerprint,timing_mode,task,task_version,spec_hash,category,level,rank,best,"
-                "kernel_hash,group,origin,model,path,parent_hash,shape,status,flags,correct,ranked,median_ns,mean_ns,"
-                "min_ns,max_ns,q1_ns,q3_ns,rel_stdev,samples,reference_median_ns,speedup,flops,bytes,sol_time_ns,"
-                "sol_fraction,stop_reason,message"},
-               {Match::next, row +
-                                 "matmul,1,%hash,matmul,1,1,true,%hash,baseline:openblas,baseline,,"
-                                 "reference_kernels/matmul/openblas\\.cpp,,bench,ok,,true,true," +
-                                 timed + "90,%float,%float,%float,%float,converged,"},
-               {Match::next, row +
-                                 "matmul,1,%hash,matmul,1,2,false,%hash,reference,reference,,"
-                                 "reference_kernels/matmul/cpu\\.cpp,,bench,ok,,true,true," +
-                                 timed + "1,%float,%float,%float,%float,converged,"},
-               {Match::next, row +
-                                 "matmul,1,%hash,matmul,1,3,false,%hash,anthropic:claude-test,agent,"
-                                 "anthropic:claude-test,,,bench,ok,,true,true," +
-                                 timed + "0\\.8,%float,%float,%float,%float,converged,"},
-               {Match::next, row +
-                                 "relu,1,%hash,activation,1,1,true,%hash,openai:gpt-test,agent,openai:gpt-test,,"
-                                 "%hash,bench,ok,,true,true," +
-                                 timed + "2\\.5,%float,%float,%float,%float,converged,"},
-               {Match::later, row + "relu,1,%hash,activation,1,,false,%hash,anthropic:claude-test,agent,"
-                                    "anthropic:claude-test,,,bench,compile_error,,false,false,,,,,,,,,,,,,,,,"
-                                    "\"compile error: expected ';' before '<' token & \"\"more\"\", sadly\""},
-               {Match::next, row + "relu,1,%hash,activation,1,,false,%hash,openai:gpt-test,agent,openai:gpt-test,,"
-                                   ",bench,incorrect,,false,false,,,,,,,,,,,,,,,,\"y: 12 of 1000003 elements "
-                                   "mismatch, first at \\[7\\]: expected 1 got 0\""},
-               {Match::next, row +
-                                 "softmax,1,%hash,activation,1,1,true,%hash,reference,reference,,"
-                                 "reference_kernels/softmax/cpu\\.cpp,,bench,ok,,true,true," +
-                                 timed + "1,%float,%float,%float,%float,converged,"},
-               {Match::next, row +
-                                 "softmax,1,%hash,activation,1,,false,%hash,openai:gpt-test,agent,"
-                                 "openai:gpt-test,,,bench,ok,suspicious,true,false," +
-                                 timed + "30,%float,%float,%float,%float,converged,"},
-           });
+      csv,
+      {
+          {Match::next,
+           "device,device_fingerprint,timing_mode,task,task_version,spec_hash,category,level,rank,best,"
+           "kernel_hash,group,origin,model,path,parent_hash,shape,status,flags,correct,ranked,median_ns,mean_ns,"
+           "min_ns,max_ns,q1_ns,q3_ns,rel_stdev,samples,reference_median_ns,speedup,vs_torch,flops,bytes,sol_time_ns,"
+           "sol_fraction,stop_reason,message"},
+          {Match::next, row +
+                            "matmul,1,%hash,matmul,1,1,true,%hash,baseline:openblas,baseline,,"
+                            "reference_kernels/matmul/openblas\\.cpp,,bench,ok,,true,true," +
+                            timed + "90,,%float,%float,%float,%float,converged,"},
+          {Match::next, row +
+                            "matmul,1,%hash,matmul,1,2,false,%hash,reference,reference,,"
+                            "reference_kernels/matmul/cpu\\.cpp,,bench,ok,,true,true," +
+                            timed + "1,,%float,%float,%float,%float,converged,"},
+          {Match::next, row +
+                            "matmul,1,%hash,matmul,1,3,false,%hash,anthropic:claude-test,agent,"
+                            "anthropic:claude-test,,,bench,ok,,true,true," +
+                            timed + "0\\.8,,%float,%float,%float,%float,converged,"},
+          {Match::next, row +
+                            "relu,1,%hash,activation,1,1,true,%hash,openai:gpt-test,agent,openai:gpt-test,,"
+                            "%hash,bench,ok,,true,true," +
+                            timed + "2\\.5,,%float,%float,%float,%float,converged,"},
+          {Match::later, row + "relu,1,%hash,activation,1,,false,%hash,anthropic:claude-test,agent,"
+                               "anthropic:claude-test,,,bench,compile_error,,false,false,,,,,,,,,,,,,,,,,"
+                               "\"compile error: expected ';' before '<' token & \"\"more\"\", sadly\""},
+          {Match::next, row + "relu,1,%hash,activation,1,,false,%hash,openai:gpt-test,agent,openai:gpt-test,,"
+                              ",bench,incorrect,,false,false,,,,,,,,,,,,,,,,,\"y: 12 of 1000003 elements "
+                              "mismatch, first at \\[7\\]: expected 1 got 0\""},
+          {Match::next, row +
+                            "softmax,1,%hash,activation,1,1,true,%hash,reference,reference,,"
+                            "reference_kernels/softmax/cpu\\.cpp,,bench,ok,,true,true," +
+                            timed + "1,,%float,%float,%float,%float,converged,"},
+          {Match::next, row +
+                            "softmax,1,%hash,activation,1,,false,%hash,openai:gpt-test,agent,"
+                            "openai:gpt-test,,,bench,ok,suspicious,true,false," +
+                            timed + "30,,%float,%float,%float,%float,converged,"},
+      });
   EXPECT_EQ(error, "");
   // Every record has the header's width, and the quoted message reads back intact.
   std::istringstream in(csv);

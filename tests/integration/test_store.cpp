@@ -239,5 +239,43 @@ TEST_F(TempDb, LeaderboardShowsTheBenchAndNeverMixesTaskVersions) {
   EXPECT_TRUE(std::regex_search(info.output, std::regex("evaluations +2 rows"))) << info.output;
 }
 
+// One session times a torch baseline against the reference, and its reference samples are the reference's
+// own timing: the two rows of the board share one reference median, and vs torch is the ratio of speedups.
+TEST_F(TempDb, TheReferenceIsTimedOnceBesideItsBaselineAndTheLeaderboardShowsVsTorch) {
+  const auto bench = run_kforge("bench --tasks relu --max-time 0.3 --db '" + db().string() + "'");
+  ASSERT_EQ(bench.status.exit_code, 0) << bench.output;
+  EXPECT_EQ(query_text(db(),
+                       "SELECT count(*) || ' ' || count(DISTINCT reference_median_ns) FROM evaluations e JOIN kernels "
+                       "k ON k.id = e.kernel_id WHERE k.origin = 'baseline'"),
+            "1 1");
+  EXPECT_EQ(query_int(db(),
+                      "SELECT count(*) FROM evaluations r JOIN kernels k ON k.id = r.kernel_id, evaluations b "
+                      "WHERE k.origin = 'reference' AND b.id <> r.id AND r.time_median_ns = b.reference_median_ns"),
+            1)
+      << "the reference's median is the one its baseline was timed against";
+  EXPECT_NE(query_text(db(),
+                       "SELECT verdict_json FROM evaluations e JOIN kernels k ON k.id = e.kernel_id "
+                       "WHERE k.origin = 'reference'")
+                .find("timed beside baseline:torch in its session"),
+            std::string::npos);
+  const auto result = run_kforge("leaderboard --json --db '" + db().string() + "'");
+  ASSERT_EQ(result.status.exit_code, 0) << result.output;
+  const auto boards = nlohmann::json::parse(result.output);
+  ASSERT_EQ(boards.size(), 1u);
+  ASSERT_EQ(boards[0]["entries"].size(), 2u);
+  double torch_speedup = 0.0;
+  for (const auto& entry : boards[0]["entries"])
+    if (entry["origin"] == "baseline") torch_speedup = entry["speedup"].get<double>();
+  ASSERT_GT(torch_speedup, 0.0);
+  for (const auto& entry : boards[0]["entries"]) {
+    ASSERT_TRUE(entry["vs_torch"].is_number()) << entry.dump();
+    EXPECT_NEAR(entry["vs_torch"].get<double>(), entry["speedup"].get<double>() / torch_speedup, 1e-9);
+  }
+  const auto table = run_kforge("leaderboard --db '" + db().string() + "'");
+  EXPECT_TRUE(std::regex_search(table.output, std::regex("SPEEDUP +VS TORCH +SOL"))) << table.output;
+  EXPECT_TRUE(std::regex_search(table.output, std::regex("baseline torch\\.py +[0-9.]+ [mu]s +[0-9.]+x +1\\.00x")))
+      << table.output;
+}
+
 }  // namespace
 }  // namespace kforge

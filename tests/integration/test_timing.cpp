@@ -35,6 +35,22 @@ TEST(Timing, CorrectKernelIsTimedBesideTheReference) {
   EXPECT_FALSE(t.stop_reason.empty());
 }
 
+// A plain-loop matmul of about 250 ms beside OpenBLAS at about 1.5 ms: every round gives both the same time
+// (one reference call to some 170 library calls), so the session measures each for about as long. With equal
+// call counts per round the library's samples filled up 170 times slower, and the reference was called long
+// after it had stopped: several times the library's measured time.
+TEST(Timing, EveryKernelOfARoundGetsTheSameTime) {
+  const Verdict v = harness().verify_timed("matmul", testing::source_dir() / "reference_kernels/matmul/openblas.cpp");
+  ASSERT_EQ(v.status, Status::ok) << v.message;
+  ASSERT_EQ(v.timings.size(), 1u);
+  const ShapeTiming& t = v.timings[0];
+  ASSERT_GT(t.reference.median_ns, 20 * t.candidate.median_ns) << "the point is a slow reference";
+  const double reference_s = t.reference.mean_ns * static_cast<double>(t.reference.count) * 1e-9;
+  const double candidate_s = t.candidate.mean_ns * static_cast<double>(t.candidate.count) * 1e-9;
+  EXPECT_LT(reference_s, 3 * candidate_s) << "reference " << reference_s << " s, candidate " << candidate_s << " s";
+  EXPECT_LT(candidate_s, 3 * reference_s) << "reference " << reference_s << " s, candidate " << candidate_s << " s";
+}
+
 TEST(Timing, FailingKernelIsNeverTimed) {
   const Verdict v = harness().verify_timed("relu", testing::source_dir() / "tests/exploits/writes_zeros.cpp");
   EXPECT_EQ(v.status, Status::incorrect);

@@ -208,5 +208,42 @@ TEST(ReportScores, VsTorchIsTheRatioOfSpeedupsAndFastPCountsOnlyBoardsWithATorch
   EXPECT_DOUBLE_EQ(model->fast_p[1], 1.0) << "against the reference it beats both";
 }
 
+// Against the better of eager and compile: torch.compile at 40x the plain loop beats eager's 20x, so the
+// model's 30x is 1.5x eager but 0.75x the best of the two; a board with eager only counts against eager.
+TEST(ReportScores, VsTorchBestIsAgainstTheFasterOfEagerAndCompile) {
+  Builder b;
+  const size_t ref = b.kernel("reference", "");
+  const size_t eager = b.kernel("baseline", "", "/cache/torch-baselines/softmax-0123/torch.py");
+  const size_t compiled = b.kernel("baseline", "", "/cache/torch-baselines/softmax-4567/torch-compile.py");
+  const size_t mine = b.kernel("agent", "m");
+  const size_t both = b.board({{ref, {ok_shape("bench", 400, 1.0)}},
+                               {eager, {ok_shape("bench", 20, 20.0)}},
+                               {compiled, {ok_shape("bench", 10, 40.0)}},
+                               {mine, {ok_shape("bench", 13, 30.0)}}});
+  const size_t eager_only = b.board({{ref, {ok_shape("bench", 100, 1.0)}},
+                                     {eager, {ok_shape("bench", 50, 2.0)}},
+                                     {mine, {ok_shape("bench", 25, 4.0)}}});
+  const TaskBoard& board = b.results.boards[both];
+  ASSERT_TRUE(board.torch_compile.has_value());
+  EXPECT_EQ(b.results.kernel_of(board.kernels[*board.torch_compile]).group, "baseline:torch-compile");
+  const auto mine_on = [&](size_t index) {
+    for (const auto& r : b.results.boards[index].kernels)
+      if (r.kernel == mine) return r;
+    return KernelResult{};
+  };
+  EXPECT_DOUBLE_EQ(*mine_on(both).vs_torch, 1.5);
+  EXPECT_DOUBLE_EQ(*mine_on(both).vs_torch_best, 0.75);
+  EXPECT_DOUBLE_EQ(*mine_on(eager_only).vs_torch_best, 2.0) << "eager is the best there is";
+
+  const auto scores = score_models(b.results, {both, eager_only});
+  const auto model = std::find_if(scores.begin(), scores.end(), [](const auto& s) { return s.group == "m"; });
+  ASSERT_NE(model, scores.end());
+  EXPECT_EQ(model->tasks_with_torch_best, 2);
+  EXPECT_DOUBLE_EQ(model->fast_p_vs_torch[1], 1.0) << "faster than eager on both";
+  EXPECT_DOUBLE_EQ(model->fast_p_vs_torch_best[1], 0.5) << "but than the best of eager and compile on one";
+  EXPECT_EQ(model->fast_p_vs_torch_best_tasks[1], 1);
+  EXPECT_DOUBLE_EQ(*model->geomean_vs_torch_best, std::sqrt(0.75 * 2.0));
+}
+
 }  // namespace
 }  // namespace kforge
