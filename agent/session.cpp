@@ -81,12 +81,9 @@ std::pair<std::string, std::string> category_example(const Suite& suite, const T
   return {fallback.name, read_file(suite.reference(fallback, key))};
 }
 
-// A task's PyTorch eager baseline as Python source: the suite's wrapper, else the one kforge generates from
-// the task's `pytorch` field; "" when it has neither.
+// A task's PyTorch eager baseline as Python source (torch_baseline_text); "" when it has none.
 std::string torch_source(const Suite& suite, const Task& task) {
-  const auto wrapper = suite.reference_dir() / task.name / "torch.py";
-  if (std::filesystem::exists(wrapper)) return read_file(wrapper);
-  return torch_baseline_source(task).value_or("");
+  return torch_baseline_text(task, suite.reference_dir() / task.name / "torch.py").value_or("");
 }
 
 // For a Python kernel: the task's eager baseline as the reference, and another task's of the same category as

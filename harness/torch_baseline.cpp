@@ -61,6 +61,13 @@ std::optional<std::string> torch_baseline_source(const Task& task, std::string* 
   return source;
 }
 
+std::optional<std::string> torch_baseline_text(const Task& task, const std::filesystem::path& wrapper,
+                                               std::string* why) {
+  std::error_code error;
+  if (!wrapper.empty() && std::filesystem::exists(wrapper, error)) return read_file(wrapper);
+  return torch_baseline_source(task, why);
+}
+
 std::optional<std::filesystem::path> torch_baseline_file(const Task& task, const std::filesystem::path& wrapper,
                                                          const std::filesystem::path& dir, std::string* why) {
   std::error_code error;

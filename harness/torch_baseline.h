@@ -17,6 +17,11 @@ namespace kforge {
 // expression or its `pytorch` is a statement.
 std::optional<std::string> torch_baseline_source(const Task& task, std::string* why = nullptr);
 
+// The source of `task`'s eager baseline: `wrapper`'s when the suite has one (reference_kernels/<task>/torch.py),
+// else the generated one; nullopt, with `why`, when there is neither.
+std::optional<std::string> torch_baseline_text(const Task& task, const std::filesystem::path& wrapper,
+                                               std::string* why = nullptr);
+
 // The file of `task`'s eager baseline: `wrapper` when the suite has one (reference_kernels/<task>/torch.py),
 // else the generated source written as `dir`/<task>-<content hash>/torch.py. nullopt, with `why`, when there
 // is neither.

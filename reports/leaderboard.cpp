@@ -1,5 +1,7 @@
 #include "reports/leaderboard.h"
 
+#include "reports/queries.h"
+
 #include <cstdio>
 #include <filesystem>
 #include <tuple>
@@ -33,8 +35,8 @@ std::vector<Board> query_boards(const Database& db, size_t top, bool include_fla
       boards.push_back(std::move(board));
     }
     Board& board = boards.back();
-    // PyTorch eager: the baseline whose file is torch.py (kforge's generated one or a task's wrapper).
-    if (query.column_text(7) == "baseline" && std::filesystem::path(query.column_text(8)).stem() == "torch")
+    // PyTorch eager, grouped as the report groups it (a baseline whose file is torch.py).
+    if (kernel_group(query.column_text(7), "", query.column_text(8)) == k_torch_group)
       board.torch_speedup = query.column_double(10);
     if (top != 0 && board.entries.size() >= top) continue;
     board.entries.push_back({query.column_text(6), query.column_text(7), query.column_text(8), query.column_double(9),
