@@ -75,7 +75,8 @@ void add_commands(CLI::App& app) {
                        "stored with the session, never the key");
   c.evolve
       ->add_option("--language", c.evaluator.language,
-                   "Kernels to ask for: cpp (C++, or CUDA/HIP C++ on a GPU) or python (PyTorch)")
+                   "Kernels to ask for: cpp (C++, or CUDA/HIP C++ on a GPU), python (PyTorch) or triton (Python "
+                   "launching @triton.jit kernels; on the CPU checked in Triton's interpreter, untimed)")
       ->capture_default_str();
   c.evolve->add_option("--strategy", o.strategy, "oneshot, refine or evolve")
       ->capture_default_str()
@@ -131,7 +132,7 @@ void add_commands(CLI::App& app) {
   c.agent_prompt->add_option("--task", o.task, "Task name")->required();
   c.agent_prompt->add_option("--backend", c.evaluator.backend, "Backend: cpu, cuda, hip")->capture_default_str();
   c.agent_prompt->add_option("--arch", c.evaluator.arch, "GPU target");
-  c.agent_prompt->add_option("--language", c.evaluator.language, "cpp or python")->capture_default_str();
+  c.agent_prompt->add_option("--language", c.evaluator.language, "cpp, python or triton")->capture_default_str();
   c.agent_prompt->add_option("--prompts", c.prompts, "Folder of prompt templates");
   c.agent_prompt->add_option("--db", c.db, "SQLite store (the device is recorded there)")->capture_default_str();
 }

@@ -40,8 +40,10 @@ std::string format_sizes(const Task& task, const std::string& backend) {
     for (const auto& t : *list) {
       std::string dims;
       for (const auto& d : t.shape) dims += (dims.empty() ? "" : ", ") + d.text();
+      // An imported problem's inputs say what they are in its module (forward argument, parameter, ...).
       tensors += std::string(list == &task.inputs ? "input " : "output ") + t.name + ": " +
-                 std::string(dtype_name(t.dtype)) + "[" + dims + "]\n";
+                 std::string(dtype_name(t.dtype)) + "[" + dims + "]" + (t.role.empty() ? "" : " (" + t.role + ")") +
+                 "\n";
     }
   }
   std::string params;
@@ -102,7 +104,30 @@ void use_python_sources(const Suite& suite, const Task& task, PromptValues& valu
   }
 }
 
-PromptValues static_values(Evaluator& evaluator, const Task& task) {
+// For a Triton kernel: the Triton example of the task's category (examples/triton/<category>/<task>.py in the
+// prompts folder), or, where that example is this very task's or the category has none, another category's.
+void use_triton_example(const std::filesystem::path& prompts, const Task& task, PromptValues& values) {
+  const auto root = prompts / "examples" / "triton";
+  std::vector<std::filesystem::path> found;  // the category's first, then the others, in name order
+  std::error_code error;
+  for (const auto& category : std::filesystem::directory_iterator(root, error))
+    for (const auto& file : std::filesystem::directory_iterator(category.path(), error))
+      if (file.path().extension() == ".py" && file.path().stem() != task.name) found.push_back(file.path());
+  std::sort(found.begin(), found.end(), [&task](const auto& a, const auto& b) {
+    const bool a_own = a.parent_path().filename() == task.category;
+    const bool b_own = b.parent_path().filename() == task.category;
+    return a_own != b_own ? a_own : a < b;
+  });
+  if (found.empty()) {
+    values["example_task"] = "none";
+    values["example"] = "# no Triton example found under " + root.string();
+    return;
+  }
+  values["example_task"] = found.front().stem().string() + ", " + found.front().parent_path().filename().string();
+  values["example"] = read_file(found.front());
+}
+
+PromptValues static_values(Evaluator& evaluator, const Task& task, const std::filesystem::path& prompts) {
   const Suite& suite = evaluator.suite();
   const bool gpu = evaluator.is_gpu();
   const auto include = find_kforge_path("KFORGE_INCLUDE_DIR", "include");
@@ -128,7 +153,8 @@ PromptValues static_values(Evaluator& evaluator, const Task& task) {
                             "over a literal 32."},
       {"history", ""},
       {"best", ""}};
-  if (evaluator.language() == "python") use_python_sources(suite, task, values);
+  if (evaluator.language() != "cpp") use_python_sources(suite, task, values);
+  if (evaluator.language() == "triton") use_triton_example(prompts, task, values);
   return values;
 }
 
@@ -144,13 +170,14 @@ struct Member {
 };
 
 std::string kernel_fence(const Evaluator& evaluator) {
-  if (evaluator.language() == "python") return "```python\n";
+  if (evaluator.language() != "cpp") return "```python\n";
   return evaluator.is_gpu() ? "```cuda\n" : "```cpp\n";
 }
 
-// The user template: one per backend for C++ kernels (cpu.md, cuda.md, hip.md), python.md for Python ones.
+// The user template: one per backend for C++ kernels (cpu.md, cuda.md, hip.md), python.md and triton.md for
+// the Python languages.
 std::string template_name(const Evaluator& evaluator) {
-  return evaluator.language() == "python" ? "python" : evaluator.backend();
+  return evaluator.language() == "cpp" ? evaluator.backend() : evaluator.language();
 }
 
 // `text` on one console line.
@@ -343,7 +370,7 @@ int64_t Session::drive(int64_t session_id, const SessionOptions& options) {
   const Task task = m_evaluator.suite().load(options.task);
   const ModelRef model = parse_model(options.model);
   const auto dir = prompts_dir(options.prompts_dir);
-  const PromptValues base_values = static_values(m_evaluator, task);
+  const PromptValues base_values = static_values(m_evaluator, task, dir);
   (void)build_messages(dir, template_name(m_evaluator), base_values);  // a broken template fails before any call
   const std::string backend = m_evaluator.backend();
   const auto started = Clock::now();
@@ -689,7 +716,8 @@ int64_t Session::drive(int64_t session_id, const SessionOptions& options) {
 std::vector<Message> first_prompt(Evaluator& evaluator, const std::string& task_name,
                                   const std::filesystem::path& prompts_override) {
   const Task task = evaluator.suite().load(task_name);
-  return build_messages(prompts_dir(prompts_override), template_name(evaluator), static_values(evaluator, task));
+  const auto dir = prompts_dir(prompts_override);
+  return build_messages(dir, template_name(evaluator), static_values(evaluator, task, dir));
 }
 
 }  // namespace kforge::agent

@@ -28,6 +28,7 @@ bool load_kernel_module(const std::filesystem::path& artifact, KernelModule& mod
   }
   module.setup = reinterpret_cast<SetupFn>(dlsym(module.handle, "kforge_setup"));
   module.teardown = reinterpret_cast<TeardownFn>(dlsym(module.handle, "kforge_teardown"));
+  module.tuning_count = static_cast<const volatile int64_t*>(dlsym(module.handle, "kforge_tuning_count"));
   return true;
 }
 

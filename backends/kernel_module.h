@@ -19,6 +19,8 @@ struct KernelModule {
   RunFn run = nullptr;
   SetupFn setup = nullptr;        // (optional)
   TeardownFn teardown = nullptr;  // (optional)
+  // (optional) kforge_tuning_count: how often the kernel has benchmarked its own configurations so far.
+  const volatile int64_t* tuning_count = nullptr;
 };
 
 // Loads `artifact`; on failure returns false and says why in `error` (a missing symbol, another ABI version).

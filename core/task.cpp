@@ -136,7 +136,7 @@ InitSpec parse_init(const Reader& r, const json& object, const std::string& path
 
 TensorSpec parse_tensor(const Reader& r, const json& object, const std::string& path, bool is_input) {
   if (is_input)
-    r.only_keys(object, path, {"name", "dtype", "shape", "init"});
+    r.only_keys(object, path, {"name", "dtype", "shape", "init", "role"});
   else
     r.only_keys(object, path, {"name", "dtype", "shape"});
   TensorSpec tensor;
@@ -150,6 +150,11 @@ TensorSpec parse_tensor(const Reader& r, const json& object, const std::string& 
   for (size_t i = 0; i < shape.size(); ++i)
     tensor.shape.push_back(r.expression(shape[i], path + ".shape[" + std::to_string(i) + "]"));
   if (is_input) tensor.init = parse_init(r, r.field(object, path, "init"), path + ".init");
+  if (object.contains("role")) {
+    tensor.role = r.string(object, path, "role");
+    if (tensor.role != "forward" && tensor.role != "parameter" && tensor.role != "buffer" && tensor.role != "attribute")
+      r.fail(path + ".role", "unknown role '" + tensor.role + "' (expected forward, parameter, buffer or attribute)");
+  }
   return tensor;
 }
 
@@ -255,7 +260,52 @@ void parse_domains(const Reader& r, const json& root, Task& task) {
   }
 }
 
+std::vector<std::string> string_list(const Reader& r, const json& object, const std::string& path, const char* key) {
+  std::vector<std::string> items;
+  if (!object.contains(key)) return items;
+  const json& list = r.array(object, path, key, true);
+  for (size_t i = 0; i < list.size(); ++i)
+    items.push_back(r.string_value(list[i], path + "." + key + "[" + std::to_string(i) + "]"));
+  return items;
+}
+
+TaskSource parse_source(const Reader& r, const json& object) {
+  const std::string path = "$.source";
+  r.only_keys(object, path,
+              {"suite", "file", "sha256", "importer", "level", "category", "operators", "notes", "changes", "excluded",
+               "oracle"});
+  TaskSource source;
+  source.suite = r.string(object, path, "suite");
+  if (source.suite != "kernelbench" && source.suite != "multikernelbench")
+    r.fail(path + ".suite", "unknown suite '" + source.suite + "' (expected kernelbench or multikernelbench)");
+  source.file = r.string(object, path, "file");
+  source.sha256 = r.string(object, path, "sha256");
+  static const std::regex k_hex("[0-9a-f]{64}");
+  if (!std::regex_match(source.sha256, k_hex)) r.fail(path + ".sha256", "expected 64 lowercase hex digits");
+  source.importer = static_cast<int>(r.integer(object, path, "importer"));
+  if (source.suite == "kernelbench") {
+    source.level = static_cast<int>(r.integer(object, path, "level"));
+    if (source.level < 1 || source.level > 4) r.fail(path + ".level", "KernelBench's levels are 1 to 4");
+  } else {
+    source.category = r.string(object, path, "category");
+  }
+  source.operators = string_list(r, object, path, "operators");
+  source.notes = string_list(r, object, path, "notes");
+  source.changes = string_list(r, object, path, "changes");
+  if (object.contains("excluded")) source.excluded = r.string(object, path, "excluded");
+  if (object.contains("oracle")) {
+    source.oracle = r.string(object, path, "oracle");
+    if (source.oracle != "float64" && source.oracle != "native")
+      r.fail(path + ".oracle", "unknown oracle '" + source.oracle + "' (expected float64 or native)");
+  }
+  return source;
+}
+
 }  // namespace
+
+std::string TaskSource::group() const {
+  return suite == "kernelbench" ? "KernelBench level " + std::to_string(level) : "MultiKernelBench " + category;
+}
 
 const std::vector<std::string>& task_categories() {
   static const std::vector<std::string> k_categories{
@@ -406,7 +456,7 @@ Task parse_task(const json& root, const std::filesystem::path& file) {
   const Reader r(file);
   r.only_keys(root, "$",
               {"name", "version", "category", "level", "description", "pytorch", "inputs", "outputs", "params",
-               "shapes", "dims", "domains", "tolerance", "flops", "bytes", "reference"});
+               "shapes", "dims", "domains", "tolerance", "flops", "bytes", "reference", "source"});
   Task task;
   task.file = file;
   task.name = r.string(root, "$", "name");
@@ -556,6 +606,12 @@ Task parse_task(const json& root, const std::filesystem::path& file) {
       }
     }
   }
+
+  if (root.contains("source")) task.source = parse_source(r, root["source"]);
+  if (!task.source)
+    for (size_t i = 0; i < task.inputs.size(); ++i)
+      if (!task.inputs[i].role.empty())
+        r.fail("$.inputs[" + std::to_string(i) + "].role", "only an imported task (with $.source) gives roles");
 
   // The identity of the task's semantics: everything but which trusted kernels implement it.
   json semantics = root;

@@ -28,7 +28,8 @@ struct TensorSpec {
   std::string name;
   DType dtype = DType::f32;
   std::vector<Expr> shape;
-  InitSpec init;  // inputs only
+  InitSpec init;     // inputs only
+  std::string role;  // inputs of an imported problem (TaskSource): forward, parameter, buffer or attribute; else ""
 };
 
 struct ParamSpec {
@@ -69,6 +70,28 @@ struct InputDomain {
   std::map<std::string, InitSpec, std::less<>> inputs;
 };
 
+// Where an imported task came from (`kforge import`, spec section 13): a problem file of the field's suites, run
+// by its own PyTorch module. Absent from kforge's own tasks.
+struct TaskSource {
+  std::string suite;     // kernelbench or multikernelbench
+  std::string file;      // relative to the suite's problem folder: level1/19_ReLU.py, activation/relu.py
+  std::string sha256;    // of the file as imported: a changed file is a new version of the task
+  int importer = 0;      // the importer's version that wrote the task
+  int level = 0;         // KernelBench's level (1 to 4); 0 for MultiKernelBench
+  std::string category;  // MultiKernelBench's category ("arch" included); "" for KernelBench
+  // The torch operators the problem's forward calls, for a single-op problem: calling one of them is having
+  // PyTorch do the task's work (calls_library), as a task's `pytorch` expression names them.
+  std::vector<std::string> operators;
+  std::vector<std::string> notes;    // what the importer decided, in words
+  std::vector<std::string> changes;  // inputs the degenerate-task guard redrew, and why
+  // Why the task is left out of scores (degenerate even after redrawing, or random); "" when it counts.
+  std::string excluded;
+  std::string oracle = "float64";  // the reference runs in float64, or "native" (the problem's own dtypes)
+
+  // "KernelBench level 1" or "MultiKernelBench activation": the group scores are reported by.
+  [[nodiscard]] std::string group() const;
+};
+
 struct Tolerance {
   double atol = 0.0;
   double rtol = 0.0;
@@ -93,6 +116,7 @@ struct Task {
   Expr flops;
   Expr bytes;
   std::map<std::string, std::string, std::less<>> reference;  // backend or baseline name -> file name
+  std::optional<TaskSource> source;                           // imported tasks only
   std::filesystem::path file;
   std::string spec_hash;  // sha256 of the canonical JSON
 

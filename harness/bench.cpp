@@ -120,7 +120,9 @@ class Progress {
     if (m_tty) std::printf("\r\033[K");
     std::printf("[%zu/%zu] %s %s: %s", index + 1, m_total, row.task.c_str(), row.kernel.c_str(),
                 row.skipped ? "already in the store" : row.status.c_str());
-    if (!row.skipped && row.status == "ok")
+    if (!row.skipped && row.status == "ok" && row.median_ns <= 0)
+      std::printf(" (untimed: %s)", row.message.c_str());
+    else if (!row.skipped && row.status == "ok")
       std::printf(", median %s, speedup %.2fx, %.1f%% of speed of light", format_time_ns(row.median_ns).c_str(),
                   row.speedup, 100 * row.sol_fraction);
     else if (!row.skipped)
@@ -140,7 +142,7 @@ void print_summary(const std::vector<Row>& rows, double seconds) {
               "VS BASE", "SOL");
   int failed = 0;
   for (const auto& row : rows) {
-    const bool timed = !row.skipped && row.status == "ok";
+    const bool timed = !row.skipped && row.status == "ok" && row.median_ns > 0;
     char speedup[16] = "-";
     char vs_baseline[16] = "-";
     char vs_torch[16] = "-";
@@ -196,8 +198,21 @@ int run_bench(const BenchOptions& options) {
   const Suite suite(options.tasks_dir);
   const std::vector<Task> all = suite.load_all();
   std::vector<const Task*> selected;
-  for (const auto& task : all)
-    if (matches(task, options)) selected.push_back(&task);
+  size_t left_out = 0;
+  for (const auto& task : all) {
+    if (!matches(task, options)) continue;
+    // An imported task marked degenerate or random cannot be scored: no kernel could be checked against it.
+    if (task.source && !task.source->excluded.empty()) {
+      std::printf("kforge bench: %s: left out (%s)\n", task.name.c_str(), task.source->excluded.c_str());
+      ++left_out;
+      continue;
+    }
+    selected.push_back(&task);
+  }
+  if (selected.empty() && left_out > 0) {
+    std::printf("kforge bench: every selected task is left out; nothing to do\n");
+    return 0;
+  }
   if (selected.empty()) throw_usage("no task matches the selection (see kforge tasks list)");
   if (!options.kernels_dir.empty() && !std::filesystem::is_directory(options.kernels_dir))
     throw_usage("--kernels " + options.kernels_dir.string() + ": not a directory");
@@ -372,6 +387,8 @@ int run_bench(const BenchOptions& options) {
     std::vector<std::string> bench_shapes;
     for (const auto& shape : item.task->shapes)
       if (shape.role == ShapeRole::bench && shape.applies_to(backend->name())) bench_shapes.push_back(shape.label);
+    for (const auto& stage : verdict.stages)
+      if (stage.name == "timing" && stage.result == "skipped") row.message = stage.detail;
     if (!verdict.timings.empty()) {
       row.median_ns = verdict.timings.front().candidate.median_ns;
       row.speedup = verdict.timings.front().speedup;

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "harness/bench.h"
+#include "harness/cli_import.h"
 #include "harness/compile_cache.h"
 #include "harness/devices.h"
 #include "harness/evaluation.h"
@@ -89,7 +90,15 @@ json task_summary_json(const Task& task) {
           {"domains_declared", task.domains_declared},
           {"file", task.file.string()},
           {"pytorch", task.pytorch},
-          {"spec_hash", task.spec_hash}};
+          {"spec_hash", task.spec_hash},
+          {"source", task.source ? json{{"suite", task.source->suite},
+                                        {"group", task.source->group()},
+                                        {"file", task.source->file},
+                                        {"sha256", task.source->sha256},
+                                        {"excluded", task.source->excluded},
+                                        {"changes", task.source->changes},
+                                        {"notes", task.source->notes}}
+                                 : json(nullptr)}};
 }
 
 // The suite as a Markdown table: tasks/README.md is generated from it.
@@ -168,12 +177,26 @@ int cmd_tasks_show(const GlobalOptions& g, const std::string& name) {
   }
   std::printf("%s (version %lld, %s, level %d)\n%s\n\n", task.name.c_str(), static_cast<long long>(task.version),
               task.category.c_str(), task.level, task.description.c_str());
+  if (task.source) {
+    const TaskSource& source = *task.source;
+    std::printf("imported from %s: %s (sha256 %s, importer %d)\n", source.group().c_str(), source.file.c_str(),
+                source.sha256.substr(0, 16).c_str(), source.importer);
+    if (!source.excluded.empty()) std::printf("LEFT OUT OF SCORES: %s\n", source.excluded.c_str());
+    std::printf("oracle: the problem's module in %s\n",
+                source.oracle == "native" ? "its own dtypes" : "float64, rounded to the outputs' dtypes");
+    for (const auto& change : source.changes) std::printf("changed: %s\n", change.c_str());
+    for (const auto& note : source.notes) std::printf("note: %s\n", note.c_str());
+    std::printf("\n");
+  }
+  // Inputs in the order the kernel gets them; an imported problem's say what each is (forward argument,
+  // parameter, ...).
   auto print_tensors = [](const char* title, const std::vector<TensorSpec>& tensors) {
     std::printf("%s:\n", title);
     for (const auto& t : tensors) {
       std::string dims;
       for (const auto& d : t.shape) dims += (dims.empty() ? "" : ", ") + d.text();
-      std::printf("  %-10s %-5s [%s]\n", t.name.c_str(), std::string(dtype_name(t.dtype)).c_str(), dims.c_str());
+      std::printf("  %-10s %-5s [%s]%s\n", t.name.c_str(), std::string(dtype_name(t.dtype)).c_str(), dims.c_str(),
+                  t.role.empty() ? "" : ("  " + t.role).c_str());
     }
   };
   print_tensors("inputs", task.inputs);
@@ -353,8 +376,16 @@ int cmd_verify(const GlobalOptions& g, const std::string& task_name, const std::
   const Suite suite(g.tasks_dir);
   const Task task = suite.load(task_name);
   if (!std::filesystem::is_regular_file(file)) throw_usage(file + ": no such kernel file");
+  if (task.source && !task.source->excluded.empty())
+    std::fprintf(stderr, "kforge: warning: %s is left out of scores: %s\n", task.name.c_str(),
+                 task.source->excluded.c_str());
   const auto backend = usable_backend(g);
   EvaluationKit kit(*backend, g.device, split_flags(g.flags));
+  // Timing Triton's interpreter would say nothing about the kernel: refused before anything runs.
+  if (g.time && !backend->is_gpu() && is_python_kernel(file) && kit.cache().scan(file, false, task_work(task)).triton)
+    throw_usage("--time: " + file +
+                " is a Triton kernel, which the CPU runs in Triton's interpreter: its time says nothing about the "
+                "kernel. Verify it here without --time, and time it on a GPU (--backend cuda or hip)");
   const Verdict verdict = kit.evaluate(suite, task, file, cascade_options(g, *backend, kit));
   if (g.json_output)
     std::cout << to_json(verdict).dump(2) << "\n";
@@ -944,7 +975,10 @@ int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) 
   SlurmCli slurm_cli;
   add_slurm_commands(app, slurm_cli);
 
-  for (const auto& extension : extensions) extension.add(app);
+  // The command groups in files of their own, then those of libraries above the harness (the agent's).
+  std::vector<CliExtension> groups{import_cli_extension()};
+  groups.insert(groups.end(), extensions.begin(), extensions.end());
+  for (const auto& group : groups) group.add(app);
 
   try {
     app.parse(argc, argv);
@@ -997,8 +1031,8 @@ int run_cli(int argc, char** argv, const std::vector<CliExtension>& extensions) 
       if (!bench_shard.empty()) bench_options.shard = parse_shard(bench_shard);
       return run_bench(bench_options);
     }
-    for (const auto& extension : extensions)
-      if (const auto code = extension.run()) return *code;
+    for (const auto& group : groups)
+      if (const auto code = group.run()) return *code;
   } catch (const Error& e) {
     std::fprintf(stderr, "kforge: error: %s\n", e.what());
     return static_cast<int>(e.code());

@@ -53,8 +53,8 @@ std::string CompileCache::python_key(const std::string& source_text) const {
   return sha256_hex(prefix + "\n" + source_text);
 }
 
-ScanReport CompileCache::scan(const std::filesystem::path& source, bool is_gpu, const std::string& pytorch) {
-  if (!is_python_kernel(source)) return KernelCompiler::scan(source, is_gpu, pytorch);
+ScanReport CompileCache::scan(const std::filesystem::path& source, bool is_gpu, const TaskWork& work) {
+  if (!is_python_kernel(source)) return KernelCompiler::scan(source, is_gpu, work);
   const PythonEnvironment& python = python_environment();
   if (!python.unavailable.empty()) throw_environment("Python kernels are unavailable: " + python.unavailable);
   const auto scanner = find_kforge_path("KFORGE_PYTHON_SCAN", "python/kforge_scan.py");
@@ -64,7 +64,12 @@ ScanReport CompileCache::scan(const std::filesystem::path& source, bool is_gpu, 
         "KFORGE_PYTHON_SCAN");
   std::vector<std::string> argv{python.executable.string(), "-I", scanner->string(), source.string()};
   if (is_gpu) argv.emplace_back("--gpu");
-  if (!pytorch.empty()) argv.insert(argv.end(), {"--pytorch", pytorch});
+  if (!work.pytorch.empty()) argv.insert(argv.end(), {"--pytorch", work.pytorch});
+  if (!work.operators.empty()) {
+    std::string names;
+    for (const auto& name : work.operators) names += (names.empty() ? "" : ",") + name;
+    argv.insert(argv.end(), {"--operators", names});
+  }
   const CommandResult run = run_command(argv, std::chrono::seconds(60));
   const auto report = nlohmann::json::parse(run.output, nullptr, false);
   if (!run.status.success() || !report.is_object())
@@ -72,6 +77,7 @@ ScanReport CompileCache::scan(const std::filesystem::path& source, bool is_gpu, 
                       "): " + run.output.substr(0, 400));
   ScanReport scanned;
   scanned.calls_library = report.value("calls_library", false);
+  scanned.triton = report.value("triton", false);
   for (const auto& entry : report.value("findings", nlohmann::json::array()))
     scanned.findings.push_back({entry.value("forbidden", true), entry.value("rule", ""), entry.value("line", 0),
                                 entry.value("token", ""), entry.value("message", "")});
@@ -95,6 +101,8 @@ CompileOutcome CompileCache::compile(const std::filesystem::path& source) {
                          {"torch", python_environment().torch_version},
                          {"triton", python_environment().triton_version}};
   std::error_code error;
+  // Triton's JIT cache for this kernel on a GPU (harness/sandbox.h, triton_cache_of): keyed like the artifact.
+  if (python && m_backend.name() != "cpu") std::filesystem::create_directories(dir / (hash + ".triton"), error);
   if (std::filesystem::exists(artifact, error)) {
     outcome.ok = true;
     outcome.cache_hit = true;

@@ -19,7 +19,7 @@ class CompileCache final : public KernelCompiler {
   CompileOutcome compile(const std::filesystem::path& source) override;
   // A Python kernel's scan parses it (python/kforge_scan.py, run by the interpreter it will run under); other
   // kernels get the C++/CUDA scan.
-  ScanReport scan(const std::filesystem::path& source, bool is_gpu, const std::string& pytorch) override;
+  ScanReport scan(const std::filesystem::path& source, bool is_gpu, const TaskWork& work) override;
 
   // The cache key of a source text under this backend, flags and toolchain.
   [[nodiscard]] std::string key(const std::string& source_text) const;

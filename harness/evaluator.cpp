@@ -32,7 +32,7 @@ struct Evaluator::Impl {
   // Sources live in a content-addressed scratch folder: the same text is the same file, so the compile cache
   // and the kernels table agree on what a kernel is.
   std::filesystem::path source_file(const std::string& source) {
-    const std::string extension = options.language == "python" ? ".py" : backend->is_gpu() ? ".cu" : ".cpp";
+    const std::string extension = options.language != "cpp" ? ".py" : backend->is_gpu() ? ".cu" : ".cpp";
     const auto file = scratch / (sha256_hex(source).substr(0, 32) + extension);
     if (!std::filesystem::exists(file)) write_file_atomic(file, source);
     return file;
@@ -44,11 +44,13 @@ Evaluator::Evaluator(const EvaluatorOptions& options, Store& store) : m_impl(std
   m.backend = make_backend(options.backend, options.arch);
   if (auto reason = m.backend->unavailable_reason())
     throw_environment("backend '" + options.backend + "' is unavailable: " + *reason);
-  if (options.language != "cpp" && options.language != "python")
-    throw_usage("--language " + options.language + ": expected cpp or python");
-  if (options.language == "python")
+  if (options.language != "cpp" && options.language != "python" && options.language != "triton")
+    throw_usage("--language " + options.language + ": expected cpp, python or triton");
+  if (options.language != "cpp")
     if (const auto& why = python_environment().unavailable; !why.empty())
-      throw_environment("--language python: " + why);
+      throw_environment("--language " + options.language + ": " + why);
+  if (options.language == "triton" && python_environment().triton_version.empty())
+    throw_environment("--language triton: the project's Python has no Triton (make python installs it with PyTorch)");
   const auto devices = describe_devices(*m.backend, CompileCache::default_root());
   if (static_cast<size_t>(options.device) >= devices.size())
     throw_usage("--device " + std::to_string(options.device) + ": " + options.backend + " has " +
@@ -68,7 +70,7 @@ const Suite& Evaluator::suite() const { return m_impl->suite; }
 const std::string& Evaluator::backend() const { return m_impl->options.backend; }
 bool Evaluator::is_gpu() const { return m_impl->backend->is_gpu(); }
 const std::string& Evaluator::language() const { return m_impl->options.language; }
-std::string Evaluator::kernel_extension() const { return language() == "python" ? ".py" : is_gpu() ? ".cu" : ".cpp"; }
+std::string Evaluator::kernel_extension() const { return language() != "cpp" ? ".py" : is_gpu() ? ".cu" : ".cpp"; }
 int64_t Evaluator::device_id() const { return m_impl->device_id; }
 std::mutex& Evaluator::store_mutex() { return m_impl->store_mutex; }
 
@@ -92,10 +94,13 @@ std::string Evaluator::device_summary() const {
 }
 
 std::string Evaluator::compile_command() const {
-  if (language() == "python") {
+  if (language() != "cpp") {
     const PythonEnvironment& python = python_environment();
-    return "Python " + python.version + " with PyTorch " + python.torch_version + " (" + python.executable.string() +
-           ")";
+    std::string text = "Python " + python.version + " with PyTorch " + python.torch_version;
+    if (language() == "triton")
+      text += " and Triton " + python.triton_version +
+              (is_gpu() ? "" : "; on this CPU Triton's interpreter runs the kernel, for correctness only (untimed)");
+    return text + " (" + python.executable.string() + ")";
   }
   std::string command = is_gpu() ? (backend() == "cuda" ? "nvcc" : "hipcc") : "c++";
   for (const auto& flag : m_impl->backend->default_flags()) command += " " + flag;

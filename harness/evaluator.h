@@ -19,7 +19,7 @@ class Store;
 struct EvaluatorOptions {
   std::string backend = "cpu";
   std::string arch;              // GPU target; empty: the device's
-  std::string language = "cpp";  // cpp (C++ on the CPU, CUDA or HIP C++ on a GPU) or python
+  std::string language = "cpp";  // cpp (C++ on the CPU, CUDA or HIP C++ on a GPU), python or triton
   int device = 0;
   int threads = 1;                // CPU threads a kernel may use
   double timeout_seconds = 60.0;  // per correctness stage
@@ -39,7 +39,7 @@ class Evaluator {
   [[nodiscard]] const Suite& suite() const;
   [[nodiscard]] const std::string& backend() const;
   [[nodiscard]] bool is_gpu() const;
-  // cpp or python (EvaluatorOptions::language).
+  // cpp, python or triton (EvaluatorOptions::language).
   [[nodiscard]] const std::string& language() const;
   // ".cpp", ".cu" or ".py".
   [[nodiscard]] std::string kernel_extension() const;

@@ -10,8 +10,8 @@ namespace kforge {
 
 // Installs the filter on every thread of this process, those running already (a GPU driver's, TSYNC) and
 // those it starts later; returns "" on success, else why not (no libseccomp in this build, or Linux refused
-// the filter or its synchronisation across threads, and then no thread has it). `spawns` (trusted kernels
-// only, ExecLimits::spawns) leaves new processes and exec allowed.
+// the filter or its synchronisation across threads, and then no thread has it). `spawns` (the torch-compile
+// baseline, and Triton kernels on a GPU: ExecLimits::spawns) leaves new processes and exec allowed.
 std::string lock_down_runner(bool spawns = false);
 
 }  // namespace kforge

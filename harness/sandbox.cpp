@@ -503,21 +503,33 @@ std::vector<std::string> bwrap_argv(const std::filesystem::path& runner, const R
   // Last, so that nothing above covers them: the evaluation folder (writable), the runner and the plugin.
   argv.insert(argv.end(), {"--bind", dir.string(), dir.string(), "--ro-bind", runner.string(), runner.string()});
   if (with_plugin) argv.insert(argv.end(), {"--ro-bind", plugin.string(), plugin.string()});
+  if (gpu && !inputs.triton_cache.empty() && std::filesystem::is_directory(inputs.triton_cache, error))
+    argv.insert(argv.end(), {"--bind", inputs.triton_cache.string(), inputs.triton_cache.string()});
   argv.insert(argv.end(), {"--chdir", dir.string(), "--", runner.string()});
   return argv;
+}
+
+std::filesystem::path triton_cache_of(const std::filesystem::path& artifact) {
+  std::filesystem::path folder = artifact;
+  folder.replace_extension(".triton");
+  std::error_code error;
+  return std::filesystem::is_directory(folder, error) ? folder : std::filesystem::path();
 }
 
 namespace {
 
 // The command line that starts the runner: itself, or bwrap around it (see Jail).
 std::vector<std::string> jailed_argv(const std::filesystem::path& runner, const SandboxLimits& sandbox,
-                                     const RunnerDevice& device, const std::filesystem::path& dir) {
+                                     const RunnerDevice& device, const std::filesystem::path& dir,
+                                     const std::filesystem::path& triton_cache) {
   Jail jail = sandbox.jail.value_or(default_jail());
   if (jail == Jail::automatic) jail = bwrap_usable() ? Jail::bwrap : Jail::process;
   if (jail == Jail::process) return {runner.string()};
   std::string why;
   if (!bwrap_usable(&why)) throw_environment("--sandbox bwrap: " + why);
-  return bwrap_argv(runner, device, dir, jail_inputs());
+  JailInputs inputs = jail_inputs();
+  inputs.triton_cache = triton_cache;
+  return bwrap_argv(runner, device, dir, inputs);
 }
 
 // Sorts one line of the event channel: the runner's events carry the run's key (removed here). Before the
@@ -543,8 +555,8 @@ void take_event_line(std::string_view line, const std::string& key, RunnerRun& r
 // fresh event key) in request.json, and collects its events until it ends or the deadline passes; the process
 // group and strays are killed after.
 RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& sandbox, const RunnerDevice& device,
-                     const std::filesystem::path& dir, const TensorArena& arena, const ExecLimits& limits,
-                     json request) {
+                     const std::filesystem::path& dir, const TensorArena& arena, const ExecLimits& limits, json request,
+                     const std::filesystem::path& triton_cache = {}) {
   if (runner.empty() || !std::filesystem::exists(runner))
     throw_environment("cannot find kforge-runner (looked for " + runner.string() + "); set KFORGE_RUNNER");
   const std::string key = event_key();
@@ -557,12 +569,15 @@ RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& s
   Fd events_write(pipe_fds[1]);
 
   SpawnOptions options;
-  options.argv = jailed_argv(runner, sandbox, device, dir);
+  // Triton compiles on a GPU only, into the kernel's own folder of the compile cache (on the CPU it interprets).
+  const std::filesystem::path jit = device.backend == "cpu" ? std::filesystem::path() : triton_cache;
+  options.argv = jailed_argv(runner, sandbox, device, dir, jit);
   options.cwd = dir;
   options.stdout_file = dir / "output.log";
   options.inherit_fds = {{arena.fd(), rp::k_tensor_fd}, {events_write.get(), rp::k_event_fd}};
   options.env =
       runner_environment(device, dir, limits.num_threads, options.argv.size() > 1 ? "bwrap" : "process", sandbox);
+  if (!jit.empty()) options.env->push_back("TRITON_CACHE_DIR=" + jit.string());
   const auto cpu_seconds =
       static_cast<rlim_t>(limits.timeout.count() / 1000 + 1) * static_cast<rlim_t>(std::max(1, limits.num_threads)) + 5;
   // A trusted kernel that runs a compiler writes its files: inductor's precompiled header alone is 120 MB.
@@ -730,7 +745,8 @@ ExecOutcome ProcessExecutor::execute(const std::filesystem::path& artifact, std:
                                 {"outputs", arena.place(cases[i].outputs, output_offsets[i])},
                                 {"params", params_json(cases[i].problem)}});
   }
-  const RunnerRun run = run_runner(m_runner, m_limits, m_device, dir.path(), arena, limits, std::move(request));
+  const RunnerRun run = run_runner(m_runner, m_limits, m_device, dir.path(), arena, limits, std::move(request),
+                                   triton_cache_of(artifact));
   constexpr size_t k_none = static_cast<size_t>(-1);
   size_t running = k_none;
   std::string device_error;
@@ -806,7 +822,10 @@ TimingOutcome ProcessExecutor::time(const std::filesystem::path& candidate, cons
   for (size_t f = 0; f < job.fresh.size(); ++f)
     request["fresh"].push_back(arena.place(job.fresh[f].inputs, fresh_offsets[f]));
   for (size_t s = 0; s < slots; ++s) request["check_slots"].push_back(arena.place(job.bench.outputs, slot_offsets[s]));
-  const RunnerRun run = run_runner(m_runner, m_limits, m_device, dir.path(), arena, limits, std::move(request));
+  // One Triton cache per runner: the candidate's (a torch baseline keeps inductor's in its folder).
+  std::filesystem::path jit = triton_cache_of(candidate);
+  if (jit.empty() && !reference.empty()) jit = triton_cache_of(reference);
+  const RunnerRun run = run_runner(m_runner, m_limits, m_device, dir.path(), arena, limits, std::move(request), jit);
   TimingOutcome outcome;
   outcome.exec = judge_exit(run, " while timing " + case_name(job.bench), limits, m_limits);
   for (const auto& event : run.events) {
@@ -843,6 +862,7 @@ TimingOutcome ProcessExecutor::time(const std::filesystem::path& candidate, cons
       outcome.rotation = event.value("rotation", size_t{1});
     }
     if (kind == "stopped") outcome.stop_reason = event.value("reason", "");
+    if (kind == "tuning") outcome.tuned_during_timing = event.value("during_timing", int64_t{0});
     if (kind == "check") {
       const size_t slot = event.value("slot", slots);
       const size_t fresh = event.value("fresh", job.fresh.size());

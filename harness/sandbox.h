@@ -83,14 +83,23 @@ struct JailInputs {
   // The prefixes and site-packages of the interpreter Python kernels run under, once this process has looked
   // for one (backends/python): bound back like the runner's library folders.
   std::vector<std::filesystem::path> python_folders;
+  // A Triton kernel's JIT cache in the compile cache (triton_cache_of): the one folder under a hidden one a
+  // GPU runner may write, bound last. Empty: none.
+  std::filesystem::path triton_cache;
 };
 JailInputs jail_inputs();
+
+// Where Triton keeps what it compiles for the kernel `artifact` (a Python kernel's, on a GPU backend): the folder
+// `<hash>.triton` beside it in the compile cache, created with the artifact, so that each kernel's JIT cache is
+// keyed like the artifact and no kernel can write another's. Empty when there is none.
+std::filesystem::path triton_cache_of(const std::filesystem::path& artifact);
 
 // The bwrap command line that runs `runner` for `device` with `dir` as its writable working folder: a
 // read-only root, a minimal /dev plus the device's own GPU nodes (never the disks), /tmp and the hidden paths
 // covered, and read-only again what the runner needs from under them: its folder, the RUNPATH/RPATH folders
 // of the runner and of the kforge-hip.so beside it, the Python folders, and (GPU runners, which keep LD_LIBRARY_PATH)
-// each LD_LIBRARY_PATH folder; never a folder that holds a hidden path.
+// each LD_LIBRARY_PATH folder; never a folder that holds a hidden path. A GPU runner's Triton cache is bound
+// writable.
 std::vector<std::string> bwrap_argv(const std::filesystem::path& runner, const RunnerDevice& device,
                                     const std::filesystem::path& dir, const JailInputs& inputs);
 

@@ -18,6 +18,8 @@ Suite::Suite(std::filesystem::path tasks_dir) {
     }
   }
   if (!std::filesystem::is_directory(tasks_dir)) throw_usage("--tasks-dir " + tasks_dir.string() + ": not a directory");
+  // A suite's root (what `kforge import --out` writes, or a checkout) holds tasks/ beside reference_kernels/.
+  if (std::filesystem::is_directory(tasks_dir / "tasks")) tasks_dir /= "tasks";
   m_tasks_dir = std::filesystem::weakly_canonical(std::filesystem::absolute(tasks_dir));
   m_reference_dir = m_tasks_dir.parent_path() / "reference_kernels";
 }

@@ -12,6 +12,7 @@ namespace kforge {
 class Suite {
  public:
   // `tasks_dir` empty: ./tasks when it exists, else $KFORGE_TASKS_DIR, the installed suite or the source tree's.
+  // A folder that holds tasks/ (a suite's root, as `kforge import --out` writes it) means its tasks/.
   explicit Suite(std::filesystem::path tasks_dir = {});
 
   // Every task, sorted by category then name; the first malformed file throws Error(usage).

@@ -1,10 +1,11 @@
 """kforge's static scan of a Python kernel (spec section 11): the source is parsed, never grepped.
 
-    python -I kforge_scan.py KERNEL.py [--gpu] [--pytorch EXPRESSION]
+    python -I kforge_scan.py KERNEL.py [--gpu] [--pytorch EXPRESSION] [--operators NAME,NAME]
 
 prints one JSON object: {"findings": [{"forbidden", "rule", "line", "token", "message"}], "calls_library",
-"library_call", "triton"}. EXPRESSION is the task's `pytorch` field: calling the operators it names (or one of
-LIBRARY_OPS) outside a @triton.jit function is having PyTorch do the work (`calls_library`). A forbidden finding makes the kernel `invalid`. Like the C++ scan it is a first gate, not the
+"library_call", "triton"}. EXPRESSION is the task's `pytorch` field and NAMEs are more operators of the task's
+work (an imported single-op problem's): calling one of them (or one of LIBRARY_OPS) outside a @triton.jit
+function is having PyTorch do the work (`calls_library`). A forbidden finding makes the kernel `invalid`. Like the C++ scan it is a first gate, not the
 defence: the runner's seccomp filter and jail stop what a scan is fooled past, and the cascade's fresh
 inputs and checked timed calls catch a kernel that remembers answers. A file that does not parse gives no
 findings: compiling it reports the syntax error.
@@ -42,6 +43,13 @@ FORBIDDEN = {
     "torch.cuda.set_sync_debug_mode": ("patch", "changes how the runtime synchronises"),
     "triton.testing": ("clock", "times work"),
     "triton.runtime.driver": ("patch", "reaches the launcher's driver"),
+    # On a GPU Triton's runners may start processes (its compiler runs cc and ptxas): what builds native code or
+    # runs tools, and what reconfigures them, stays Triton's own.
+    "triton.runtime.build": ("process", "compiles and loads native code"),
+    "triton.runtime.cache": ("file", "reads and writes Triton's cache"),
+    "triton.backends": ("process", "reaches Triton's compilers and drivers, which run tools"),
+    "triton.compiler": ("process", "runs Triton's compiler and its tools directly"),
+    "triton.knobs": ("patch", "reconfigures Triton's compiler and the tools it runs"),
 }
 # On a GPU, work belongs on kforge's stream (the current one): another stream races the harness's copy.
 FORBIDDEN_GPU = {
@@ -245,7 +253,7 @@ class Scan(ast.NodeVisitor):
     visit_AsyncFunctionDef = visit_FunctionDef
 
 
-def scan(source, gpu, pytorch=""):
+def scan(source, gpu, pytorch="", operators=()):
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -255,7 +263,7 @@ def scan(source, gpu, pytorch=""):
     bound |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     bound |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
               for a in n.names}
-    visitor = Scan(gpu, bound, LIBRARY_OPS | operators_of(pytorch))
+    visitor = Scan(gpu, bound, LIBRARY_OPS | operators_of(pytorch) | set(operators))
     visitor.visit(tree)
     return {"findings": visitor.findings, "calls_library": visitor.library_call is not None,
             "library_call": visitor.library_call or "", "triton": visitor.triton}
@@ -264,18 +272,20 @@ def scan(source, gpu, pytorch=""):
 def main(argv):
     args = argv[1:]
     gpu = "--gpu" in args
-    pytorch = ""
-    if "--pytorch" in args:
-        at = args.index("--pytorch")
-        pytorch = args[at + 1] if at + 1 < len(args) else ""
-        del args[at:at + 2]
+    values = {}
+    for option in ("--pytorch", "--operators"):
+        if option in args:
+            at = args.index(option)
+            values[option] = args[at + 1] if at + 1 < len(args) else ""
+            del args[at:at + 2]
     args = [a for a in args if a != "--gpu"]
     if len(args) != 1:
-        print("usage: kforge_scan.py KERNEL.py [--gpu] [--pytorch EXPRESSION]", file=sys.stderr)
+        print("usage: kforge_scan.py KERNEL.py [--gpu] [--pytorch EXPRESSION] [--operators NAME,NAME]", file=sys.stderr)
         return 2
     with open(args[0], "rb") as source:
         text = source.read()
-    print(json.dumps(scan(text, gpu, pytorch)))
+    operators = [name for name in values.get("--operators", "").split(",") if name]
+    print(json.dumps(scan(text, gpu, values.get("--pytorch", ""), operators)))
     return 0
 
 

@@ -149,12 +149,20 @@ ordered_json results_json(const Results& results, const ReportOptions& options) 
   out["tasks"] = ordered_json::array();
   for (size_t t = 0; t < results.tasks.size(); ++t) {
     const TaskRow& task = results.tasks[t];
-    out["tasks"].push_back({{"name", task.name},
-                            {"version", task.version},
-                            {"spec_hash", task.spec_hash},
-                            {"category", task.category},
-                            {"level", task.level},
-                            {"page", pages.task_pages[t]}});
+    out["tasks"].push_back(
+        {{"name", task.name},
+         {"version", task.version},
+         {"spec_hash", task.spec_hash},
+         {"category", task.category},
+         {"level", task.level},
+         {"page", pages.task_pages[t]},
+         {"source", task.source_suite.empty()
+                        ? ordered_json(nullptr)
+                        : ordered_json{{"suite", task.source_suite},
+                                       {"group", task.source_group},
+                                       {"file", task.source_file},
+                                       {"excluded", task.excluded.empty() ? ordered_json(nullptr)
+                                                                          : ordered_json(task.excluded)}}}});
   }
   out["contexts"] = ordered_json::array();
   for (const auto& context : results.contexts) {
@@ -199,6 +207,27 @@ ordered_json results_json(const Results& results, const ReportOptions& options) 
                              {"geomean_vs_torch_best", optional_number(m.geomean_vs_torch_best)},
                              {"cost_usd", optional_number(m.cost_usd)},
                              {"cost_per_fast_1_task", optional_number(m.cost_per_fast_1_task)}});
+    }
+    c["suites"] = ordered_json::array();
+    for (const auto& scores : context.suites) {
+      ordered_json models = ordered_json::array();
+      for (const auto& m : scores.models) {
+        ordered_json fast_p = ordered_json::object();
+        for (size_t i = 0; i < std::size(k_fast_p_thresholds); ++i) {
+          char key[16];
+          std::snprintf(key, sizeof key, "%g", k_fast_p_thresholds[i]);
+          fast_p[key] = m.fast_p_vs_torch[i];
+        }
+        models.push_back({{"group", m.group},
+                          {"tasks_with_torch", m.tasks_with_torch},
+                          {"fast_p_vs_torch", fast_p},
+                          {"geomean_vs_torch", optional_number(m.geomean_vs_torch)}});
+      }
+      c["suites"].push_back({{"suite", scores.suite},
+                             {"group", scores.group},
+                             {"tasks", scores.boards.size()},
+                             {"page", pages.suite_pages.at(scores.suite)},
+                             {"models", models}});
     }
     c["categories"] = ordered_json::array();
     for (const auto& s : context.categories)

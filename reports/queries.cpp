@@ -80,9 +80,27 @@ void load_tasks(const Database& db, Results& results) {
   Statement query(db,
                   "SELECT id, name, version, spec_hash, category, level, spec_json FROM tasks "
                   "ORDER BY name, version, spec_hash");
-  while (query.step())
-    results.tasks.push_back({query.column_int(0), query.column_text(1), query.column_int(2), query.column_text(3),
-                             query.column_text(4), query.column_int(5), query.column_text(6)});
+  while (query.step()) {
+    TaskRow row;
+    row.id = query.column_int(0);
+    row.name = query.column_text(1);
+    row.version = query.column_int(2);
+    row.spec_hash = query.column_text(3);
+    row.category = query.column_text(4);
+    row.level = query.column_int(5);
+    row.spec_json = query.column_text(6);
+    // An imported task says where it came from; a store's task file is trusted as it was parsed when stored.
+    const auto spec = nlohmann::json::parse(row.spec_json, nullptr, false);
+    if (spec.is_object() && spec.contains("source") && spec["source"].is_object()) {
+      const auto& source = spec["source"];
+      row.source_suite = source.value("suite", "");
+      row.source_file = source.value("file", "");
+      row.excluded = source.value("excluded", "");
+      row.source_group = row.source_suite == "kernelbench" ? "level " + std::to_string(source.value("level", 0))
+                                                           : source.value("category", std::string());
+    }
+    results.tasks.push_back(std::move(row));
+  }
 }
 
 void load_kernels(const Database& db, Results& results) {
@@ -216,7 +234,7 @@ void build_contexts(Results& results) {
     auto [at, inserted] = context_of.try_emplace(key, 0);
     if (inserted) {
       at->second = results.contexts.size();
-      results.contexts.push_back({board.device, board.timing_mode, {}, {}, {}});
+      results.contexts.push_back({board.device, board.timing_mode, {}, {}, {}, {}});
     }
     results.contexts[at->second].boards.push_back(b);
   }
@@ -228,6 +246,22 @@ void build_contexts(Results& results) {
   });
   for (auto& context : results.contexts) {
     context.models = score_models(results, context.boards);
+    std::map<std::pair<std::string, std::string>, std::vector<size_t>> suite_boards;
+    for (size_t b : context.boards) {
+      const TaskRow& task = results.tasks[results.boards[b].task];
+      if (!task.source_suite.empty() && task.excluded.empty())
+        suite_boards[{task.source_suite, task.source_group}].push_back(b);
+    }
+    for (auto& [key, boards] : suite_boards)
+      context.suites.push_back({key.first, key.second, boards, score_models(results, boards)});
+    // Levels in numeric order (level 10 after level 9), categories by name.
+    std::stable_sort(context.suites.begin(), context.suites.end(), [](const SuiteScores& a, const SuiteScores& b) {
+      auto rank = [](const SuiteScores& s) {
+        return s.group.rfind("level ", 0) == 0 ? std::make_pair(std::atoi(s.group.c_str() + 6), std::string())
+                                               : std::make_pair(0, s.group);
+      };
+      return std::make_tuple(a.suite, rank(a)) < std::make_tuple(b.suite, rank(b));
+    });
     std::map<std::string, CategorySummary> categories;
     std::map<std::string, std::vector<double>> best_speedups;
     std::map<std::string, std::vector<double>> best_sol;
@@ -432,6 +466,19 @@ std::vector<std::pair<size_t, size_t>> kernel_evaluations(const Results& results
     for (size_t i = 0; i < results.boards[b].kernels.size(); ++i)
       if (results.boards[b].kernels[i].kernel == kernel) out.emplace_back(b, i);
   return out;
+}
+
+std::vector<std::string> source_suites(const Results& results) {
+  std::set<std::string> suites;
+  for (const auto& task : results.tasks)
+    if (!task.source_suite.empty()) suites.insert(task.source_suite);
+  return {suites.begin(), suites.end()};
+}
+
+std::string suite_title(const std::string& suite) {
+  if (suite == "kernelbench") return "KernelBench";
+  if (suite == "multikernelbench") return "MultiKernelBench";
+  return suite;
 }
 
 Results load_results(const Database& db) {

@@ -43,6 +43,11 @@ struct TaskRow {
   std::string category;
   int64_t level = 0;
   std::string spec_json;  // the task file as it was benchmarked
+  // An imported task's source ($.source of the task file): "" for kforge's own tasks.
+  std::string source_suite;  // kernelbench, multikernelbench
+  std::string source_group;  // "level 1" (KernelBench), "activation" (MultiKernelBench)
+  std::string source_file;
+  std::string excluded;  // why the task is left out of scores (degenerate, random); "" when it counts
 };
 
 struct KernelRow {
@@ -157,6 +162,16 @@ struct CategorySummary {
   std::optional<double> mean_best_sol_fraction;
 };
 
+// Scores on one group of an imported suite (KernelBench level 1, MultiKernelBench activation), as that suite
+// reports them: fast_p against PyTorch eager (ModelScore::fast_p_vs_torch), over its tasks that count (those the
+// importer left out are not among the boards, and so not in the denominator).
+struct SuiteScores {
+  std::string suite;           // kernelbench, multikernelbench
+  std::string group;           // "level 1", "activation"
+  std::vector<size_t> boards;  // indices into Results::boards
+  std::vector<ModelScore> models;
+};
+
 // One device and timing mode: what a leaderboard section shows.
 struct Context {
   size_t device = 0;
@@ -164,6 +179,7 @@ struct Context {
   std::vector<size_t> boards;               // indices into Results::boards, by task name then version
   std::vector<ModelScore> models;           // by fast_1 share, then geomean speedup, then name
   std::vector<CategorySummary> categories;  // by category name
+  std::vector<SuiteScores> suites;          // by suite, then group (levels in order)
 };
 
 // An agent session (schema 2 and later), as its model's page lists it.
@@ -201,6 +217,11 @@ struct Results {
   // Index into kernels of the kernel with this row id, or nullopt.
   [[nodiscard]] std::optional<size_t> find_kernel(int64_t id) const;
 };
+
+// The suites imported tasks came from ("kernelbench", ...), sorted; empty when every task is kforge's own.
+std::vector<std::string> source_suites(const Results& results);
+// "KernelBench", "MultiKernelBench": how pages name a suite.
+std::string suite_title(const std::string& suite);
 
 // Reads the whole store and derives boards, scores and category summaries. Throws Error(environment) when the
 // file is not a kforge store or its queries fail.

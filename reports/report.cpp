@@ -46,6 +46,7 @@ SiteMap site_map(const Results& results) {
     taken.insert(stem);
     map.model_pages[kernel.group] = "models/" + stem + ".html";
   }
+  for (const auto& suite : source_suites(results)) map.suite_pages[suite] = "suites/" + slug(suite) + ".html";
   return map;
 }
 

@@ -32,6 +32,7 @@ std::set<std::string> parse_formats(const std::string& text);
 struct SiteMap {
   std::vector<std::string> task_pages;             // per Results::tasks: tasks/<name>-v<version>.html
   std::map<std::string, std::string> model_pages;  // group -> models/<slug>.html
+  std::map<std::string, std::string> suite_pages;  // source suite (kernelbench) -> suites/<suite>.html
 };
 SiteMap site_map(const Results& results);
 

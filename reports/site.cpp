@@ -422,6 +422,13 @@ std::string index_page(const PageContext& pc) {
         "<p><strong>No evaluations in the store yet.</strong> Run <code>kforge bench</code>, then "
         "<code>kforge report</code> again.</p>\n";
   body += "<h2 id=\"devices\">Devices</h2>\n" + devices_table(results);
+  if (!pc.map.suite_pages.empty()) {
+    body += "<h2 id=\"suites\">Imported suites</h2>\n<p>Scores as each suite defines them, per level or category: ";
+    std::string links;
+    for (const auto& [suite, path] : pc.map.suite_pages)
+      links += (links.empty() ? "" : ", ") + link(path, suite_title(suite));
+    body += links + ".</p>\n";
+  }
   bool first = true;
   for (const auto& context : results.contexts) {
     const std::string id = context_id(results, context);
@@ -760,6 +767,60 @@ std::string model_page(const PageContext& pc, const std::string& group) {
   return page(pc, group + " - kforge report", "kforge results for " + group, body);
 }
 
+// ----- suite pages --------------------------------------------------------------------------------------------
+
+// An imported suite (kforge import): fast_p against PyTorch eager per level or category, as the suite reports
+// it, so that kforge's numbers stand beside the published ones; then the problems left out and why.
+std::string suite_page(const PageContext& pc, const std::string& suite) {
+  const Results& results = pc.results;
+  const std::string title = suite_title(suite);
+  std::string body = "<h1>" + e(title) + "</h1>\n";
+  body += "<p>Problems imported by <code>kforge import " + e(suite) +
+          "</code>: each task's reference is the problem's own PyTorch module. fast_p counts the group's tasks "
+          "where a model's best correct kernel is more than p times as fast as PyTorch eager (the suite's own "
+          "definition), out of the tasks that count: those left out below are in no denominator.</p>\n";
+  for (const auto& context : results.contexts) {
+    bool any = false;
+    for (const auto& scores : context.suites) any = any || scores.suite == suite;
+    if (!any) continue;
+    body += "<h2>" + e(context_label(results, context)) + "</h2>\n";
+    for (const auto& scores : context.suites) {
+      if (scores.suite != suite) continue;
+      std::vector<Column> columns{{"model", false}, {"tasks", true}};
+      for (double p : k_fast_p_thresholds) columns.push_back({fast_p_name(p) + " vs torch", true});
+      columns.push_back({"geomean vs torch", true});
+      body += table_open(title + " " + scores.group + " on " + context_label(results, context), columns);
+      for (const auto& m : scores.models) {
+        if (m.group == k_torch_group || m.group == k_torch_compile_group) continue;
+        body += "<tr>" + td(model_link(pc, m.group)) +
+                num(std::to_string(m.tasks_attempted) + " of " + std::to_string(m.tasks_with_torch));
+        for (double share : m.fast_p_vs_torch) body += num(m.tasks_with_torch > 0 ? format_percent(share) : k_unknown);
+        body += num(format_speedup(m.geomean_vs_torch)) + "</tr>\n";
+      }
+      body += table_close();
+    }
+  }
+  std::string left_out;
+  for (size_t t = 0; t < results.tasks.size(); ++t) {
+    const TaskRow& task = results.tasks[t];
+    if (task.source_suite != suite || task.excluded.empty()) continue;
+    left_out += "<tr>" + td(e(task.name)) + td(e(task.source_group)) + td("<code>" + e(task.source_file) + "</code>") +
+                td(e(task.excluded)) + "</tr>\n";
+  }
+  body += "<h2 id=\"left-out\">Left out of scores</h2>\n";
+  if (left_out.empty()) {
+    body += "<p>No problem of this suite was found degenerate or random.</p>\n";
+  } else {
+    body +=
+        "<p>kforge's degenerate-task guard found these problems degenerate (a trivial kernel passes, even on "
+        "inputs drawn wider) or random (the same inputs give different outputs): no kernel can be checked "
+        "against them.</p>\n";
+    body += table_open("Problems left out", {{"task", false}, {"group", false}, {"file", false}, {"why", false}}) +
+            left_out + table_close();
+  }
+  return page(pc, title + " - kforge report", "kforge results on " + title + "'s problems", body);
+}
+
 }  // namespace
 
 std::vector<OutputFile> html_pages(const Results& results, const ReportOptions& options) {
@@ -769,6 +830,7 @@ std::vector<OutputFile> html_pages(const Results& results, const ReportOptions& 
   const PageContext sub{results, options, map, "../"};
   for (size_t t = 0; t < results.tasks.size(); ++t) pages.push_back({map.task_pages[t], task_page(sub, t)});
   for (const auto& [group, path] : map.model_pages) pages.push_back({path, model_page(sub, group)});
+  for (const auto& [suite, path] : map.suite_pages) pages.push_back({path, suite_page(sub, suite)});
   return pages;
 }
 

@@ -131,6 +131,10 @@ class Evaluation {
         return false;
     }
     for (const auto& c : cases) {
+      if (c.ran && c.kernel_rc == KFORGE_JIT_ERROR) {
+        fail(stage, Status::compile_error, "the kernel's JIT compile (Triton) failed on " + describe(c) + log, seconds);
+        return false;
+      }
       if (c.ran && c.kernel_rc != 0) {
         fail(stage, Status::runtime_error,
              "kforge_run returned " + std::to_string(c.kernel_rc) + " on " + describe(c) + log, seconds);
@@ -240,6 +244,7 @@ class Evaluation {
     timing.rotation = timed.rotation;
     timing.gpu = timed.gpu;
     if (timed.gpu.throttled_dropped > 0) m_verdict.flags.push_back("throttled");
+    if (timed.tuned_during_timing > 0) m_verdict.flags.push_back("autotuning");
     if (options.is_gpu && work_left_on_other_streams(timed.gpu, timing.candidate.median_ns))
       m_verdict.flags.push_back("side_stream");
     m_verdict.timings.push_back(std::move(timing));
@@ -349,7 +354,14 @@ std::vector<Case> make_cases(const Task& task, ShapeRole role, const std::vector
   return cases;
 }
 
-ScanReport KernelCompiler::scan(const std::filesystem::path& source, bool is_gpu, const std::string&) {
+TaskWork task_work(const Task& task) {
+  TaskWork work{task.pytorch, {}};
+  // A single op's operator is its work; a fused problem's building blocks are not (LIBRARY_OPS still are).
+  if (task.source && task.level == 1) work.operators = task.source->operators;
+  return work;
+}
+
+ScanReport KernelCompiler::scan(const std::filesystem::path& source, bool is_gpu, const TaskWork&) {
   const std::string text = read_file(source);
   return {scan_source(text, is_gpu), links_a_library(text)};
 }
@@ -369,8 +381,9 @@ bool work_left_on_other_streams(const GpuTimingFacts& facts, double candidate_me
 }
 
 Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candidate,
-                          const std::filesystem::path& reference, const CascadeOptions& options) {
+                          const std::filesystem::path& reference, const CascadeOptions& given) {
   const auto started = Clock::now();
+  CascadeOptions options = given;
   Verdict verdict;
   verdict.task = task.name;
   verdict.task_version = task.version;
@@ -387,10 +400,25 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
   auto stage_start = Clock::now();
   const std::string source = read_file(candidate);
   verdict.kernel_hash = sha256_hex(source);
-  ScanReport scanned = m_compiler.scan(candidate, options.is_gpu, task.pytorch);
+  ScanReport scanned = m_compiler.scan(candidate, options.is_gpu, task_work(task));
   verdict.findings = std::move(scanned.findings);
   // A candidate whose work a library does is ranked apart; a trusted kernel (a baseline) is one on purpose.
   if (scanned.calls_library && !options.trusted) verdict.flags.push_back("calls_library");
+  // Triton on a GPU compiles at its first call by running programs: the C compiler (its launcher), ptxas, and
+  // ldconfig to find libcuda. Its runners may start processes; what the kernel itself may call is the scan's
+  // business (no os, subprocess or introspection), and the jail holds the rest.
+  if (scanned.triton && options.is_gpu)
+    for (ExecLimits* limits : {&options.check_limits, &options.bench_limits, &options.timing_limits})
+      limits->spawns = true;
+  // A trusted kernel is kforge's or the suite's own (an imported problem's reference runs the problem file, and
+  // a file that imports `time` is not cheating): its findings are kept as warnings. The scan is a first gate
+  // for candidates; the runner's filter and jail confine every kernel alike.
+  if (options.trusted)
+    for (auto& finding : verdict.findings)
+      if (finding.forbidden) {
+        finding.forbidden = false;
+        finding.message = "trusted, not enforced: " + finding.message;
+      }
   for (const auto& finding : verdict.findings) {
     if (finding.forbidden) {
       evaluation.fail("static_scan", Status::invalid, "forbidden in a kernel: " + finding.message,
@@ -417,6 +445,9 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
     return finish();
   }
   evaluation.pass("compile", built.seconds, (built.cache_hit ? "cache hit: " : "compiled: ") + built.artifact.string());
+  // Triton on the CPU runs in Triton's interpreter: right or wrong as on a GPU, but its time says nothing.
+  const bool interpreted = scanned.triton && !options.is_gpu;
+  if (interpreted) verdict.toolchain["triton_mode"] = "interpreter";
 
   // Stages 3 and 4: load, then every check size with fixed seeds and one fresh seed.
   const uint64_t fresh = options.fresh_seed != 0 ? options.fresh_seed : fresh_seed();
@@ -501,7 +532,7 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
   // Stage 5, the bench sizes with one fresh seed, follows the check sizes; a trusted kernel's two stages run at
   // once on the CPU (CascadeOptions::trusted): the same runs and checks, and a Python baseline's two
   // interpreter starts overlap.
-  const bool overlap = options.trusted && options.bench_correctness && !options.is_gpu;
+  const bool overlap = options.trusted && options.bench_correctness && !options.is_gpu && !interpreted;
   std::future<StageRun> bench_run;
   if (overlap)
     bench_run =
@@ -511,10 +542,39 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
     if (bench_run.valid()) bench_run.wait();  // its runners end before the verdict does; its result is moot
     return finish();
   }
+  if (options.bench_correctness && interpreted) {
+    // The interpreter costs what the number of elements does: projected from the check stage, a bench size that
+    // would run past half its limit is skipped (a 4096x1024 softmax takes about 25 s on this 2-core VM).
+    auto elements = [&](ShapeRole role) {
+      double total = 0;
+      for (const auto& c : make_cases(task, role, {fresh}, options.backend)) total += total_elements(c.problem);
+      return total;
+    };
+    double check_elements = 0;
+    for (const auto& c : check_run.cases) check_elements += total_elements(c.problem);
+    const double check_seconds = std::max(0.0, verdict.stages.back().seconds);
+    const double projected = check_seconds * elements(ShapeRole::bench) / std::max(check_elements, 1.0);
+    const double limit = std::chrono::duration<double>(options.bench_limits.timeout).count();
+    if (projected > limit / 2) {
+      char detail[256];
+      std::snprintf(detail, sizeof detail,
+                    "skipped: Triton's interpreter would take about %.0f s at the bench size (the limit is %.0f s); "
+                    "the check sizes and held-out cases passed",
+                    projected, limit);
+      verdict.stages.push_back({"bench", "skipped", 0.0, detail});
+      return finish();
+    }
+  }
   if (options.bench_correctness &&
       !judge_stage("bench", overlap ? bench_run.get() : run_stage(ShapeRole::bench, {fresh}, options.bench_limits)))
     return finish();
   if (!options.timing) return finish();
+  if (interpreted) {
+    verdict.stages.push_back({"timing", "skipped", 0.0,
+                              "a Triton kernel on the CPU runs in Triton's interpreter, whose time says nothing about "
+                              "the kernel: time it on a GPU (--backend cuda or hip)"});
+    return finish();
+  }
 
   // Stages 6 and 7: time every bench shape, then check the times are physically possible.
   stage_start = Clock::now();

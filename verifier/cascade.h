@@ -29,6 +29,14 @@ struct CompileOutcome {
   std::map<std::string, std::string> toolchain;  // (optional) versions that matter to the numbers: Verdict::toolchain
 };
 
+// What a task names as its work, for the scan's calls_library test: calling one of these operators is having
+// PyTorch do the task.
+struct TaskWork {
+  std::string pytorch;                 // the task's PyTorch expression (its operators count)
+  std::vector<std::string> operators;  // more operator names: an imported single-op problem's (TaskSource)
+};
+TaskWork task_work(const Task& task);
+
 // Turns a kernel source into a loadable artifact.
 class KernelCompiler {
  public:
@@ -36,9 +44,8 @@ class KernelCompiler {
   // Compiles `source`; a compile error is an outcome, an unusable toolchain throws Error(environment).
   virtual CompileOutcome compile(const std::filesystem::path& source) = 0;
   // The static scan of `source` in its language (optional: default, the C++/CUDA scan of its text);
-  // `is_gpu` adds the stream rules; `pytorch` is the task's PyTorch expression (calling the operators it names
-  // is having PyTorch do the task: calls_library).
-  virtual ScanReport scan(const std::filesystem::path& source, bool is_gpu, const std::string& pytorch);
+  // `is_gpu` adds the stream rules; calling an operator of `work` is having PyTorch do the task: calls_library.
+  virtual ScanReport scan(const std::filesystem::path& source, bool is_gpu, const TaskWork& work);
 };
 
 // One call of a kernel: its problem, inputs, and what the kernel left behind.
@@ -55,9 +62,9 @@ struct Case {
 struct ExecLimits {
   std::chrono::milliseconds timeout{30000};  // wall clock for the whole batch
   int num_threads = 1;
-  // A trusted kernel that starts processes (the torch-compile baseline: inductor runs the C++ compiler). The
-  // runner's filter then allows process creation and exec; everything else of the jail holds. Never set for
-  // a candidate.
+  // A kernel that starts processes: the torch-compile baseline (inductor runs the C++ compiler) and a Triton
+  // kernel on a GPU (Triton runs the C compiler and ptxas), set by the cascade. The runner's filter then allows
+  // process creation and exec; everything else of the jail holds. Never set for any other candidate.
   bool spawns = false;
 };
 
@@ -117,7 +124,8 @@ struct TimingOutcome {
   std::vector<double> reference_ns;  // empty when timed without a reference
   std::vector<CheckCall> checks;
   std::string stop_reason;
-  size_t rotation = 1;  // buffer sets rotated through
+  size_t rotation = 1;              // buffer sets rotated through
+  int64_t tuned_during_timing = 0;  // how often the candidate tuned itself in the timed rounds (kforge_tuning_count)
 };
 
 // Runs kernels in isolated processes.
@@ -161,6 +169,7 @@ struct CascadeOptions {
   // candidate is trusted the same way: the bound never sits below what it reached (raised_to_trusted).
   // On the CPU its check and bench stages also run at once (their runners overlap, the judgement stays in
   // order); a candidate's run one after the other, so one that fails the check sizes never runs at the bench size.
+  // Its static-scan findings are warnings, never `invalid`.
   bool trusted = false;
   // The device admits one process at a time (EXCLUSIVE_PROCESS): the candidate's runner and a runner of the
   // reference on the same device never overlap.

@@ -21,6 +21,7 @@ struct ScanFinding {
 struct ScanReport {
   std::vector<ScanFinding> findings;
   bool calls_library = false;
+  bool triton = false;  // a Python kernel that launches @triton.jit code: the CPU runs it in Triton's interpreter
 };
 
 // Scans `source` (comments and string literals are ignored). `is_gpu` adds the stream rules.

@@ -5,6 +5,14 @@
  *   int  kforge_run(const kforge_call* call);                       required
  *   int  kforge_setup(const kforge_problem* p, void** state);       optional, once per problem size
  *   void kforge_teardown(void* state);                              optional
+ *   int64_t kforge_tuning_count;                                    optional: how often the kernel has tuned
+ *                                                                    itself (benchmarked its configurations)
+ *
+ * kforge's Python adapter exports kforge_tuning_count for Triton's @triton.autotune; the timing loop flags a
+ * kernel whose count grows during the timed rounds (`autotuning`): tuning belongs in the warm-up.
+ *
+ * A kernel that compiles code at its first call (the Python adapter, for Triton's JIT) returns KFORGE_JIT_ERROR
+ * from kforge_run when that compile fails: the verdict is compile_error rather than runtime_error.
  *
  * Tensors are DLPack DLTensors. Inputs and outputs come in the order the task file lists them; outputs are
  * preallocated, contiguous and row-major. Kernels never allocate outputs. GPU kernels enqueue work on
@@ -20,6 +28,9 @@
 #include <stdint.h>
 
 #define KFORGE_ABI_VERSION 1
+
+/* kforge_run's return code for "the code this call had to compile did not compile" (see above). */
+#define KFORGE_JIT_ERROR 86
 
 /* The DLDataType code of bool tensors (one byte, 0 or 1): kDLBool, which DLPack before 0.8 lacks. */
 #define KFORGE_DL_BOOL 6

@@ -44,6 +44,7 @@ namespace kforge_python {
 // The Python half of the adapter: it turns the C side's capsules and shape lists into tensors and calls the
 // kernel's functions. Executed once per kernel module, in a namespace of its own.
 static const char k_glue[] = R"PY(
+import os
 import sys
 import types
 
@@ -55,8 +56,12 @@ _DTYPES = {(2, 16): torch.float16, (2, 32): torch.float32, (2, 64): torch.float6
 _streams = {}
 
 
-def load(source, name, threads):
+def load(source, name, threads, interpret):
     torch.set_num_threads(max(1, threads))
+    # Triton on the CPU: its interpreter, chosen before the kernel imports triton (correctness only; kforge
+    # refuses to time it).
+    if interpret:
+        os.environ["TRITON_INTERPRET"] = "1"
     # A module of its own, importable by its name: torch.compile (dynamo) imports the module a function's
     # globals name.
     module = types.ModuleType("kforge_kernel")
@@ -86,7 +91,51 @@ def teardown(kernel, state):
         hook(state)
 
 
+_tuners = None
+
+
+def _tunings(kernel):
+    """How many keys Triton's autotuners in the kernel have tuned so far (their caches): kforge_tuning_count."""
+    global _tuners
+    if "triton" not in sys.modules:
+        return 0
+    if _tuners is None:
+        from triton.runtime.autotuner import Autotuner
+        _tuners = []
+        for value in list(kernel.values()):
+            for _ in range(4):  # @triton.heuristics around @triton.autotune: the tuner is a few .fn down
+                if isinstance(value, Autotuner):
+                    _tuners.append(value)
+                    break
+                value = getattr(value, "fn", None)
+    return sum(len(tuner.cache) for tuner in _tuners)
+
+
+class JitError(Exception):
+    """The kernel's Triton code did not compile: CompilationError or a resource or ptxas error on a GPU, the
+    interpreter's error on the CPU (what the compiler's front end would have refused). kforge_run returns
+    KFORGE_JIT_ERROR and the verdict is compile_error."""
+
+
+def _jit_error(error):
+    if "triton" not in sys.modules:
+        return False
+    from triton.compiler.errors import CompilationError
+    from triton.runtime.errors import InterpreterError, OutOfResources, PTXASError
+    return isinstance(error, (CompilationError, InterpreterError, OutOfResources, PTXASError))
+
+
 def run(kernel, inputs, outputs, params, has_state, state, stream, device):
+    try:
+        return _run(kernel, inputs, outputs, params, has_state, state, stream, device)
+    except Exception as error:
+        if _jit_error(error):
+            raise JitError("Triton could not compile the kernel: " + type(error).__name__) from error
+        raise
+
+
+def _run(kernel, inputs, outputs, params, has_state, state, stream, device):
+    tuned = _tunings(kernel)
     ins = [torch.from_dlpack(c) for c in inputs]
     outs = [torch.from_dlpack(c) for c in outputs]
     args = (ins, outs, params, state) if has_state else (ins, outs, params)
@@ -100,6 +149,7 @@ def run(kernel, inputs, outputs, params, has_state, state, stream, device):
             result = kernel["kforge_run"](*args)
     if result is not None and result != 0:
         raise RuntimeError("kforge_run returned " + repr(result) + " (None or 0 means success)")
+    return _tunings(kernel) - tuned
 )PY";
 
 struct State {
@@ -123,7 +173,7 @@ static PyObject* glue(const char* name) { return PyDict_GetItemString(g_glue, na
 
 // Starts the interpreter unless another Python kernel in this process did, then loads the glue and the kernel.
 // Called with no GIL held; returns with none held.
-static int start(int32_t num_threads) {
+static int start(int32_t num_threads, int interpret) {
   if (g_kernel != nullptr) return 0;
   if (g_failed) return 1;
   g_failed = true;
@@ -162,8 +212,8 @@ static int start(int32_t num_threads) {
     rc = report();
   } else {
     Py_DECREF(done);
-    g_kernel = PyObject_CallFunction(glue("load"), "ssi", reinterpret_cast<const char*>(k_kforge_py_source),
-                                     k_kforge_py_name, static_cast<int>(num_threads));
+    g_kernel = PyObject_CallFunction(glue("load"), "ssii", reinterpret_cast<const char*>(k_kforge_py_source),
+                                     k_kforge_py_name, static_cast<int>(num_threads), interpret);
     if (g_kernel == nullptr) rc = report();
   }
   PyGILState_Release(gil);
@@ -240,9 +290,13 @@ static PyObject* params(const kforge_param* values, int32_t count) {
 
 }  // namespace kforge_python
 
+// How often the kernel's Triton autotuners have tuned (kernel.h): the timing loop flags growth in timed rounds.
+KFORGE_EXPORT int64_t kforge_tuning_count = 0;
+
 KFORGE_EXPORT int kforge_setup(const kforge_problem* problem, void** state) {
   using namespace kforge_python;
-  if (start(problem->num_threads) != 0) return 1;
+  const int on_cpu = problem->num_inputs == 0 || problem->inputs[0].device.device_type == kDLCPU;
+  if (start(problem->num_threads, on_cpu) != 0) return 1;
   const PyGILState_STATE gil = PyGILState_Ensure();
   int rc = 0;
   auto* owned = new State();
@@ -275,7 +329,13 @@ KFORGE_EXPORT int kforge_run(const kforge_call* call) {
       glue("run"), "ONNOOOKi", g_kernel, capsules(call->inputs, call->num_inputs),
       capsules(call->outputs, call->num_outputs), owned->params, owned->has_state ? Py_True : Py_False, owned->state,
       static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(call->stream)), device);
-  const int rc = result == nullptr ? report() : 0;
+  int rc = 0;
+  if (result == nullptr) {
+    const bool jit = PyErr_ExceptionMatches(glue("JitError")) != 0;
+    rc = report();
+    if (jit) rc = KFORGE_JIT_ERROR;
+  }
+  if (result != nullptr && PyLong_Check(result)) kforge_tuning_count += PyLong_AsLongLong(result);
   Py_XDECREF(result);
   PyGILState_Release(gil);
   return rc;

@@ -2,6 +2,7 @@
 // device facts. Without a usable device each test exits 125, which ctest reports as skipped, with the reason.
 // $KFORGE_TEST_GPU_BACKEND picks cuda or hip; default: the first available.
 #include "backends/backend.h"
+#include "backends/python/python_language.h"
 #include "harness/devices.h"
 #include "harness/evaluation.h"
 #include "harness/suite.h"
@@ -239,6 +240,47 @@ TEST(GpuExploits, ALaunchThatFailedUncheckedIsARuntimeErrorNamingIt) {
 
 // kforge's own process describes devices (and, through a runner, measures them) without holding a context on
 // any: on an EXCLUSIVE_PROCESS GPU that context would lock every runner out (issue 14, 2.3).
+// Triton kernels natively on the GPU: JIT-compiled in the warm-up (into the kernel's folder of the compile
+// cache), timed on kforge's stream. They need the project's Python with PyTorch and Triton built for this GPU.
+#define KFORGE_NEEDS_TRITON()                                                                   \
+  do {                                                                                          \
+    if (const auto& why = python_environment().unavailable; !why.empty()) GTEST_SKIP() << why;  \
+    if (python_environment().triton_version.empty()) GTEST_SKIP() << "Triton is not installed"; \
+  } while (false)
+
+std::filesystem::path triton_kernel(const std::string& name) {
+  return source_dir() / "tests/kernels/triton" / (name + ".py");
+}
+
+TEST(GpuTriton, ARowSoftmaxIsOkAndTimedNatively) {
+  KFORGE_NEEDS_TRITON();
+  const Verdict v = harness().verify("softmax", triton_kernel("softmax"), true);
+  ASSERT_EQ(v.status, Status::ok) << v.message;
+  EXPECT_FALSE(v.toolchain.contains("triton_mode")) << "the interpreter is the CPU's";
+  ASSERT_FALSE(v.timings.empty());
+  EXPECT_GT(v.timings[0].candidate.median_ns, 0.0);
+  EXPECT_TRUE(std::find(v.flags.begin(), v.flags.end(), "autotuning") == v.flags.end());
+}
+
+TEST(GpuTriton, WithoutTheRowMaximumItIsIncorrect) {
+  KFORGE_NEEDS_TRITON();
+  const Verdict v = harness().verify("softmax", triton_kernel("softmax_no_max"), false);
+  EXPECT_EQ(v.status, Status::incorrect) << v.message;
+}
+
+TEST(GpuTriton, ALaunchOnAnotherStreamIsRefusedByTheStaticScan) {
+  KFORGE_NEEDS_TRITON();
+  const Verdict v = harness().verify("softmax", source_dir() / "tests/exploits/python/triton_side_stream.py", false);
+  EXPECT_EQ(v.status, Status::invalid) << v.message;
+}
+
+TEST(GpuTriton, AutotuningInTheTimedRoundsIsFlagged) {
+  KFORGE_NEEDS_TRITON();
+  const Verdict v = harness().verify("softmax", source_dir() / "tests/exploits/python/triton_tunes_in_timing.py", true);
+  ASSERT_EQ(v.status, Status::ok) << v.message;
+  EXPECT_TRUE(std::find(v.flags.begin(), v.flags.end(), "autotuning") != v.flags.end());
+}
+
 TEST(GpuDevice, DescribingLeavesNoContextInThisProcess) {
   if (g_backend_name != "cuda") GTEST_SKIP() << "checked through the CUDA driver API";
   (void)harness().devices;

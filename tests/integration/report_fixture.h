@@ -9,8 +9,11 @@
 #pragma once
 
 #include "core/files.h"
+#include "core/task.h"
 #include "harness/store.h"
 #include "support.h"
+
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <string>
@@ -23,9 +26,26 @@ inline constexpr const char* k_hostile_source =
     "extern \"C\" int kforge_run(const kforge_call* call) { return call->inputs < call->outputs ? 0 : 1; }\n";
 inline constexpr const char* k_hostile_message = "compile error: expected ';' before '<' token & \"more\", sadly";
 
+// An imported task (kforge import) as the fixture stores it, and one left out of scores.
+inline std::string imported_task_json(const std::string& name, const std::string& excluded) {
+  return R"({"name": ")" + name + R"(", "version": 1, "category": "activation", "level": 1,
+    "description": "KernelBench level 1 problem, imported by kforge: a ReLU of the problem's own module.",
+    "inputs": [{"name": "x", "dtype": "f32", "shape": ["batch_size", "dim"], "init": {"dist": "uniform", "low": -1, "high": 2},
+                "role": "forward"}],
+    "outputs": [{"name": "out", "dtype": "f32", "shape": ["batch_size", "dim"]}],
+    "shapes": [{"label": "check", "role": "check", "dims": {"batch_size": 7, "dim": 33}},
+               {"label": "bench", "role": "bench", "dims": {"batch_size": 64, "dim": 4096}}],
+    "dims": {"batch_size": {"min": 1, "max": 7}, "dim": {"min": 1, "max": 33}},
+    "flops": "0", "bytes": "8*batch_size*dim", "reference": {"cpu": "reference.py", "gpu": "reference.py"},
+    "source": {"suite": "kernelbench", "file": "level1/19_ReLU.py", "level": 1, "importer": 1,
+               "sha256": "0000000000000000000000000000000000000000000000000000000000000000")" +
+         (excluded.empty() ? std::string() : R"(, "excluded": ")" + excluded + "\"") + "}}";
+}
+
 class ReportStore {
  public:
-  explicit ReportStore(const std::filesystem::path& file) : m_store(file) {
+  // `imported`: also an imported KernelBench task with its torch baseline and one left out of scores.
+  explicit ReportStore(const std::filesystem::path& file, bool imported = false) : m_store(file) {
     DeviceInfo device;
     device.name = "Test CPU <fast> & co";
     device.arch = "x86-64-v3";
@@ -69,6 +89,21 @@ class ReportStore {
     timed("matmul", add("matmul", "baseline", "", "reference_kernels/matmul/openblas.cpp", "// sgemm\n"), 250e6 / 90,
           90.0, {});
     timed("matmul", add("matmul", "agent", "anthropic:claude-test", "", "// slower\n"), 250e6 / 0.8, 0.8, {});
+    if (imported) {
+      for (const auto& [name, excluded] : {std::pair<std::string, std::string>{"kb1_19_relu", ""},
+                                           {"kb2_66_dropout", "random: the same inputs give different outputs"}}) {
+        const std::string text = imported_task_json(name, excluded);
+        const Task task = parse_task(nlohmann::json::parse(text), name + ".json");
+        m_tasks[name] = {m_store.upsert_task(task, text), task};
+      }
+      timed("kb1_19_relu",
+            add("kb1_19_relu", "reference", "", "imported/reference_kernels/kb1_19_relu/reference.py", "# oracle\n"),
+            9e6, 1.0, {});
+      timed("kb1_19_relu",
+            add("kb1_19_relu", "baseline", "", "imported/reference_kernels/kb1_19_relu/torch.py", "# eager\n"), 4.5e6,
+            2.0, {});
+      timed("kb1_19_relu", add("kb1_19_relu", "agent", "openai:gpt-test", "", "# gpt's relu\n"), 3e6, 3.0, {});
+    }
     m_store.finish_run(m_run, "finished");
   }
 

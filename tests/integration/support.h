@@ -2,6 +2,7 @@
 #pragma once
 
 #include "backends/backend.h"
+#include "backends/python/python_language.h"
 #include "core/process.h"
 #include "core/sqlite.h"
 #include "harness/compile_cache.h"
@@ -25,6 +26,19 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+// Skips a test that needs the project's Python with PyTorch, saying how to get one (CI has it: make python).
+#define KFORGE_NEEDS_PYTORCH()                                                                         \
+  do {                                                                                                 \
+    if (const auto& why = kforge::python_environment().unavailable; !why.empty()) GTEST_SKIP() << why; \
+  } while (false)
+
+// The same for Triton, which comes with PyTorch from PyPI.
+#define KFORGE_NEEDS_TRITON()                                                                                         \
+  do {                                                                                                                \
+    KFORGE_NEEDS_PYTORCH();                                                                                           \
+    if (kforge::python_environment().triton_version.empty()) GTEST_SKIP() << "Triton is not installed (make python)"; \
+  } while (false)
 
 // Skips the running test and says why. Run alone (as ctest runs each test) it exits with 125, which ctest
 // reports as skipped (SKIP_RETURN_CODE); in a run of several tests it is a GoogleTest skip. Never a pass.

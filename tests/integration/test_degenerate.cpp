@@ -40,14 +40,14 @@ std::vector<std::string> degeneracies(const Suite& suite, const Task& task) {
   const CompileOutcome built = harness().cache.compile(suite.reference(task, "cpu"));
   if (!built.ok) return {"reference does not compile: " + built.log};
   const ExecLimits limits{std::chrono::seconds(120), 2};
-  auto problems = find_degeneracies(task, largest_check_shape(task), harness().executor, built.artifact, limits);
-  const ShapeSet held_out = large_held_out_shape(task);
-  for (const auto& line : find_degeneracies(task, held_out, harness().executor, built.artifact, limits))
-    problems.push_back(line);
+  std::vector<std::string> problems;
+  auto add = [&](const std::vector<Degeneracy>& found) {
+    for (const auto& d : found) problems.push_back(d.line);
+  };
+  add(find_degeneracies(task, largest_check_shape(task), harness().executor, built.artifact, limits));
+  add(find_degeneracies(task, large_held_out_shape(task), harness().executor, built.artifact, limits));
   for (const auto& domain : task.domains)
-    for (const auto& line :
-         find_degeneracies(task, largest_check_shape(task), harness().executor, built.artifact, limits, domain.name))
-      problems.push_back(line);
+    add(find_degeneracies(task, largest_check_shape(task), harness().executor, built.artifact, limits, domain.name));
   return problems;
 }
 
@@ -133,6 +133,29 @@ TEST_F(PlantedTask, IgnoredInputIsCaught) {
   for (const auto& line : problems)
     EXPECT_NE(line.find("no output changes when input 'b' changes"), std::string::npos) << join(problems);
   EXPECT_TRUE(mentions(problems, "domain 'spread'")) << join(problems);
+}
+
+// The trivial kernels `kforge import` answers by redrawing inputs: an input copied out, one constant.
+TEST_F(PlantedTask, CopiedInputIsCaught) {
+  plant("y[i] = a[i] > -100.0f ? a[i] : 0.0f;");  // the identity on the normal inputs the task draws
+  const auto problems = findings();
+  EXPECT_TRUE(mentions(problems, "a copy of input 'a' passes as output 'y'")) << join(problems);
+  EXPECT_FALSE(mentions(problems, "a copy of input 'b'")) << join(problems);
+}
+
+TEST_F(PlantedTask, OneConstantIsCaught) {
+  plant("y[i] = 1000.0f + 1e-3f * a[i];");  // varies with every input, within rtol of 1000
+  const auto problems = findings();
+  EXPECT_TRUE(mentions(problems, "the constant 1000 passes as output 'y' for two seeds")) << join(problems);
+  EXPECT_FALSE(mentions(problems, "is constant")) << join(problems);
+}
+
+TEST_F(PlantedTask, RandomReferenceIsCaught) {
+  // A different answer on every call of one process: live dropout's shape.
+  plant("static unsigned state = 1; state = state * 1103515245u + 12345u; y[i] = a[i] + b[i] * (state >> 24);");
+  const auto problems = findings();
+  ASSERT_FALSE(problems.empty());
+  EXPECT_TRUE(mentions(problems, "it is random")) << join(problems);
 }
 
 TEST_F(PlantedTask, HonestTaskPasses) {

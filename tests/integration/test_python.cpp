@@ -6,21 +6,18 @@
 #include "backends/python/python_language.h"
 #include "core/files.h"
 #include "harness/torch_baseline.h"
+#include "verifier/cascade.h"
 
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <set>
 
 namespace kforge {
 namespace {
 
 using testing::run_kforge;
 using testing::source_dir;
-
-#define KFORGE_NEEDS_PYTORCH()                                                                 \
-  do {                                                                                         \
-    if (const auto& why = python_environment().unavailable; !why.empty()) GTEST_SKIP() << why; \
-  } while (false)
 
 std::string python_kernel(const std::string& name) { return "tests/kernels/python/" + name + ".py"; }
 
@@ -123,6 +120,65 @@ TEST(PythonKernel, WithoutPyTorchItIsAnEnvironmentErrorSayingWhatToRun) {
   EXPECT_NE(result.output.find("make python"), std::string::npos) << result.output;
 }
 
+// Triton kernels (spec section 11): on the CPU, Triton's interpreter runs them for correctness only.
+std::string triton_kernel(const std::string& name) { return "tests/kernels/triton/" + name + ".py"; }
+
+TEST(TritonKernel, ARowSoftmaxVerifiesOkInTheInterpreter) {
+  KFORGE_NEEDS_TRITON();
+  const auto v = verify("softmax", triton_kernel("softmax"));
+  ASSERT_TRUE(v.verdict.is_object()) << v.output;
+  EXPECT_EQ(v.verdict["status"], "ok") << v.output;
+  EXPECT_FALSE(has_flag(v.verdict, "calls_library")) << v.output;
+  EXPECT_FALSE(v.verdict["held_out"].empty()) << "held-out sizes and domains run in the interpreter too";
+  EXPECT_EQ(v.verdict["toolchain"]["triton"], python_environment().triton_version) << "recorded with the verdict";
+  EXPECT_EQ(v.verdict["toolchain"]["triton_mode"], "interpreter") << v.output;
+}
+
+TEST(TritonKernel, WithoutTheRowMaximumItIsIncorrect) {
+  KFORGE_NEEDS_TRITON();
+  const auto v = verify("softmax", triton_kernel("softmax_no_max"));
+  ASSERT_TRUE(v.verdict.is_object()) << v.output;
+  EXPECT_EQ(v.verdict["status"], "incorrect") << v.output;
+  EXPECT_EQ(failed_stage(v.verdict), "check") << v.output;
+  EXPECT_EQ(v.verdict["mismatch"]["output"], "y");
+}
+
+TEST(TritonKernel, OneWhoseWorkIsTorchSoftmaxIsOkWithTheFlagCallsLibrary) {
+  KFORGE_NEEDS_TRITON();
+  const auto v = verify("softmax", "tests/exploits/python/triton_calls_torch.py");
+  ASSERT_TRUE(v.verdict.is_object()) << v.output;
+  EXPECT_EQ(v.verdict["status"], "ok") << v.output;
+  EXPECT_TRUE(has_flag(v.verdict, "calls_library")) << v.output;
+  EXPECT_EQ(v.verdict["toolchain"]["triton_mode"], "interpreter") << "it launches @triton.jit code: " << v.output;
+}
+
+// Interpreter time says nothing: refused as a usage error before anything is compiled or run.
+TEST(TritonKernel, TimingItOnTheCpuIsRefusedSayingWhy) {
+  KFORGE_NEEDS_PYTORCH();
+  const auto result = run_kforge("verify --time --task softmax " + triton_kernel("softmax"));
+  EXPECT_EQ(result.status.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("Triton's interpreter"), std::string::npos) << result.output;
+  // A Python kernel without Triton is timed as before (TimedItIsOkAndItsTimesAreTheRunnersOwn).
+}
+
+// On a GPU, work belongs on kforge's stream: the scan for GPU backends refuses a Triton launch on another one,
+// before anything runs. (On the CPU there are no streams to refuse.)
+TEST(TritonKernel, TheGpuScanRefusesALaunchOnAnotherStream) {
+  KFORGE_NEEDS_PYTORCH();
+  testing::CpuHarness harness;
+  const Task task = harness.suite.load("softmax");
+  const auto file = source_dir() / "tests/exploits/python/triton_side_stream.py";
+  auto forbidden_rules = [&](bool gpu) {
+    std::set<std::string> rules;
+    for (const auto& finding : harness.cache.scan(file, gpu, task_work(task)).findings)
+      if (finding.forbidden) rules.insert(finding.rule);
+    return rules;
+  };
+  EXPECT_TRUE(forbidden_rules(true).contains("stream"));
+  EXPECT_FALSE(forbidden_rules(false).contains("stream"));
+  EXPECT_TRUE(harness.cache.scan(file, true, task_work(task)).triton);
+}
+
 struct PythonExploit {
   const char* name;  // tests/exploits/python/<name>.py
   const char* status;
@@ -150,16 +206,33 @@ TEST_P(PythonExploits, EndsAsTheTableSays) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Python, PythonExploits,
-                         ::testing::Values(PythonExploit{"caches_by_data_ptr", "incorrect", "check", "", ""},
-                                           PythonExploit{"finishes_in_thread", "invalid", "static_scan", "import", ""},
-                                           PythonExploit{"patches_perf_counter", "invalid", "static_scan", "import",
-                                                         ""},
-                                           PythonExploit{"patches_event_timing", "invalid", "static_scan", "patch", ""},
-                                           PythonExploit{"scans_gc_objects", "invalid", "static_scan", "import", ""},
-                                           PythonExploit{"reads_file", "invalid", "static_scan", "introspection", ""},
-                                           PythonExploit{"loads_native_code", "invalid", "static_scan", "process", ""}),
+const PythonExploit k_python_exploits[] = {
+    {"caches_by_data_ptr", "incorrect", "check", "", ""},
+    {"finishes_in_thread", "invalid", "static_scan", "import", ""},
+    {"patches_perf_counter", "invalid", "static_scan", "import", ""},
+    {"patches_event_timing", "invalid", "static_scan", "patch", ""},
+    {"scans_gc_objects", "invalid", "static_scan", "import", ""},
+    {"reads_file", "invalid", "static_scan", "introspection", ""},
+    {"loads_native_code", "invalid", "static_scan", "process", ""},
+    {"triton_reads_output", "incorrect", "check", "", ""},
+    {"triton_builds_native", "invalid", "static_scan", "process", ""},
+};
+
+INSTANTIATE_TEST_SUITE_P(Python, PythonExploits, ::testing::ValuesIn(k_python_exploits),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// Every Python exploit on disk is in the table above or has a test of its own; docs/exploits.md has its row.
+TEST(PythonExploits, EveryFileIsTested) {
+  // TritonKernel.* above, and GpuTriton.* (tests/gpu/test_gpu.cpp) on a GPU.
+  std::set<std::string> tested{"triton_calls_torch", "triton_side_stream", "triton_tunes_in_timing"};
+  for (const PythonExploit& e : k_python_exploits) tested.insert(e.name);
+  const std::string doc = read_file(source_dir() / "docs/exploits.md");
+  for (const auto& entry : std::filesystem::directory_iterator(source_dir() / "tests/exploits/python")) {
+    const std::string name = entry.path().stem().string();
+    EXPECT_TRUE(tested.contains(name)) << entry.path() << " has no test";
+    EXPECT_NE(doc.find("`" + name + ".py`"), std::string::npos) << name << " has no row in docs/exploits.md";
+  }
+}
 
 TEST(TorchBaseline, TheGeneratedKernelBindsInputsDimsAndParamsByName) {
   const Task task = testing::source_suite().load("layer_norm");
@@ -180,13 +253,14 @@ TEST(TorchBaseline, AnOptimizerStepIsNoExpressionAndSaysWhatItNeeds) {
 }
 
 // torch.compile of the eager baseline: its runners may start the C++ compiler inductor needs (ExecLimits::
-// spawns), and it passes the cascade like the eager one, shown as its own baseline.
+// spawns), and it passes the cascade like the eager one, shown as its own baseline. Its first call compiles C++
+// (inductor): a minute on a loaded 2-core machine, hence --timeout.
 TEST(TorchBaseline, TheTorchCompileTwinIsOkInBench) {
   KFORGE_NEEDS_PYTORCH();
   const auto dir = testing::fresh_test_dir("torch-compile");
   const auto suite = testing::quick_suite(dir / "suite", {"relu"});
   const auto db = dir / "kforge.db";
-  const auto bench = run_kforge("bench --json --torch-compile --tasks relu --max-time 0.3 --tasks-dir '" +
+  const auto bench = run_kforge("bench --json --torch-compile --tasks relu --max-time 0.3 --timeout 180 --tasks-dir '" +
                                 suite.string() + "' --db '" + db.string() + "'");
   ASSERT_EQ(bench.status.exit_code, 0) << bench.output;
   const auto rows = nlohmann::json::parse(bench.output.substr(bench.output.find("\n[\n")), nullptr, false);

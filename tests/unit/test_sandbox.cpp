@@ -237,6 +237,29 @@ TEST_F(BwrapArgv, APythonKernelsInterpreterFoldersAreBoundBack) {
   EXPECT_EQ(joined(bwrap_argv(runner, {"cpu", 0}, "/tmp/eval", inputs)).find(".venv"), std::string::npos);
 }
 
+// A Triton kernel's JIT cache sits in the compile cache, which the jail hides: a GPU runner gets back exactly
+// its own kernel's folder, writable and after the cover; a CPU runner (the interpreter compiles nothing) none.
+TEST_F(BwrapArgv, AGpuRunnerWritesOnlyItsKernelsTritonCache) {
+  const auto cache = make_dir("cache/kforge");
+  const auto artifact = make_file("cache/kforge/cuda/ab/abcdef.so");
+  make_file("cache/kforge/cuda/ab/other.so");
+  EXPECT_TRUE(triton_cache_of(artifact).empty()) << "no folder made for it: a C++ kernel's";
+  const auto folder = make_dir("cache/kforge/cuda/ab/abcdef.triton");
+  ASSERT_EQ(triton_cache_of(artifact), folder);
+  JailInputs inputs;
+  inputs.xdg_cache_home = (m_root / "cache").string();
+  inputs.triton_cache = triton_cache_of(artifact);
+  const auto runner = make_file("bin/kforge-runner");
+  const auto argv = bwrap_argv(runner, {"cuda", 0}, "/tmp/eval", inputs);
+  const size_t hidden = find_option(argv, {"--tmpfs", cache.string()});
+  const size_t bound = find_option(argv, {"--bind", folder.string(), folder.string()});
+  ASSERT_NE(hidden, std::string::npos) << joined(argv);
+  ASSERT_NE(bound, std::string::npos) << joined(argv);
+  EXPECT_GT(bound, hidden);
+  EXPECT_EQ(joined(argv).find("other"), std::string::npos);
+  EXPECT_EQ(joined(bwrap_argv(runner, {"cpu", 0}, "/tmp/eval", inputs)).find(".triton"), std::string::npos);
+}
+
 TEST_F(BwrapArgv, AFolderHoldingSomethingHiddenIsNotBoundBack) {
   const auto home = make_dir("home");
   const auto runner = make_file("home/bundle/kforge-runner");

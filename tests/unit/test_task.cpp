@@ -1,6 +1,7 @@
 #include "core/error.h"
 #include "core/task.h"
 #include "task_fixture.h"
+#include "verifier/cascade.h"
 
 #include <gtest/gtest.h>
 
@@ -48,6 +49,12 @@ struct BadCase {
 
 void PrintTo(const BadCase& c, std::ostream* os) { *os << c.what; }
 
+// $.source of an imported task (kforge import), valid.
+json imported_source() {
+  return json::parse(R"({"suite": "kernelbench", "file": "level1/19_ReLU.py", "level": 1, "importer": 1,
+                         "sha256": "d2a80a306dbcfa4864a36e5326a442642248ded191c3ec3a86f421ab73f350bd"})");
+}
+
 class MalformedTask : public ::testing::TestWithParam<BadCase> {};
 
 TEST_P(MalformedTask, IsRefusedNamingFileAndField) {
@@ -83,6 +90,38 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"dim no tensor uses", [](json& t) { t["shapes"][0]["dims"]["Z"] = 3; }, "$.shapes[0].dims.Z",
                 "no tensor shape uses"},
         BadCase{"misspelt field", [](json& t) { t["tolerence"] = json::object(); }, "$.tolerence", "unknown field"},
+        BadCase{"a role without a source", [](json& t) { t["inputs"][0]["role"] = "forward"; }, "$.inputs[0].role",
+                "only an imported task"},
+        BadCase{"unknown role",
+                [](json& t) {
+                  t["source"] = imported_source();
+                  t["inputs"][0]["role"] = "weight";
+                },
+                "$.inputs[0].role", "unknown role 'weight'"},
+        BadCase{"unknown suite",
+                [](json& t) {
+                  t["source"] = imported_source();
+                  t["source"]["suite"] = "tritonbench";
+                },
+                "$.source.suite", "unknown suite"},
+        BadCase{"short source hash",
+                [](json& t) {
+                  t["source"] = imported_source();
+                  t["source"]["sha256"] = "abc";
+                },
+                "$.source.sha256", "64 lowercase hex"},
+        BadCase{"KernelBench source without a level",
+                [](json& t) {
+                  t["source"] = imported_source();
+                  t["source"].erase("level");
+                },
+                "$.source", "missing required field 'level'"},
+        BadCase{"a note that is no string",
+                [](json& t) {
+                  t["source"] = imported_source();
+                  t["source"]["notes"] = {1};
+                },
+                "$.source.notes[0]", "expected a string"},
         BadCase{"bad distribution", [](json& t) { t["inputs"][0]["init"]["dist"] = "gauss"; }, "$.inputs[0].init.dist",
                 "unknown distribution"},
         BadCase{"randint without high", [](json& t) { t["inputs"][1]["init"].erase("high"); }, "$.inputs[1].init",
@@ -167,6 +206,26 @@ INSTANTIATE_TEST_SUITE_P(
         if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
       return name;
     });
+
+TEST(Task, AnImportedTaskKeepsItsSourceAndInputRoles) {
+  json spec = testing::valid_task_json();
+  spec["source"] = imported_source();
+  spec["source"]["operators"] = {"relu"};
+  spec["source"]["excluded"] = "random: live dropout";
+  spec["inputs"][0]["role"] = "forward";
+  spec["inputs"][1]["role"] = "parameter";
+  const Task task = parse_task(spec, "tasks/broadcast/scale_rows.json");
+  ASSERT_TRUE(task.source.has_value());
+  EXPECT_EQ(task.source->group(), "KernelBench level 1");
+  EXPECT_EQ(task.source->excluded, "random: live dropout");
+  EXPECT_EQ(task.source->oracle, "float64");
+  EXPECT_EQ(task.inputs[1].role, "parameter");
+  EXPECT_EQ(task_work(task).operators, std::vector<std::string>{"relu"}) << "a single op's operator is its work";
+  json other = spec;
+  other["source"]["sha256"] = std::string(64, 'e');
+  EXPECT_NE(parse_task(other, "tasks/broadcast/scale_rows.json").spec_hash, task.spec_hash)
+      << "a changed problem file is another task";
+}
 
 TEST(Task, BenchShapesCanBeLimitedToSomeBackends) {
   json spec = testing::valid_task_json();
