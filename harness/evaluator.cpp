@@ -15,6 +15,15 @@
 
 namespace kforge {
 
+namespace {
+
+// A kernel file's extension: .py for the Python languages (python, triton), else the backend's C++ or CUDA/HIP.
+std::string kernel_extension(const std::string& language, const Backend& backend) {
+  return language != "cpp" ? ".py" : backend.is_gpu() ? ".cu" : ".cpp";
+}
+
+}  // namespace
+
 struct Evaluator::Impl {
   EvaluatorOptions options;
   Store& store;
@@ -32,8 +41,8 @@ struct Evaluator::Impl {
   // Sources live in a content-addressed scratch folder: the same text is the same file, so the compile cache
   // and the kernels table agree on what a kernel is.
   std::filesystem::path source_file(const std::string& source) {
-    const std::string extension = options.language != "cpp" ? ".py" : backend->is_gpu() ? ".cu" : ".cpp";
-    const auto file = scratch / (sha256_hex(source).substr(0, 32) + extension);
+    const auto file =
+        scratch / (sha256_hex(source).substr(0, 32) + kforge::kernel_extension(options.language, *backend));
     if (!std::filesystem::exists(file)) write_file_atomic(file, source);
     return file;
   }
@@ -70,7 +79,7 @@ const Suite& Evaluator::suite() const { return m_impl->suite; }
 const std::string& Evaluator::backend() const { return m_impl->options.backend; }
 bool Evaluator::is_gpu() const { return m_impl->backend->is_gpu(); }
 const std::string& Evaluator::language() const { return m_impl->options.language; }
-std::string Evaluator::kernel_extension() const { return language() != "cpp" ? ".py" : is_gpu() ? ".cu" : ".cpp"; }
+std::string Evaluator::kernel_extension() const { return kforge::kernel_extension(language(), *m_impl->backend); }
 int64_t Evaluator::device_id() const { return m_impl->device_id; }
 std::mutex& Evaluator::store_mutex() { return m_impl->store_mutex; }
 
