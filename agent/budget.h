@@ -1,4 +1,4 @@
-// Budgets and cost (spec section 8): caps on calls, tokens, dollars and wall time, checked before each LLM
+// Budgets and cost (docs/agent.md): caps on calls, tokens, dollars and wall time, checked before each LLM
 // call; a price table the user can edit (agent/prices.json) turns each call's usage into dollars.
 #pragma once
 

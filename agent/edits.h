@@ -1,4 +1,4 @@
-// What a model's reply becomes (spec section 8): a whole kernel from a fenced code block, or SEARCH/REPLACE
+// What a model's reply becomes (docs/agent.md): a whole kernel from a fenced code block, or SEARCH/REPLACE
 // edits applied to the kernel being refined, exactly and then whitespace-tolerantly. A failed edit is an error
 // for the model to read, never a silent copy of the parent.
 #pragma once

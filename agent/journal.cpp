@@ -2,7 +2,7 @@
 
 #include "core/clock.h"
 #include "core/sqlite.h"
-#include "harness/store.h"
+#include "harness/store/store.h"
 
 namespace kforge::agent {
 namespace {

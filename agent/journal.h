@@ -1,4 +1,4 @@
-// The agent's records in the store (spec sections 7 and 8): sessions, every LLM call (which doubles as the
+// The agent's records in the store (docs/store.md, docs/agent.md): sessions, every LLM call (which doubles as the
 // response cache), every attempt. Everything is written as it happens, each write one transaction, so a killed
 // session resumes from exactly what the file holds. Callers serialise access (Evaluator::store_mutex()).
 #pragma once

@@ -1,4 +1,4 @@
-// Prompts (spec section 8): templates in files the user can edit (agent/prompts/<backend>.md, installed under
+// Prompts (docs/agent.md): templates in files the user can edit (agent/prompts/<backend>.md, installed under
 // share/kforge/agent/prompts, or --prompts DIR), filled with the task, the ABI header, the reference kernel,
 // the device, the sizes and tolerance, one example kernel of the same category (category-aware one-shot, as
 // MultiKernelBench showed), and when refining the earlier attempts with their feedback and the best so far.

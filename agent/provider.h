@@ -1,4 +1,4 @@
-// LLM providers (spec section 8): OpenAI chat completions (and every server that speaks it: vLLM, llama.cpp
+// LLM providers (docs/agent.md): OpenAI chat completions (and every server that speaks it: vLLM, llama.cpp
 // server, Ollama's /v1, OpenRouter, through a base URL) and Anthropic messages, behind one message type.
 // Transport is libcurl; streaming is SSE. Retries, backoff and the no-retry rules live here too.
 #pragma once

@@ -1,4 +1,4 @@
-// An agent session (spec section 8): the strategies that turn the verifier into a search over kernels,
+// An agent session (docs/agent.md): the strategies that turn the verifier into a search over kernels,
 // persisted as they go. oneshot asks N independent samples; refine runs K lineages of T turns, each turn
 // seeing its lineage's earlier attempts with stage-labelled feedback and the best kernel so far; evolve keeps a
 // population on islands, picks parents by fitness with some exploration, shows top-k inspirations, and
@@ -87,9 +87,5 @@ class Session {
   const PriceTable& m_prices;
   std::function<void(const std::string&)> m_log;
 };
-
-// The prompt a session would send for `task` on the evaluator's backend, without calling anything.
-std::vector<Message> first_prompt(Evaluator& evaluator, const std::string& task,
-                                  const std::filesystem::path& prompts_dir);
 
 }  // namespace kforge::agent

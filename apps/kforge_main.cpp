@@ -1,4 +1,3 @@
-#include "agent/cli.h"
-#include "harness/cli.h"
+#include "cli/cli.h"
 
-int main(int argc, char** argv) { return kforge::run_cli(argc, argv, {kforge::agent::cli_extension()}); }
+int main(int argc, char** argv) { return kforge::cli::run(argc, argv); }

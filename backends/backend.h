@@ -1,4 +1,4 @@
-// The backend interface (spec section 4): what a vendor must provide for kforge to compile, load and run
+// The backend interface: what a vendor must provide for kforge to compile, load and run
 // kernels on it. The registry in registry.cpp is an explicit table switched by CMake options.
 #pragma once
 

@@ -1,4 +1,4 @@
-// The task model (spec section 3): what a kernel must compute, at which sizes, to which tolerance.
+// The task model (docs/task-format.md): what a kernel must compute, at which sizes, to which tolerance.
 #pragma once
 
 #include "core/dtype.h"
@@ -70,7 +70,7 @@ struct InputDomain {
   std::map<std::string, InitSpec, std::less<>> inputs;
 };
 
-// Where an imported task came from (`kforge import`, spec section 13): a problem file of the field's suites, run
+// Where an imported task came from (`kforge import`, docs/importing.md): a problem file of the field's suites, run
 // by its own PyTorch module. Absent from kforge's own tasks.
 struct TaskSource {
   std::string suite;     // kernelbench or multikernelbench
@@ -141,7 +141,7 @@ struct Problem {
   double bytes = 0.0;
 };
 
-// The categories of spec section 3.
+// The categories a task may have (docs/task-format.md).
 const std::vector<std::string>& task_categories();
 Tolerance default_tolerance(DType dtype);
 

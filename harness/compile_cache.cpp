@@ -57,10 +57,10 @@ ScanReport CompileCache::scan(const std::filesystem::path& source, bool is_gpu, 
   if (!is_python_kernel(source)) return KernelCompiler::scan(source, is_gpu, work);
   const PythonEnvironment& python = python_environment();
   if (!python.unavailable.empty()) throw_environment("Python kernels are unavailable: " + python.unavailable);
-  const auto scanner = find_kforge_path("KFORGE_PYTHON_SCAN", "python/kforge_scan.py");
+  const auto scanner = find_kforge_path("KFORGE_PYTHON_SCAN", "python/kforge/scan.py");
   if (!scanner)
     throw_environment(
-        "cannot find python/kforge_scan.py, the scan of Python kernels: reinstall kforge or set "
+        "cannot find python/kforge/scan.py, the scan of Python kernels: reinstall kforge or set "
         "KFORGE_PYTHON_SCAN");
   std::vector<std::string> argv{python.executable.string(), "-I", scanner->string(), source.string()};
   if (is_gpu) argv.emplace_back("--gpu");
@@ -101,7 +101,7 @@ CompileOutcome CompileCache::compile(const std::filesystem::path& source) {
                          {"torch", python_environment().torch_version},
                          {"triton", python_environment().triton_version}};
   std::error_code error;
-  // Triton's JIT cache for this kernel on a GPU (harness/sandbox.h, triton_cache_of): keyed like the artifact.
+  // Triton's JIT cache for this kernel on a GPU (harness/isolation/jail.h, triton_cache_of): keyed like the artifact.
   if (python && m_backend.name() != "cpu") std::filesystem::create_directories(dir / (hash + ".triton"), error);
   if (std::filesystem::exists(artifact, error)) {
     outcome.ok = true;

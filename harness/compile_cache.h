@@ -1,5 +1,5 @@
-// The content-addressed compile cache (spec section 4): a kernel is compiled once per (source, ABI header,
-// flags, toolchain, target); a hit is a stat and a hash. Artifacts live under $XDG_CACHE_HOME/kforge.
+// The content-addressed compile cache (docs/verdicts.md, the compile stage): a kernel is compiled once per (source, ABI
+// header, flags, toolchain, target); a hit is a stat and a hash. Artifacts live under $XDG_CACHE_HOME/kforge.
 #pragma once
 
 #include "backends/backend.h"
@@ -17,7 +17,7 @@ class CompileCache final : public KernelCompiler {
   CompileCache(const Backend& backend, std::filesystem::path root, std::vector<std::string> flags = {});
 
   CompileOutcome compile(const std::filesystem::path& source) override;
-  // A Python kernel's scan parses it (python/kforge_scan.py, run by the interpreter it will run under); other
+  // A Python kernel's scan parses it (python/kforge/scan.py, run by the interpreter it will run under); other
   // kernels get the C++/CUDA scan.
   ScanReport scan(const std::filesystem::path& source, bool is_gpu, const TaskWork& work) override;
 

@@ -3,7 +3,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/hash.h"
-#include "harness/sandbox.h"
+#include "harness/isolation/sandbox.h"
 #include "verifier/verdict.h"
 
 #include <nlohmann/json.hpp>

@@ -6,7 +6,7 @@
 #include "backends/backend.h"
 #include "harness/compile_cache.h"
 #include "harness/devices.h"
-#include "harness/sandbox.h"
+#include "harness/isolation/sandbox.h"
 #include "verifier/cascade.h"
 
 #include <filesystem>

@@ -6,8 +6,8 @@
 #include "core/hash.h"
 #include "harness/devices.h"
 #include "harness/evaluation.h"
-#include "harness/sandbox.h"
-#include "harness/store.h"
+#include "harness/isolation/sandbox.h"
+#include "harness/store/store.h"
 
 #include <unistd.h>
 #include <cstdio>

@@ -1,4 +1,4 @@
-// The harness API the agent evaluates through (spec section 1: the agent never includes a backend header):
+// The harness API the agent evaluates through (ARCHITECTURE.md: the agent never includes a backend header):
 // a kernel's source text in, a verdict out, the kernel and its evaluation written to the store. Compiles may
 // run in parallel (precompile); evaluations are exclusive on the device.
 #pragma once

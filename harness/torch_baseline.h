@@ -1,4 +1,4 @@
-// The PyTorch eager baseline of a task (spec section 11): the task's `pytorch` field made a Python kernel, so
+// The PyTorch eager baseline of a task (docs/baselines.md): the task's `pytorch` field made a Python kernel, so
 // that it passes the same cascade as every baseline and kforge can report speed against PyTorch, as the field
 // does. A statement that is not an expression over the inputs (an optimizer's step) needs a small wrapper the
 // suite ships instead: reference_kernels/<task>/torch.py.

@@ -1,4 +1,4 @@
-// Leaderboard queries over the store (spec sections 7 and 9). Reads the store only.
+// Leaderboard queries over the store (docs/reports.md). Reads the store only.
 #pragma once
 
 #include "core/sqlite.h"

@@ -1,4 +1,4 @@
-// Report queries over the store (spec sections 7 and 9): everything `kforge report` shows, read once from the
+// Report queries over the store (docs/reports.md): everything `kforge report` shows, read once from the
 // store into plain values, then ranked and scored. Reads the store only; never writes it.
 //
 // Terms. A board is one task version (task row: name, version, spec hash) on one device in one timing mode:
@@ -120,7 +120,7 @@ struct TaskBoard {
   std::optional<size_t> torch_compile;  // and of its torch.compile twin
 };
 
-// fast_p thresholds reported everywhere, in this order (spec section 7).
+// fast_p thresholds reported everywhere, in this order (docs/reports.md).
 inline constexpr double k_fast_p_thresholds[] = {0.0, 1.0, 1.5, 2.0};
 
 // A model (or origin group) on one device and timing mode.

@@ -1,4 +1,4 @@
-// `kforge report`: the published report (spec section 9). A static site (index, a page per task, a page per
+// `kforge report`: the published report (docs/reports.md). A static site (index, a page per task, a page per
 // model or origin) with inline SVG charts, plus leaderboard.md, results.json (docs/results-schema.md) and
 // results.csv. Every page is one self-contained HTML file: inline CSS, no scripts, no fonts, no requests.
 #pragma once

@@ -1,4 +1,4 @@
-// The verifier cascade (spec section 5, stages 1-5): static scan, compile, load, correctness on the check
+// The verifier cascade (docs/verdicts.md): static scan, compile, load, correctness on the check
 // sizes, correctness on the bench sizes. The first failing stage decides the status.
 //
 // The cascade owns the logic; compiling and running kernels in isolated processes are the harness's job,
@@ -136,7 +136,7 @@ class KernelExecutor {
   // inputs_after, ran and kernel_rc of each case it ran. Infrastructure faults throw Error(environment).
   virtual ExecOutcome execute(const std::filesystem::path& artifact, std::vector<Case>& cases,
                               const ExecLimits& limits) = 0;
-  // Times `candidate`, alternating with `reference` unless it is empty, in one process (spec section 6).
+  // Times `candidate`, alternating with `reference` unless it is empty, (docs/timing.md).
   virtual TimingOutcome time(const std::filesystem::path& candidate, const std::filesystem::path& reference,
                              TimingJob& job, const ExecLimits& limits) = 0;
 };

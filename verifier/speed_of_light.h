@@ -1,4 +1,4 @@
-// The speed-of-light check (spec section 5, stage 7): no kernel can beat the larger of its arithmetic at
+// The speed-of-light check (docs/timing.md): no kernel can beat the larger of its arithmetic at
 // peak FLOP/s and its compulsory traffic at peak bandwidth.
 #pragma once
 

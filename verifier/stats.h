@@ -1,4 +1,4 @@
-// Timing statistics and the noise-based stopping rule (spec section 6). Pure functions of the samples.
+// Timing statistics and the noise-based stopping rule (docs/timing.md). Pure functions of the samples.
 #pragma once
 
 #include <cstddef>

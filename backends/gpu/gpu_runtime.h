@@ -1,4 +1,4 @@
-// The GPU runtime a runner drives (spec sections 4 and 6), the same for CUDA and HIP: gpu_runtime.cpp is
+// The GPU runtime a runner drives (docs/gpu.md), the same for CUDA and HIP: gpu_runtime.cpp is
 // written once against CUDA's names and compiled twice, the second time through the vendor header
 // <kforge/gpu.h> with KFORGE_VENDOR_HIP. Nothing here includes a vendor header, so the harness builds without.
 #pragma once

@@ -36,7 +36,7 @@ std::string hip_arch_name(std::string_view gcn_arch_name);
 // figures. Leaves everything unchanged for an unknown architecture (no bound is better than a wrong one).
 void apply_gpu_arch_table(DeviceInfo& device);
 
-// Bytes a cold-cache flush writes (spec section 6): at least 256 MiB and twice L2 plus the last-level cache;
+// Bytes a cold-cache flush writes (docs/timing.md): at least 256 MiB and twice L2 plus the last-level cache;
 // at least 1 GiB on MI300-class parts (gfx94x, gfx95x), whose Infinity Cache is 256 MB.
 int64_t gpu_flush_bytes(const DeviceInfo& device);
 

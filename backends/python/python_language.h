@@ -1,4 +1,4 @@
-// The Python language (spec section 11): turns a `.py` kernel into an artifact any device's runner loads like a
+// The Python language (docs/python.md): turns a `.py` kernel into an artifact any device's runner loads like a
 // C++ kernel. The artifact is kforge's adapter (<kforge/python_kernel.h>, CPython embedded, the C ABI outside)
 // with the kernel's source inside, built by the host C++ compiler against the interpreter kernels run under.
 // A language, not a backend: the same artifact runs on the CPU and, with torch's CUDA or HIP tensors, on GPUs.

@@ -1,4 +1,4 @@
-/* kforge's adapter for Python kernels (spec section 11): the C ABI of <kforge/kernel.h>, implemented by
+/* kforge's adapter for Python kernels (docs/python.md): the C ABI of <kforge/kernel.h>, implemented by
  * embedding CPython and calling the `.py` file's own functions.
  *
  * kforge never loads Python code any other way. For a kernel `mine.py` it generates one translation unit that

@@ -10,7 +10,7 @@
 
 #include "core/files.h"
 #include "core/task.h"
-#include "harness/store.h"
+#include "harness/store/store.h"
 #include "support.h"
 
 #include <nlohmann/json.hpp>

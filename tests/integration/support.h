@@ -7,7 +7,7 @@
 #include "core/sqlite.h"
 #include "harness/compile_cache.h"
 #include "harness/devices.h"
-#include "harness/sandbox.h"
+#include "harness/isolation/sandbox.h"
 #include "harness/suite.h"
 #include "verifier/cascade.h"
 #include "verifier/degenerate.h"

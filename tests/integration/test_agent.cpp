@@ -4,7 +4,7 @@
 #include "backends/python/python_language.h"
 #include "core/files.h"
 #include "core/sqlite.h"
-#include "harness/store.h"
+#include "harness/store/store.h"
 #include "support.h"
 #include "tests/support/fake_llm_server.h"
 

@@ -1,4 +1,4 @@
-// `kforge import` (spec section 13) on the project's own problem files in KernelBench's and MultiKernelBench's
+// `kforge import` (docs/importing.md) on the project's own problem files in KernelBench's and MultiKernelBench's
 // layouts (tests/import/: written for kforge, not copied from those projects): the statuses each file calls for,
 // kforge's own references and the trusted kernels on the imported tasks, idempotence and version bumps. Where no
 // PyTorch is found these skip, saying how to get one; CI has one (`make python`).
@@ -30,7 +30,12 @@ std::string fixture_hash(const std::filesystem::path& folder) {
   std::sort(files.begin(), files.end());
   std::string text;
   for (const auto& file : files) text += file.string() + "\n" + read_file(file);
-  return sha256_hex(text + read_file(source_dir() / "python" / "kforge_import.py"));
+  std::vector<std::filesystem::path> importer;  // the importer's sources: a changed importer means a new import
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(source_dir() / "python/kforge/importer"))
+    if (entry.path().extension() == ".py") importer.push_back(entry.path());
+  std::sort(importer.begin(), importer.end());
+  for (const auto& file : importer) text += file.string() + "\n" + read_file(file);
+  return sha256_hex(text);
 }
 
 struct Imported {

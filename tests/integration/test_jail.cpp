@@ -1,6 +1,6 @@
 // The jail and the runner's seccomp filter: kernels that get past the static scan with raw system calls (the
 // call's name pasted together, so no forbidden word appears in the source) still reach nothing.
-#include "harness/sandbox.h"
+#include "harness/isolation/sandbox.h"
 #include "support.h"
 
 #include <gtest/gtest.h>

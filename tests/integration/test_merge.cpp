@@ -4,8 +4,8 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "harness/bench.h"
-#include "harness/merge.h"
-#include "harness/store.h"
+#include "harness/store/merge.h"
+#include "harness/store/store.h"
 #include "reports/leaderboard.h"
 #include "support.h"
 

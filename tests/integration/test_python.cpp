@@ -1,4 +1,4 @@
-// Python kernels (spec section 11) through the real path: `kforge verify` and `kforge bench` as a user runs
+// Python kernels (docs/python.md) through the real path: `kforge verify` and `kforge bench` as a user runs
 // them, the adapter embedding the project's Python, the runner's seccomp filter and jail around it. Where no
 // PyTorch is found these skip, saying how to get one; CI has one (`make python`).
 #include "support.h"
@@ -120,7 +120,7 @@ TEST(PythonKernel, WithoutPyTorchItIsAnEnvironmentErrorSayingWhatToRun) {
   EXPECT_NE(result.output.find("make python"), std::string::npos) << result.output;
 }
 
-// Triton kernels (spec section 11): on the CPU, Triton's interpreter runs them for correctness only.
+// Triton kernels (docs/python.md): on the CPU, Triton's interpreter runs them for correctness only.
 std::string triton_kernel(const std::string& name) { return "tests/kernels/triton/" + name + ".py"; }
 
 TEST(TritonKernel, ARowSoftmaxVerifiesOkInTheInterpreter) {

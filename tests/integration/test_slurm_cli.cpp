@@ -5,7 +5,7 @@
 
 #include "core/files.h"
 #include "core/sqlite.h"
-#include "harness/slurm.h"
+#include "harness/cluster/slurm.h"
 
 #include <nlohmann/json.hpp>
 

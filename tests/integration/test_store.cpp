@@ -1,7 +1,7 @@
 // The SQLite store: schema and migrations, refusal of foreign or newer files, and `kforge bench` surviving
 // SIGKILL and a second writer.
 #include "core/error.h"
-#include "harness/store.h"
+#include "harness/store/store.h"
 #include "support.h"
 
 #include <signal.h>

@@ -6,7 +6,7 @@
 #include "agent/edits.h"
 #include "core/error.h"
 #include "core/files.h"
-#include "harness/store.h"
+#include "harness/store/store.h"
 #include "support.h"
 #include "tests/support/fake_llm_server.h"
 

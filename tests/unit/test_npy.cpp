@@ -1,4 +1,4 @@
-#include "harness/npy.h"
+#include "harness/store/npy.h"
 
 #include <gtest/gtest.h>
 

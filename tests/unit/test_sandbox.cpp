@@ -1,7 +1,7 @@
 // The sandbox's pure parts: a runner's rlimits and environment, the bubblewrap command line (device nodes,
 // library folders bound back), and the seccomp filter reaching threads that were running before it.
-#include "harness/lockdown.h"
-#include "harness/sandbox.h"
+#include "harness/isolation/lockdown.h"
+#include "harness/isolation/sandbox.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // kforge slurm's pure parts: quoting, the sbatch scripts, squeue and sacct output, the state of an element.
 #include "core/error.h"
 #include "core/process.h"
-#include "harness/slurm.h"
+#include "harness/cluster/slurm.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
