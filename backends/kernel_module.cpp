@@ -29,6 +29,9 @@ bool load_kernel_module(const std::filesystem::path& artifact, KernelModule& mod
   module.setup = reinterpret_cast<SetupFn>(dlsym(module.handle, "kforge_setup"));
   module.teardown = reinterpret_cast<TeardownFn>(dlsym(module.handle, "kforge_teardown"));
   module.tuning_count = static_cast<const volatile int64_t*>(dlsym(module.handle, "kforge_tuning_count"));
+  module.record_begin = reinterpret_cast<RecordBeginFn>(dlsym(module.handle, "kforge_record_begin"));
+  module.record_end = reinterpret_cast<RecordEndFn>(dlsym(module.handle, "kforge_record_end"));
+  if (module.record_begin == nullptr || module.record_end == nullptr) module.record_begin = nullptr;
   return true;
 }
 

@@ -13,6 +13,8 @@ namespace kforge {
 using RunFn = int (*)(const kforge_call*);
 using SetupFn = int (*)(const kforge_problem*, void**);
 using TeardownFn = void (*)(void*);
+using RecordBeginFn = void (*)();
+using RecordEndFn = int64_t (*)(char*, int64_t);
 
 struct KernelModule {
   void* handle = nullptr;
@@ -21,6 +23,10 @@ struct KernelModule {
   TeardownFn teardown = nullptr;  // (optional)
   // (optional) kforge_tuning_count: how often the kernel has benchmarked its own configurations so far.
   const volatile int64_t* tuning_count = nullptr;
+  // (optional) kforge_record_begin/kforge_record_end: the operators and Triton launches of the calls between them
+  // (kernel.h), as JSON.
+  RecordBeginFn record_begin = nullptr;
+  RecordEndFn record_end = nullptr;
 };
 
 // Loads `artifact`; on failure returns false and says why in `error` (a missing symbol, another ABI version).

@@ -9,10 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -203,6 +205,78 @@ void become_subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 
 void become_undumpable() { prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
 
+namespace {
+
+// A process's (or thread's) state letter and parent from its `stat` file; nullopt when it is gone.
+std::optional<std::pair<char, pid_t>> read_stat(const std::filesystem::path& stat_file) {
+  std::ifstream stat(stat_file);
+  std::string line;
+  if (!std::getline(stat, line)) return std::nullopt;
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so parse after the last ')'.
+  const auto close_paren = line.rfind(')');
+  if (close_paren == std::string::npos) return std::nullopt;
+  char state = 0;
+  int ppid = 0;
+  if (std::sscanf(line.c_str() + close_paren + 1, " %c %d", &state, &ppid) != 2) return std::nullopt;
+  return std::make_pair(state, static_cast<pid_t>(ppid));
+}
+
+// Every process of the machine with its parent.
+std::vector<std::pair<pid_t, pid_t>> processes_and_parents() {
+  std::vector<std::pair<pid_t, pid_t>> found;
+  std::error_code error;
+  for (std::filesystem::directory_iterator it("/proc", error), end; !error && it != end; it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (const auto stat = read_stat(it->path() / "stat")) found.emplace_back(std::stoi(name), stat->second);
+  }
+  return found;
+}
+
+// Whether every thread of `pid` is stopped (or gone).
+bool all_threads_stopped(pid_t pid) {
+  std::error_code error;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (std::filesystem::directory_iterator it(tasks, error), end; !error && it != end; it.increment(error)) {
+    const auto stat = read_stat(it->path() / "stat");
+    if (stat && stat->first != 'T' && stat->first != 't' && stat->first != 'Z' && stat->first != 'X') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<pid_t> process_tree(pid_t root) {
+  const auto all = processes_and_parents();
+  std::vector<pid_t> tree{root};
+  for (size_t i = 0; i < tree.size(); ++i)
+    for (const auto& [pid, parent] : all)
+      if (parent == tree[i] && std::find(tree.begin(), tree.end(), pid) == tree.end()) tree.push_back(pid);
+  return tree;
+}
+
+bool freeze_tree(pid_t root, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // A process the tree starts between the walk and the signal is found by the next walk.
+  for (;;) {
+    const auto tree = process_tree(root);
+    for (pid_t pid : tree) ::kill(pid, SIGSTOP);
+    bool stopped = true;
+    while (true) {
+      stopped = std::all_of(tree.begin(), tree.end(), all_threads_stopped);
+      if (stopped || std::chrono::steady_clock::now() >= deadline) break;
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    if (!stopped) return false;
+    if (process_tree(root).size() == tree.size()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+  }
+}
+
+void thaw_tree(pid_t root) {
+  for (pid_t pid : process_tree(root)) ::kill(pid, SIGCONT);
+}
+
 int reap_strays() {
   int killed = 0;
   const pid_t self = getpid();
@@ -210,21 +284,8 @@ int reap_strays() {
     std::vector<pid_t> strays;
     {
       std::lock_guard lock(g_children_mutex);
-      for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-        const std::string name = entry.path().filename().string();
-        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-        std::ifstream stat(entry.path() / "stat");
-        std::string line;
-        if (!std::getline(stat, line)) continue;
-        // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so parse after the last ')'.
-        const auto close_paren = line.rfind(')');
-        if (close_paren == std::string::npos) continue;
-        char state = 0;
-        int ppid = 0;
-        if (std::sscanf(line.c_str() + close_paren + 1, " %c %d", &state, &ppid) != 2) continue;
-        const pid_t pid = std::stoi(name);
+      for (const auto& [pid, ppid] : processes_and_parents())
         if (ppid == self && !g_children.contains(pid)) strays.push_back(pid);
-      }
     }
     if (strays.empty()) break;
     for (pid_t pid : strays) {

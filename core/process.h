@@ -76,6 +76,15 @@ int reap_strays();
 // cache through the process evaluating it. Costs core dumps and attaching a debugger without privileges.
 void become_undumpable();
 
+// The processes under `root`, itself first, from each process's parent in /proc.
+std::vector<pid_t> process_tree(pid_t root);
+// Stops every process of the tree under `root` (SIGSTOP, which no process can catch or ignore) and waits until
+// every thread of each is stopped, up to `timeout`; false when one did not stop in time. A process the tree starts
+// meanwhile is stopped too.
+bool freeze_tree(pid_t root, std::chrono::milliseconds timeout);
+// Continues every process of the tree under `root` (SIGCONT).
+void thaw_tree(pid_t root);
+
 // Searches PATH for `name`; empty when not found.
 std::filesystem::path find_program(const std::string& name);
 

@@ -78,6 +78,7 @@ ScanReport CompileCache::scan(const std::filesystem::path& source, bool is_gpu, 
   ScanReport scanned;
   scanned.calls_library = report.value("calls_library", false);
   scanned.triton = report.value("triton", false);
+  scanned.work_operators = report.value("work_operators", std::vector<std::string>{});
   for (const auto& entry : report.value("findings", nlohmann::json::array()))
     scanned.findings.push_back({entry.value("forbidden", true), entry.value("rule", ""), entry.value("line", 0),
                                 entry.value("token", ""), entry.value("message", "")});

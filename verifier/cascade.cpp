@@ -95,6 +95,10 @@ class Evaluation {
 
   [[nodiscard]] std::string describe(const Case& c) const { return describe_case(c, m_task, m_held_out); }
 
+  // What the checked calls so far dispatched (a Python kernel's).
+  void record(const DispatchRecord& dispatch) { m_dispatch.merge(dispatch); }
+  [[nodiscard]] const DispatchRecord& dispatch() const { return m_dispatch; }
+
   void fail(const std::string& stage, Status status, const std::string& message, double seconds) {
     m_verdict.status = status;
     m_verdict.message = message;
@@ -144,8 +148,9 @@ class Evaluation {
     return true;
   }
 
-  // Stage 6 for one bench shape: expected outputs for the fresh check inputs from the oracle (its own
-  // process), then the candidate timed beside the reference in one runner, then every checked call compared.
+  // Stage 6 for one bench shape: expected outputs for the input variants and the final call's fresh set from the
+  // oracle (its own process), then the candidate and the reference timed round by round, each in a runner of its
+  // own, every checked call judged the moment its round ends.
   bool time_shape(const ShapeSet& shape, uint64_t fresh, const std::filesystem::path& candidate,
                   const std::filesystem::path& reference, KernelExecutor& executor, KernelExecutor& oracle,
                   const CascadeOptions& options) {
@@ -154,24 +159,75 @@ class Evaluation {
     const Problem problem = resolve_problem(m_task, shape);
     auto make = [&](uint64_t seed) { return make_case(m_task, problem, seed); };
     job.bench = make(fresh ^ 0x5bd1e995ull);
-    // Two sets for random checks, the bench inputs' near-twin, and the set kept for the final call (see the
-    // runner). The twin's changed elements come from the first set.
-    job.fresh = {make(fresh + 101), make(fresh + 202), Case{}, make(fresh + 303)};
-    const size_t twin = job.fresh.size() - 2;
-    job.fresh[twin] = job.bench;
-    job.fresh[twin].seed = fresh + 404;
-    job.fresh[twin].inputs = near_twin(job.bench.inputs, job.fresh[0].inputs, fresh + 404);
+    // The variants: the bench inputs and two near-twins of them, whose changed elements come from other draws;
+    // and a fresh set for the final call alone.
+    job.variants = {job.bench.inputs};
+    job.changed = {std::vector<std::vector<int64_t>>(job.bench.inputs.size())};
+    for (const uint64_t donor_seed : {fresh + 101, fresh + 202}) {
+      std::vector<std::vector<int64_t>> changed;
+      job.variants.push_back(near_twin(job.bench.inputs, make(donor_seed).inputs, donor_seed + 404, 8, &changed));
+      job.changed.push_back(std::move(changed));
+    }
+    const Case final_case = make(fresh + 303);
+    job.final_inputs = final_case.inputs;
     size_t output_bytes = 0;
     for (const auto& t : job.bench.outputs) output_bytes += t.nbytes();
     job.check_slots =
         std::clamp<size_t>(static_cast<size_t>(options.check_memory_bytes) / std::max<size_t>(output_bytes, 1), 3, 5);
     job.config = options.timing_config;
-    job.config.seed = fresh ^ 0x9e3779b97f4a7c15ull;
+    job.config.exclusive = job.config.exclusive || options.device_exclusive;
 
-    std::vector<Case> expected = clone_for_oracle(job.fresh);
+    std::vector<Case> expected;
+    for (const auto& inputs : job.variants) {
+      Case c = job.bench;
+      c.inputs = inputs;
+      expected.push_back(std::move(c));
+    }
+    expected.push_back(final_case);
     const ExecOutcome oracle_outcome = oracle.execute(reference, expected, options.bench_limits);
     if (oracle_outcome.kind != ExecOutcome::Kind::ok)
       throw_environment("the reference kernel failed on " + m_task.name + ": " + oracle_outcome.detail);
+
+    // The judge: every checked call against the oracle's answer for its inputs; the same inputs twice must give
+    // the same outputs, within tolerance.
+    std::string failure;
+    std::string reference_failure;
+    std::vector<std::optional<std::vector<HostTensor>>> first_of(job.variants.size());
+    job.judge = [&](const CheckCall& check) {
+      const bool final_call = check.variant == CheckCall::k_final;
+      const Case& answer = expected[final_call ? expected.size() - 1 : check.variant];
+      for (size_t t = 0; t < check.outputs.size(); ++t) {
+        const Tolerance tolerance = m_task.tolerance_for(m_task.outputs[t]);
+        const Comparison cmp = compare_tensors(answer.outputs[t], check.outputs[t], tolerance);
+        if (!cmp.ok) {
+          const std::string what =
+              std::string(final_call          ? "the last timed call, on fresh inputs"
+                          : check.variant > 0 ? "a timed call on inputs that differ from the bench inputs in a few "
+                                                "elements"
+                                              : "a timed call on the bench inputs") +
+              " (shape '" + shape.label + "') left output '" + m_task.outputs[t].name +
+              "' wrong: " + std::to_string(cmp.mismatches) + " of " + std::to_string(check.outputs[t].numel()) +
+              " elements mismatch" +
+              (cmp.unwritten > 0 ? " (" + std::to_string(cmp.unwritten) + " never written)" : "") + ", first at " +
+              format_index(check.outputs[t].shape, cmp.first_mismatch) + ": expected " +
+              format_number(cmp.first_expected) + ", got " + format_number(cmp.first_got);
+          if (check.role == "reference") {
+            reference_failure = what;
+          } else {
+            failure = what + " (a kernel that caches, replays, memoises under a fingerprint or skips work while timed)";
+          }
+          return false;
+        }
+        if (check.role == "candidate" && !final_call) {
+          if (auto& earlier = first_of[check.variant]) {
+            if (!compare_tensors((*earlier)[t], check.outputs[t], tolerance).ok)
+              m_verdict.flags.push_back("nondeterministic");
+          }
+        }
+      }
+      if (check.role == "candidate" && !final_call && !first_of[check.variant]) first_of[check.variant] = check.outputs;
+      return true;
+    };
 
     const TimingOutcome timed = executor.time(candidate, options.time_reference ? reference : std::filesystem::path(),
                                               job, options.timing_limits);
@@ -182,6 +238,8 @@ class Evaluation {
       throw_environment(
           "the reference kernel failed while timed on " + m_task.name + " shape '" + shape.label + "': " +
           (timed.kernel_rc != 0 ? "kforge_run returned " + std::to_string(timed.kernel_rc) : timed.exec.detail));
+    if (!reference_failure.empty())
+      throw_environment("the reference kernel's timed call was wrong on " + m_task.name + ": " + reference_failure);
     if (!accept_outcome("timing", timed.exec, {}, seconds)) return false;
     if (timed.kernel_rc != 0) {
       fail("timing", Status::runtime_error,
@@ -190,38 +248,16 @@ class Evaluation {
            seconds);
       return false;
     }
-    if (timed.checks.empty() || timed.candidate_ns.empty()) {
+    if (!failure.empty()) {
+      fail("timing", Status::incorrect, failure, seconds);
+      return false;
+    }
+    if (timed.checks == 0 || timed.candidate_ns.empty()) {
       fail("timing", Status::runtime_error, "the timing run on shape '" + shape.label + "' returned no checked call",
            seconds);
       return false;
     }
-    std::vector<const CheckCall*> first_of(job.fresh.size(), nullptr);
-    for (const auto& check : timed.checks) {
-      for (size_t t = 0; t < check.outputs.size(); ++t) {
-        const Tolerance tolerance = m_task.tolerance_for(m_task.outputs[t]);
-        const Comparison cmp = compare_tensors(expected[check.fresh_index].outputs[t], check.outputs[t], tolerance);
-        if (!cmp.ok) {
-          const bool on_twin = check.fresh_index == twin;
-          fail("timing", Status::incorrect,
-               std::string(on_twin ? "a timed call on inputs that differ from the timed inputs in a few elements"
-                                   : "a timed call on fresh inputs") +
-                   " (shape '" + shape.label + "') left output '" + m_task.outputs[t].name +
-                   "' wrong: " + std::to_string(cmp.mismatches) + " of " + std::to_string(check.outputs[t].numel()) +
-                   " elements mismatch, first at " + format_index(check.outputs[t].shape, cmp.first_mismatch) +
-                   ": expected " + format_number(cmp.first_expected) + ", got " + format_number(cmp.first_got) +
-                   (on_twin ? " (a kernel that memoises its answer under a fingerprint of a few input elements)"
-                            : " (a kernel that caches, replays or skips work while timed)"),
-               seconds);
-          return false;
-        }
-        // The same inputs twice must give the same outputs, within tolerance.
-        if (const CheckCall* earlier = first_of[check.fresh_index]) {
-          if (!compare_tensors(earlier->outputs[t], check.outputs[t], tolerance).ok)
-            m_verdict.flags.push_back("nondeterministic");
-        }
-      }
-      if (first_of[check.fresh_index] == nullptr) first_of[check.fresh_index] = &check;
-    }
+    m_dispatch.merge(timed.dispatch);
 
     ShapeTiming timing;
     timing.shape = shape.label;
@@ -240,13 +276,15 @@ class Evaluation {
     timing.sol = speed_of_light(timing.flops, timing.bytes, dtype, peaks, !job.config.hot);
     timing.sol_fraction = timing.sol.time_ns / timing.candidate.median_ns;
     timing.stop_reason = timed.stop_reason;
-    timing.checked_calls = timed.checks.size();
+    timing.checked_calls = timed.checks;
     timing.rotation = timed.rotation;
     timing.gpu = timed.gpu;
     if (timed.gpu.throttled_dropped > 0) m_verdict.flags.push_back("throttled");
     if (timed.tuned_during_timing > 0) m_verdict.flags.push_back("autotuning");
     if (options.is_gpu && work_left_on_other_streams(timed.gpu, timing.candidate.median_ns))
       m_verdict.flags.push_back("side_stream");
+    if (off_clock(timed.candidate_rounds, timed.reference_rounds, timing.candidate.median_ns))
+      m_verdict.flags.push_back("off_clock");
     m_verdict.timings.push_back(std::move(timing));
     return true;
   }
@@ -314,21 +352,29 @@ class Evaluation {
   const Task& m_task;
   Verdict& m_verdict;
   const std::vector<HeldOutCase>& m_held_out;
+  DispatchRecord m_dispatch;  // what the candidate's checked calls dispatched
 };
 
 }  // namespace
 
 std::vector<HostTensor> near_twin(const std::vector<HostTensor>& inputs, const std::vector<HostTensor>& donor,
-                                  uint64_t seed, size_t changes) {
+                                  uint64_t seed, size_t changes, std::vector<std::vector<int64_t>>* changed) {
   std::vector<HostTensor> twin = inputs;
+  if (changed != nullptr) changed->assign(inputs.size(), {});
   std::mt19937_64 random(seed);
   for (size_t t = 0; t < twin.size() && t < donor.size(); ++t) {
     const size_t count = twin[t].numel();
     const size_t size = dtype_size(twin[t].dtype);
     if (count == 0 || donor[t].nbytes() != twin[t].nbytes()) continue;
     for (size_t c = 0; c < changes; ++c) {
-      const size_t at = std::uniform_int_distribution<size_t>(0, count - 1)(random) * size;
-      std::memcpy(twin[t].data.data() + at, donor[t].data.data() + at, size);
+      const size_t element = std::uniform_int_distribution<size_t>(0, count - 1)(random);
+      std::memcpy(twin[t].data.data() + element * size, donor[t].data.data() + element * size, size);
+      if (changed != nullptr) (*changed)[t].push_back(static_cast<int64_t>(element));
+    }
+    if (changed != nullptr) {
+      auto& positions = (*changed)[t];
+      std::sort(positions.begin(), positions.end());
+      positions.erase(std::unique(positions.begin(), positions.end()), positions.end());
     }
   }
   return twin;
@@ -354,6 +400,42 @@ std::vector<Case> make_cases(const Task& task, ShapeRole role, const std::vector
   return cases;
 }
 
+void DispatchRecord::merge(const DispatchRecord& other) {
+  recorded = recorded || other.recorded;
+  unreadable = unreadable || other.unreadable;
+  triton_launches += other.triton_launches;
+  for (const auto& op : other.ops)
+    if (std::find(ops.begin(), ops.end(), op) == ops.end()) ops.push_back(op);
+}
+
+std::vector<std::string> dispatched_library_ops(const DispatchRecord& dispatch,
+                                                const std::vector<std::string>& work_operators) {
+  // The dispatcher's name for an operator without its namespace and the prefixes of its implementations:
+  // aten._softmax is softmax, aten.native_layer_norm layer_norm, aten._native_batch_norm_legit batch_norm_legit.
+  auto base = [](std::string name) {
+    if (const size_t dot = name.find('.'); dot != std::string::npos) name = name.substr(dot + 1);
+    while (!name.empty() && name.front() == '_') name.erase(0, 1);
+    if (name.rfind("native_", 0) == 0) name.erase(0, 7);
+    return name;
+  };
+  std::vector<std::string> found;
+  for (const auto& op : dispatch.ops) {
+    const std::string name = base(op);
+    for (std::string work : work_operators) {
+      while (!work.empty() && work.front() == '_') work.erase(0, 1);
+      if (work.empty()) continue;
+      // The operator itself or one of its forms: softmax, max_pool2d_with_indices, batch_norm_legit_no_training.
+      if (name == work || name.rfind(work + "_", 0) == 0) {
+        found.push_back(op);
+        break;
+      }
+    }
+  }
+  std::sort(found.begin(), found.end());
+  found.erase(std::unique(found.begin(), found.end()), found.end());
+  return found;
+}
+
 TaskWork task_work(const Task& task) {
   TaskWork work{task.pytorch, {}};
   // A single op's operator is its work; a fused problem's building blocks are not (LIBRARY_OPS still are).
@@ -363,7 +445,10 @@ TaskWork task_work(const Task& task) {
 
 ScanReport KernelCompiler::scan(const std::filesystem::path& source, bool is_gpu, const TaskWork&) {
   const std::string text = read_file(source);
-  return {scan_source(text, is_gpu), links_a_library(text)};
+  ScanReport report;
+  report.findings = scan_source(text, is_gpu);
+  report.calls_library = links_a_library(text);
+  return report;
 }
 
 bool work_left_on_other_streams(const GpuTimingFacts& facts, double candidate_median_ns) {
@@ -391,7 +476,16 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
   // Drawn from the fresh seed below, before any case runs.
   std::vector<HeldOutCase> held_out;
   Evaluation evaluation(task, verdict, held_out);
+  std::vector<std::string> work_operators;
   auto finish = [&]() -> Verdict {
+    // calls_library from what the kernel's checked calls dispatched: an operator that is a whole kernel by
+    // itself, or the task's own, reached through any name, alias, module or string.
+    if (!options.trusted) {
+      verdict.library_ops = dispatched_library_ops(evaluation.dispatch(), work_operators);
+      if (!verdict.library_ops.empty() || evaluation.dispatch().unreadable) verdict.flags.push_back("calls_library");
+      std::sort(verdict.flags.begin(), verdict.flags.end());
+      verdict.flags.erase(std::unique(verdict.flags.begin(), verdict.flags.end()), verdict.flags.end());
+    }
     verdict.seconds = seconds_since(started);
     return verdict;
   };
@@ -402,6 +496,7 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
   verdict.kernel_hash = sha256_hex(source);
   ScanReport scanned = m_compiler.scan(candidate, options.is_gpu, task_work(task));
   verdict.findings = std::move(scanned.findings);
+  work_operators = scanned.work_operators;
   // A candidate whose work a library does is ranked apart; a trusted kernel (a baseline) is one on purpose.
   if (scanned.calls_library && !options.trusted) verdict.flags.push_back("calls_library");
   // Triton on a GPU compiles at its first call by running programs: the C compiler (its launcher), ptxas, and
@@ -521,7 +616,13 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
   };
   auto judge_stage = [&](const std::string& stage, const StageRun& run) {
     const bool check = stage == "check";
+    evaluation.record(run.outcome.dispatch);
     if (!evaluation.accept_outcome(stage, run.outcome, run.cases, seconds_since(run.start))) return false;
+    // A file gets Triton's permissions (its runners may start the compiler) only while it launches Triton
+    // kernels: one whose checked calls launched none runs its later stages without them.
+    if (check && run.outcome.dispatch.recorded && run.outcome.dispatch.triton_launches == 0)
+      for (ExecLimits* limits : {&options.bench_limits, &options.timing_limits})
+        limits->spawns = options.trusted && limits->spawns;
     if (!evaluation.check_cases(stage, run.cases, run.expected, seconds_since(run.start))) return false;
     evaluation.pass(stage, seconds_since(run.start),
                     std::to_string(run.cases.size()) + " cases" +
@@ -542,32 +643,17 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
     if (bench_run.valid()) bench_run.wait();  // its runners end before the verdict does; its result is moot
     return finish();
   }
-  if (options.bench_correctness && interpreted) {
-    // The interpreter costs what the number of elements does: projected from the check stage, a bench size that
-    // would run past half its limit is skipped (a 4096x1024 softmax takes about 25 s on this 2-core VM).
-    auto elements = [&](ShapeRole role) {
-      double total = 0;
-      for (const auto& c : make_cases(task, role, {fresh}, options.backend)) total += total_elements(c.problem);
-      return total;
-    };
-    double check_elements = 0;
-    for (const auto& c : check_run.cases) check_elements += total_elements(c.problem);
-    const double check_seconds = std::max(0.0, verdict.stages.back().seconds);
-    const double projected = check_seconds * elements(ShapeRole::bench) / std::max(check_elements, 1.0);
-    const double limit = std::chrono::duration<double>(options.bench_limits.timeout).count();
-    if (projected > limit / 2) {
-      char detail[256];
-      std::snprintf(detail, sizeof detail,
-                    "skipped: Triton's interpreter would take about %.0f s at the bench size (the limit is %.0f s); "
-                    "the check sizes and held-out cases passed",
-                    projected, limit);
-      verdict.stages.push_back({"bench", "skipped", 0.0, detail});
-      return finish();
-    }
-  }
+  // The bench size is always run: a kernel is never ok at a size it was not run at. Its time limit is the
+  // task's (the bench limit), the same for every kernel, never projected from the candidate's own speed: a
+  // kernel slow on purpose at the check sizes must not skip the size where its fast path is wrong.
   if (options.bench_correctness &&
-      !judge_stage("bench", overlap ? bench_run.get() : run_stage(ShapeRole::bench, {fresh}, options.bench_limits)))
+      !judge_stage("bench", overlap ? bench_run.get() : run_stage(ShapeRole::bench, {fresh}, options.bench_limits))) {
+    if (interpreted && verdict.status == Status::timeout)
+      verdict.message +=
+          " (Triton's interpreter ran the bench size on the CPU, where it is slow: a larger --timeout "
+          "gives it longer, or verify it on a GPU); the verdict is not ranked";
     return finish();
+  }
   if (!options.timing) return finish();
   if (interpreted) {
     verdict.stages.push_back({"timing", "skipped", 0.0,

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -68,13 +69,23 @@ struct ExecLimits {
   bool spawns = false;
 };
 
+// What a Python kernel's checked calls dispatched, as its runner recorded it (kernel.h: kforge_record_end).
+struct DispatchRecord {
+  bool recorded = false;         // the kernel records (kforge's Python adapter); false for C++ and CUDA kernels
+  std::vector<std::string> ops;  // PyTorch operators, as the dispatcher names them: "aten.mm", "aten._softmax"
+  int64_t triton_launches = 0;   // launches of @triton.jit functions
+  bool unreadable = false;       // the record could not be read back
+  void merge(const DispatchRecord& other);
+};
+
 struct ExecOutcome {
   // invalid: the runner saw the kernel do something forbidden (forge the runner's events, define a function
   // the harness times with).
   enum class Kind { ok, abi_error, runtime_error, timeout, invalid } kind = Kind::ok;
-  bool at_load = false;  // the runner refused the kernel as it loaded it (the load stage fails)
-  std::string detail;    // why, when not ok
-  std::string log;       // what the kernel printed, capped
+  bool at_load = false;     // the runner refused the kernel as it loaded it (the load stage fails)
+  std::string detail;       // why, when not ok
+  std::string log;          // what the kernel printed, capped
+  DispatchRecord dispatch;  // what the cases' calls dispatched
 };
 
 struct TimingConfig {
@@ -82,50 +93,67 @@ struct TimingConfig {
   int64_t rotation_bytes = 0;  // cold: rotate buffer sets totalling at least this (>= 4x the last-level cache)
   StopRule stop;
   double warmup_seconds = 0.025;
-  double check_probability = 0.05;  // chance that a timed call gets fresh inputs and is checked
-  uint64_t seed = 1;                // draws which calls are checked
+  double check_probability = 0.05;  // chance, drawn after each timed call returns, that its outputs are checked
+  // The device admits one process at a time (EXCLUSIVE_PROCESS): the reference is timed first, then the
+  // candidate, each alone, instead of round by round.
+  bool exclusive = false;
 };
 
-// A timing run: the candidate (and the reference, alternating) on one bench case.
+// One checked call of a timing session: whose, on which input variant, and the outputs it left.
+struct CheckCall {
+  static constexpr size_t k_final = static_cast<size_t>(-1);  // the candidate's last call, on its own fresh set
+  std::string role;                                           // "candidate" or "reference"
+  size_t variant = 0;                                         // index into TimingJob::variants, or k_final
+  std::vector<HostTensor> outputs;
+};
+
+// A timing session: the candidate (and the reference, each in a runner of its own, round by round) on one bench
+// case.
 struct TimingJob {
-  Case bench;  // inputs and poisoned outputs
-  // Inputs the kernel has not seen; checked calls run on these, at least three. The last is kept for the
-  // final call; the one before it is a near-twin of the bench inputs, checked right after the timed rounds;
-  // random timed calls cycle through the others.
-  std::vector<Case> fresh;
-  size_t check_slots = 4;  // how many checked calls' outputs to keep (the twin and the last call are two)
+  Case bench;  // the bench inputs (variant 0) and the poisoned outputs every call starts from
+  // The inputs a timed call may get: [0] is bench.inputs, the others near-twins of it. Each call's set holds a
+  // variant drawn at random, restored outside the timed region by rewriting the elements that differ:
+  // changed[v][i] lists the elements of input i where variant v differs from variant 0. A kernel that replays or
+  // memoises an answer under a fingerprint returns a stale one.
+  std::vector<std::vector<HostTensor>> variants;
+  std::vector<std::vector<std::vector<int64_t>>> changed;
+  std::vector<HostTensor> final_inputs;  // the candidate's last call: fresh inputs kept for it alone
+  size_t check_slots = 4;                // checked calls a round may hold before it ends (the parent empties them)
   TimingConfig config;
+  // Judges a checked call as soon as its round ends, both runners stopped; false ends the session.
+  std::function<bool(const CheckCall&)> judge;
 };
 
 // A near-twin of `inputs`: equal but for `changes` elements of every tensor, taken from `donor` (inputs of the
-// same problem from another seed) at positions drawn from `seed`. A kernel that memoises its answer under a
-// fingerprint of some input elements, instead of reading them all, returns the stale answer for it. Few
-// changes on purpose: to notice k random changes, a fingerprint must cover a share of about 1 - 0.01^(1/k) of
-// the input (44% for k = 8), which costs about what reading it for the work does; many changes would let a
-// small fingerprint tell the twin apart. Enough that the output almost surely changes too.
+// same problem from another seed) at positions drawn from `seed`; `changed` (optional) receives the positions.
+// A kernel that memoises its answer under a fingerprint of some input elements, instead of reading them all,
+// returns the stale answer for it. Few changes on purpose: to notice k random changes, a fingerprint must cover
+// a share of about 1 - 0.01^(1/k) of the input (44% for k = 8), which costs about what reading it for the work
+// does; many changes would let a small fingerprint tell the twin apart. Enough that the output almost surely
+// changes too.
 std::vector<HostTensor> near_twin(const std::vector<HostTensor>& inputs, const std::vector<HostTensor>& donor,
-                                  uint64_t seed, size_t changes = 8);
-
-struct CheckCall {
-  size_t fresh_index = 0;
-  int kernel_rc = 0;
-  std::vector<HostTensor> outputs;
-};
+                                  uint64_t seed, size_t changes = 8,
+                                  std::vector<std::vector<int64_t>>* changed = nullptr);
 
 struct TimingOutcome {
   ExecOutcome exec;
   GpuTimingFacts gpu;  // GPU runs only
   int kernel_rc = 0;   // non-zero when a timed call failed
-  // Whose timed call failed, "candidate" or "reference" ("" when none did): the runner alternates the two, so
-  // a non-zero kernel_rc, a device error (exec runtime_error) or a forbidden act (exec invalid) may be the
-  // trusted reference's, which is the environment's fault, not the candidate's.
+  // Whose timed call failed, "candidate" or "reference" ("" when none did): a non-zero kernel_rc, a device error
+  // (exec runtime_error) or a forbidden act (exec invalid) may be the trusted reference's, which is the
+  // environment's fault, not the candidate's.
   std::string failed_kernel;
   std::vector<double> candidate_ns;  // raw samples, one per call
   std::vector<double> reference_ns;  // empty when timed without a reference
-  std::vector<CheckCall> checks;
+  size_t checks = 0;                 // checked calls the judge passed (random and the final one)
+  bool check_failed = false;         // the judge refused one: the session ended there
+  std::vector<RoundFacts> candidate_rounds;
+  std::vector<RoundFacts> reference_rounds;
   std::string stop_reason;
   size_t rotation = 1;              // buffer sets rotated through
   int64_t tuned_during_timing = 0;  // how often the candidate tuned itself in the timed rounds (kforge_tuning_count)
+  DispatchRecord dispatch;          // what the candidate's final call dispatched
+  bool sequential = false;          // timed one after the other (TimingConfig::exclusive)
 };
 
 // Runs kernels in isolated processes.
@@ -136,10 +164,17 @@ class KernelExecutor {
   // inputs_after, ran and kernel_rc of each case it ran. Infrastructure faults throw Error(environment).
   virtual ExecOutcome execute(const std::filesystem::path& artifact, std::vector<Case>& cases,
                               const ExecLimits& limits) = 0;
-  // Times `candidate`, alternating with `reference` unless it is empty, (docs/timing.md).
+  // Times `candidate`, round by round with `reference` unless it is empty, each in a runner of its own
+  // (docs/timing.md).
   virtual TimingOutcome time(const std::filesystem::path& candidate, const std::filesystem::path& reference,
                              TimingJob& job, const ExecLimits& limits) = 0;
 };
+
+// The operators of `dispatch` that are a kernel's whole work: one of `work_operators` (the scan's list of
+// operators that are a whole kernel by themselves, and the task's own) by its dispatcher name, any form of it
+// (aten._softmax is softmax; aten.max_pool2d_with_indices is max_pool2d). Sorted, each once.
+std::vector<std::string> dispatched_library_ops(const DispatchRecord& dispatch,
+                                                const std::vector<std::string>& work_operators);
 
 // Whether a GPU timing run suggests work left on another stream: after a candidate call's end event, a
 // device-wide synchronisation waited beyond the same wait on an idle device by more than max(the floor, a

@@ -22,6 +22,9 @@ struct ScanReport {
   std::vector<ScanFinding> findings;
   bool calls_library = false;
   bool triton = false;  // a Python kernel that launches @triton.jit code: the CPU runs it in Triton's interpreter
+  // The operators whose dispatch means PyTorch does the work (a Python kernel's: the whole-kernel operators and
+  // the task's own), matched against what its checked calls dispatched (dispatched_library_ops).
+  std::vector<std::string> work_operators;
 };
 
 // Scans `source` (comments and string literals are ignored). `is_gpu` adds the stream rules.

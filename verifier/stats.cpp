@@ -74,4 +74,53 @@ const char* stop_reason_name(StopReason reason) {
   return "?";
 }
 
+double recent_seconds_per_call(const std::vector<double>& samples_ns, double warm_seconds) {
+  constexpr size_t k_recent = 64;
+  if (samples_ns.empty()) return warm_seconds;
+  std::vector<double> recent(samples_ns.end() - static_cast<std::ptrdiff_t>(std::min(k_recent, samples_ns.size())),
+                             samples_ns.end());
+  std::nth_element(recent.begin(), recent.begin() + static_cast<std::ptrdiff_t>(recent.size() / 2), recent.end());
+  return recent[recent.size() / 2] * 1e-9;
+}
+
+double round_seconds(const StopRule& rule) { return std::max(0.01, rule.min_seconds / 10); }
+
+size_t calls_per_round(double seconds_per_call, double slowest, const StopRule& rule, double most_calls) {
+  const double round = std::max({round_seconds(rule), slowest, seconds_per_call});
+  return static_cast<size_t>(std::clamp(round / std::max(seconds_per_call, 1e-9), 1.0, std::max(1.0, most_calls)));
+}
+
+StopReason session_stop(const std::vector<std::vector<double>>& samples_per_kernel, const StopRule& rule,
+                        double wall_seconds) {
+  bool all_stopped = true;
+  StopReason worst = StopReason::converged;
+  for (const auto& samples : samples_per_kernel) {
+    const StopReason r = should_stop(samples, rule);
+    if (r == StopReason::keep_going)
+      all_stopped = false;
+    else
+      worst = std::max(worst, r);
+  }
+  if (all_stopped) return worst;
+  if (wall_seconds > 3 * rule.max_seconds * static_cast<double>(samples_per_kernel.size())) return StopReason::time_cap;
+  return StopReason::keep_going;
+}
+
+double untimed_per_call_ns(const std::vector<RoundFacts>& rounds) {
+  std::vector<double> per_call;
+  for (const auto& r : rounds)
+    if (r.calls > 0) per_call.push_back(std::max(0.0, r.wall_ns - r.timed_ns) / static_cast<double>(r.calls));
+  if (per_call.empty()) return 0.0;
+  std::nth_element(per_call.begin(), per_call.begin() + static_cast<std::ptrdiff_t>(per_call.size() / 2),
+                   per_call.end());
+  return per_call[per_call.size() / 2];
+}
+
+bool off_clock(const std::vector<RoundFacts>& candidate, const std::vector<RoundFacts>& reference,
+               double candidate_median_ns) {
+  if (candidate.empty() || reference.empty()) return false;
+  constexpr double k_slack_ns = 200e3;
+  return untimed_per_call_ns(candidate) > 3 * untimed_per_call_ns(reference) + 0.5 * candidate_median_ns + k_slack_ns;
+}
+
 }  // namespace kforge

@@ -66,6 +66,8 @@ nlohmann::json to_json(const Verdict& verdict, bool with_samples) {
   out["status"] = status_name(verdict.status);
   out["flags"] = verdict.flags;
   out["message"] = verdict.message;
+  out["verifier_version"] = verdict.verifier_version;
+  if (!verdict.library_ops.empty()) out["library_ops"] = verdict.library_ops;
   out["seeds"] = verdict.seeds;
   out["held_out"] = nlohmann::json::array();
   for (const auto& h : verdict.held_out) {

@@ -14,6 +14,11 @@
 
 namespace kforge {
 
+// The version of the verifier that judges: raised whenever a change can turn a verdict (a new check, a closed
+// exploit), so that stores can tell verdicts of an older verifier (`kforge db rejudge`, --min-verifier). Verdicts
+// stored before it was recorded count as version 1.
+inline constexpr int k_verifier_version = 2;
+
 enum class Status { ok, compile_error, abi_error, runtime_error, timeout, incorrect, invalid };
 
 std::string_view status_name(Status status);
@@ -92,10 +97,13 @@ struct Verdict {
   std::string backend;
   std::string kernel_hash;  // sha256 of the source
   Status status = Status::ok;
+  int verifier_version = k_verifier_version;  // which verifier judged it
   std::vector<std::string> flags;
   std::string message;  // one line saying why, for any status but ok
   std::vector<StageReport> stages;
   std::vector<ScanFinding> findings;
+  // The PyTorch operators that made the verdict `calls_library`, as the kernel's checked calls dispatched them.
+  std::vector<std::string> library_ops;
   std::optional<MismatchReport> mismatch;
   std::string compile_log;  // compile_error only, capped
   bool compile_cache_hit = false;

@@ -173,6 +173,10 @@ class Runtime final : public GpuRuntime {
     KFORGE_GPU_CHECK(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, m_stream));
     KFORGE_GPU_CHECK(cudaStreamSynchronize(m_stream));
   }
+  void copy(void* to, const void* from, size_t bytes) override {
+    KFORGE_GPU_CHECK(cudaMemcpyAsync(to, from, bytes, cudaMemcpyDeviceToDevice, m_stream));
+    KFORGE_GPU_CHECK(cudaStreamSynchronize(m_stream));
+  }
 
   [[nodiscard]] void* stream() const override { return m_stream; }
 

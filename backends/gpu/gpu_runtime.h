@@ -31,6 +31,8 @@ class GpuRuntime {
   // Copies on the harness stream and waits for them.
   virtual void upload(void* device, const void* host, size_t bytes) = 0;
   virtual void download(void* host, const void* device, size_t bytes) = 0;
+  // Device to device, on the harness stream, waited for.
+  virtual void copy(void* to, const void* from, size_t bytes) = 0;
   // The non-default stream every kernel call is given (cudaStream_t / hipStream_t).
   [[nodiscard]] virtual void* stream() const = 0;
   // The error the last launch left (too much shared memory, a bad configuration), or "" when none; called the

@@ -184,7 +184,7 @@ ExecOutcome ImportOracle::execute(const std::filesystem::path& artifact, std::ve
     pollfd waiting{m_replies, POLLIN, 0};
     if (left <= 0 || poll(&waiting, 1, static_cast<int>(std::min<int64_t>(left, 1000))) < 0) {
       if (left > 0 && errno == EINTR) continue;
-      return {ExecOutcome::Kind::timeout, false, "the oracle ran past its limit", ""};
+      return {ExecOutcome::Kind::timeout, false, "the oracle ran past its limit", "", {}};
     }
     if (!(waiting.revents & (POLLIN | POLLHUP))) continue;
     char buffer[4096];
@@ -197,12 +197,12 @@ ExecOutcome ImportOracle::execute(const std::filesystem::path& artifact, std::ve
   if (!answer.is_object() || !answer.value("ok", false))
     return {ExecOutcome::Kind::runtime_error, false,
             answer.is_object() ? answer.value("error", std::string("no error given")) : "an unreadable reply",
-            answer.is_object() ? answer.value("traceback", std::string()) : reply};
+            answer.is_object() ? answer.value("traceback", std::string()) : reply, {}};
   for (size_t c = 0; c < cases.size(); ++c) {
     for (size_t t = 0; t < cases[c].outputs.size(); ++t) {
       const std::string data = read_file(file_of(c, "out", t));
       if (data.size() != cases[c].outputs[t].nbytes())
-        return {ExecOutcome::Kind::runtime_error, false, "the oracle wrote an output of the wrong size", ""};
+        return {ExecOutcome::Kind::runtime_error, false, "the oracle wrote an output of the wrong size", "", {}};
       std::memcpy(cases[c].outputs[t].data.data(), data.data(), data.size());
     }
     cases[c].inputs_after = cases[c].inputs;

@@ -5,6 +5,7 @@
 
 #include "backends/gpu/gpu_runtime.h"
 #include "backends/kernel_module.h"
+#include "core/dtype.h"
 
 #include <nlohmann/json.hpp>
 
@@ -52,6 +53,7 @@ class Memory {
   // Copies finish before these return.
   virtual void upload(void* to, const void* from, size_t bytes) = 0;
   virtual void download(void* to, const void* from, size_t bytes) = 0;
+  virtual void copy(void* to, const void* from, size_t bytes) = 0;  // within the device's memory
   [[nodiscard]] virtual DLDevice device() const = 0;
   [[nodiscard]] virtual void* stream() const = 0;  // what kforge_call::stream carries
 };
@@ -70,6 +72,7 @@ class HostMemory final : public Memory {
   void release(void* pointer) noexcept override { std::free(pointer); }
   void upload(void* to, const void* from, size_t bytes) override { std::memcpy(to, from, bytes); }
   void download(void* to, const void* from, size_t bytes) override { std::memcpy(to, from, bytes); }
+  void copy(void* to, const void* from, size_t bytes) override { std::memcpy(to, from, bytes); }
   [[nodiscard]] DLDevice device() const override { return {kDLCPU, 0}; }
   [[nodiscard]] void* stream() const override { return nullptr; }
 };
@@ -81,6 +84,7 @@ class DeviceMemory final : public Memory {
   void release(void* pointer) noexcept override { m_runtime.release(pointer); }
   void upload(void* to, const void* from, size_t bytes) override { m_runtime.upload(to, from, bytes); }
   void download(void* to, const void* from, size_t bytes) override { m_runtime.download(to, from, bytes); }
+  void copy(void* to, const void* from, size_t bytes) override { m_runtime.copy(to, from, bytes); }
   [[nodiscard]] DLDevice device() const override { return m_device; }
   [[nodiscard]] void* stream() const override { return m_runtime.stream(); }
 
@@ -94,6 +98,7 @@ struct TensorSpec {
   size_t offset = 0;
   size_t bytes = 0;
   DLDataType dtype{};
+  DType type = DType::f32;  // the same, as kforge names it
   std::vector<int64_t> shape;
 };
 
@@ -221,6 +226,10 @@ struct Device {
   // After a call: the error the kernel left on the device (a failed launch, an illegal address), or "".
   std::string error() const { return gpu ? gpu->finish() : std::string(); }
 };
+
+// What a kernel's call between record_begin and record_end dispatched (kernel.h): {"ops": [...],
+// "triton_launches": n}; {} when the kernel records nothing.
+json recorded_dispatch(const KernelModule& module);
 
 // After the kernels are loaded and before any of their code runs (setup included): the seccomp filter.
 void emit_loaded(const json& request);

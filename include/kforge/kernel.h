@@ -7,9 +7,17 @@
  *   void kforge_teardown(void* state);                              optional
  *   int64_t kforge_tuning_count;                                    optional: how often the kernel has tuned
  *                                                                    itself (benchmarked its configurations)
+ *   void kforge_record_begin(void);                                 optional: the next calls' operators
+ *   int64_t kforge_record_end(char* buffer, int64_t size);          are recorded (see below)
  *
  * kforge's Python adapter exports kforge_tuning_count for Triton's @triton.autotune; the timing loop flags a
  * kernel whose count grows during the timed rounds (`autotuning`): tuning belongs in the warm-up.
+ *
+ * kforge's Python adapter also exports kforge_record_begin and kforge_record_end: between the two, it records the
+ * PyTorch operators the kernel dispatches (through PyTorch's dispatcher) and the Triton kernels it launches, and
+ * kforge_record_end writes them to `buffer` as JSON ({"ops": ["aten.mm", ...], "triton_launches": n}, NUL-terminated)
+ * and returns the bytes the JSON needs. The runner records checked calls only, never a timed one: the flag
+ * `calls_library` comes from what the kernel ran, not from names in its source.
  *
  * A kernel that compiles code at its first call (the Python adapter, for Triton's JIT) returns KFORGE_JIT_ERROR
  * from kforge_run when that compile fails: the verdict is compile_error rather than runtime_error.

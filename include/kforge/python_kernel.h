@@ -49,6 +49,7 @@ import sys
 import types
 
 import torch
+import torch.utils._python_dispatch
 
 _DTYPES = {(2, 16): torch.float16, (2, 32): torch.float32, (2, 64): torch.float64, (4, 16): torch.bfloat16,
            (0, 8): torch.int8, (0, 16): torch.int16, (0, 32): torch.int32, (0, 64): torch.int64,
@@ -56,12 +57,69 @@ _DTYPES = {(2, 16): torch.float16, (2, 32): torch.float32, (2, 64): torch.float6
 _streams = {}
 
 
+class _Recorder(torch.utils._python_dispatch.TorchDispatchMode):
+    """The operators a call dispatches, as PyTorch's dispatcher sees them (aten.mm, aten._softmax, ...): what a
+    kernel calls through any name, module, alias or string reaches the dispatcher under its operator's name."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.add(str(func.overloadpacket))
+        return func(*args, **(kwargs or {}))
+
+
+_recorder = None
+_triton_launches = 0
+
+
+def _count_triton_launches():
+    """Counts every launch of a @triton.jit function, compiled (JITFunction) or interpreted, from the class's own
+    run method: a kernel cannot reassign it (the scan refuses patching), and a decoy @triton.jit that is never
+    launched counts nothing."""
+    try:
+        from triton.runtime.jit import JITFunction
+        from triton.runtime.interpreter import InterpretedFunction
+    except ImportError:
+        return
+
+    def counted(run):
+        def launch(*args, **kwargs):
+            global _triton_launches
+            _triton_launches += 1
+            return run(*args, **kwargs)
+        return launch
+
+    for cls in (JITFunction, InterpretedFunction):
+        cls.run = counted(cls.run)
+
+
+def record_begin():
+    global _recorder, _triton_launches
+    _triton_launches = 0
+    _recorder = _Recorder()
+    _recorder.__enter__()
+
+
+def record_end():
+    global _recorder
+    if _recorder is None:
+        return '{"ops": [], "triton_launches": 0}'
+    recorder, _recorder = _recorder, None
+    recorder.__exit__(None, None, None)
+    import json
+    return json.dumps({"ops": sorted(recorder.ops), "triton_launches": _triton_launches})
+
+
 def load(source, name, threads, interpret):
     torch.set_num_threads(max(1, threads))
-    # Triton on the CPU: its interpreter, chosen before the kernel imports triton (correctness only; kforge
-    # refuses to time it).
+    # Triton on the CPU: its interpreter, chosen before triton is imported (correctness only; kforge refuses to
+    # time it).
     if interpret:
         os.environ["TRITON_INTERPRET"] = "1"
+    if "triton" in source:
+        _count_triton_launches()
     # A module of its own, importable by its name: torch.compile (dynamo) imports the module a function's
     # globals name.
     module = types.ModuleType("kforge_kernel")
@@ -339,6 +397,38 @@ KFORGE_EXPORT int kforge_run(const kforge_call* call) {
   Py_XDECREF(result);
   PyGILState_Release(gil);
   return rc;
+}
+
+KFORGE_EXPORT void kforge_record_begin(void) {
+  using namespace kforge_python;
+  if (g_kernel == nullptr) return;
+  const PyGILState_STATE gil = PyGILState_Ensure();
+  PyObject* result = PyObject_CallFunction(glue("record_begin"), nullptr);
+  if (result == nullptr) report();
+  Py_XDECREF(result);
+  PyGILState_Release(gil);
+}
+
+KFORGE_EXPORT int64_t kforge_record_end(char* buffer, int64_t size) {
+  using namespace kforge_python;
+  if (g_kernel == nullptr) return 0;
+  const PyGILState_STATE gil = PyGILState_Ensure();
+  PyObject* result = PyObject_CallFunction(glue("record_end"), nullptr);
+  int64_t needed = 0;
+  const char* text = result != nullptr ? PyUnicode_AsUTF8(result) : nullptr;
+  if (text == nullptr) {
+    report();
+  } else {
+    needed = static_cast<int64_t>(strlen(text)) + 1;
+    if (buffer != nullptr && size > 0) {
+      const size_t copied = static_cast<size_t>(needed < size ? needed : size) - 1;
+      memcpy(buffer, text, copied);
+      buffer[copied] = '\0';
+    }
+  }
+  Py_XDECREF(result);
+  PyGILState_Release(gil);
+  return needed;
 }
 
 KFORGE_EXPORT void kforge_teardown(void* state) {

@@ -35,6 +35,15 @@ FORBIDDEN = {
     "torch._dynamo": ("patch", "reconfigures the compiler"),
     "torch.overrides": ("patch", "intercepts torch functions"),
     "torch.utils._python_dispatch": ("patch", "intercepts torch operators"),
+    "torch.jit": ("import", "compiles code (TorchScript, from strings too) and runs work off the call (fork)"),
+    "torch.fx": ("import", "generates and executes code"),
+    "torch.package": ("import", "loads code from archives"),
+    "torch.futures": ("thread", "runs work off the call"),
+    "torch.compile": ("process", "compiles code with a compiler process"),
+    "operator.attrgetter": ("introspection", "reaches attributes by strings the scan cannot read"),
+    "operator.methodcaller": ("introspection", "calls methods by strings the scan cannot read"),
+    "typing.get_type_hints": ("import", "evaluates strings as code"),
+    "typing.ForwardRef": ("import", "evaluates strings as code"),
     "torch.profiler": ("clock", "reads clocks and profiles"),
     "torch.autograd.profiler": ("clock", "reads clocks and profiles"),
     "torch.cuda.Event": ("clock", "times work with events"),
@@ -61,6 +70,15 @@ FORBIDDEN_GPU = {
     "torch.cuda.default_stream": ("stream", "uses the default stream instead of kforge's"),
 }
 
+# Modules a kernel must not reach, also as attributes of the ones it may import (torch.ctypes, torch.os,
+# triton.language.core.builtins): the allow-list of imports is not the only door to them.
+REACHABLE_MODULES = {"ctypes", "_ctypes", "os", "posix", "sys", "subprocess", "gc", "inspect", "importlib", "builtins",
+                     "threading", "_thread", "multiprocessing", "concurrent", "socket", "io", "pathlib", "shutil",
+                     "tempfile", "pickle", "marshal", "mmap", "resource", "platform", "weakref", "types", "code",
+                     "codeop", "runpy", "ast", "dis", "traceback", "linecache", "atexit", "faulthandler", "time",
+                     "pty", "fcntl", "sysconfig", "site", "zipimport", "pkgutil", "signal", "ctypeslib", "cffi",
+                     "asyncio", "select", "selectors", "queue", "sched", "timeit", "datetime", "glob", "fnmatch"}
+
 BUILTINS = {"open": "file", "exec": "import", "eval": "import", "compile": "import", "__import__": "import",
             "globals": "introspection", "locals": "introspection", "vars": "introspection",
             "getattr": "introspection", "setattr": "patch", "delattr": "patch", "breakpoint": "process",
@@ -75,7 +93,9 @@ ALLOWED_DUNDERS = {"__init__", "__name__", "__doc__", "__len__", "__call__", "__
 # normalisations, the losses): a kernel calling one has PyTorch do the work. Elementwise operators and plain
 # reductions are building blocks, unless the task's own `pytorch` expression is that operator (its names are
 # added per task: torch.sum is the work on sum_rows).
-LIBRARY_OPS = {"matmul", "mm", "bmm", "mv", "addmm", "addbmm", "baddbmm", "addmv", "linear", "bilinear", "einsum",
+LIBRARY_OPS = {"matmul", "mm", "bmm", "mv", "dot", "vdot", "addmm", "addbmm", "baddbmm", "addmv", "linear", "bilinear",
+               "einsum", "convolution", "scaled_dot_product", "fused_rms_norm", "grid_sampler", "cdist",
+               "binary_cross_entropy", "huber_loss",
                "tensordot", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "softmax",
                "log_softmax", "scaled_dot_product_attention", "multi_head_attention_forward", "layer_norm",
                "group_norm", "batch_norm", "instance_norm", "rms_norm", "cross_entropy", "nll_loss", "kl_div",
@@ -142,6 +162,13 @@ class Scan(ast.NodeVisitor):
         return name
 
     def check_path(self, node, path):
+        parts = path.split(".")
+        if parts[0] in ALLOWED_MODULES:
+            for part in parts[1:]:
+                if part in REACHABLE_MODULES:
+                    self.add(node, "import", path, path + " reaches the module " + part +
+                             " through " + parts[0] + ": not allowed in a kernel")
+                    return
         for table in (FORBIDDEN, FORBIDDEN_GPU if self.gpu else {}):
             for prefix, (rule, why) in table.items():
                 if path == prefix or path.startswith(prefix + "."):
@@ -189,6 +216,8 @@ class Scan(ast.NodeVisitor):
 
     def visit_AugAssign(self, node):
         self.check_target(node.target)
+        if self.jit_depth == 0 and isinstance(node.op, ast.MatMult) and self.library_call is None:
+            self.library_call = "matmul"
         self.generic_visit(node)
 
     def visit_AnnAssign(self, node):
@@ -258,16 +287,46 @@ def scan(source, gpu, pytorch="", operators=()):
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return {"findings": [], "calls_library": False, "library_call": "", "triton": False}
+        return {"findings": [], "calls_library": False, "library_call": "", "triton": False,
+                "work_operators": sorted(LIBRARY_OPS | operators_of(pytorch) | set(operators))}
     bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
     bound |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
     bound |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     bound |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
               for a in n.names}
-    visitor = Scan(gpu, bound, LIBRARY_OPS | operators_of(pytorch) | set(operators))
+    work = LIBRARY_OPS | operators_of(pytorch) | set(operators)
+    visitor = Scan(gpu, bound, work)
+    for node, name in rebound_imports(tree):
+        visitor.add(node, "patch", name, "rebinds " + name + ", a name its import binds: the scan resolves names "
+                    "by their imports (a local def jit is not triton.jit)")
     visitor.visit(tree)
     return {"findings": visitor.findings, "calls_library": visitor.library_call is not None,
-            "library_call": visitor.library_call or "", "triton": visitor.triton}
+            "library_call": visitor.library_call or "", "triton": visitor.triton, "work_operators": sorted(work)}
+
+
+def rebound_imports(tree):
+    """(node, name) for every binding of a name that an import also binds: a def, class, assignment, argument,
+    loop, with, except or global of it. The scan trusts what an imported name stands for; a file that rebinds one
+    (a local `def jit` shadowing `triton.jit`) is not read as it runs."""
+    imported = {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
+                if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    found = []
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names = [node.name]
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names = [node.id]
+        elif isinstance(node, ast.arg):
+            names = [node.arg]
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names = [node.name]
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            names = list(node.names)
+        elif isinstance(node, ast.MatchAs) and node.name:
+            names = [node.name]
+        found += [(node, name) for name in names if name in imported]
+    return found
 
 
 def main(argv):

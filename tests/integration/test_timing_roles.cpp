@@ -1,4 +1,4 @@
-// Whose timed call failed: the runner alternates reference and candidate in one process, so a failure in
+// Whose timed call failed: the session alternates the reference's runner and the candidate's, so a failure in
 // the timed rounds may be the trusted reference's. ProcessExecutor::time must say which (TimingOutcome::
 // failed_kernel), so the cascade can tell a broken environment from a broken candidate.
 #include "support.h"
@@ -16,8 +16,8 @@ CpuHarness& harness() {
   return instance;
 }
 
-// A timing job on vector_add's large check size, as the cascade builds one: bench inputs, fresh sets (the
-// last two for the twin and the final call), no warm-up beyond the runner's two calls per kernel.
+// A timing job on vector_add's large check size, as the cascade builds one: bench inputs, a near-twin variant,
+// the final call's fresh set, no warm-up beyond the runner's two calls per kernel.
 TimingJob vector_add_job() {
   static const Task task = harness().suite.load("vector_add");  // a Problem points into its task's shapes
   const auto shape =
@@ -25,8 +25,10 @@ TimingJob vector_add_job() {
   const Problem problem = resolve_problem(task, *shape);
   TimingJob job;
   job.bench = make_case(task, problem, 11);
-  job.fresh = {make_case(task, problem, 12), make_case(task, problem, 13), make_case(task, problem, 14),
-               make_case(task, problem, 15)};
+  std::vector<std::vector<int64_t>> changed;
+  job.variants = {job.bench.inputs, near_twin(job.bench.inputs, make_case(task, problem, 12).inputs, 13, 8, &changed)};
+  job.changed = {std::vector<std::vector<int64_t>>(job.bench.inputs.size()), changed};
+  job.final_inputs = make_case(task, problem, 15).inputs;
   job.check_slots = 3;
   job.config.warmup_seconds = 0.0;
   job.config.check_probability = 0.0;
