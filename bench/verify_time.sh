@@ -2,7 +2,7 @@
 # What a change costs `kforge verify` on the CPU: two kforge builds, each run from its own checkout (its own
 # suite), verify the references of a few level-1 tasks, alternating, 5 rounds after one warm-up (compile caches
 # warm); prints the median wall time of each and their ratio. Compare only ratios from one run: shared machines
-# are noisy.
+# are noisy. VERIFY_ARGS adds options to every verify: VERIFY_ARGS='--time --max-time 2' measures what timing costs.
 #   bench/verify_time.sh OLD_CHECKOUT OLD_KFORGE NEW_CHECKOUT NEW_KFORGE [TASK...]
 set -euo pipefail
 if [ $# -lt 4 ]; then
@@ -18,7 +18,8 @@ rounds=5
 verify_seconds() {  # ROOT KFORGE TASK: wall seconds of one verify of TASK's reference
   local start end
   start=$(date +%s.%N)
-  (cd "$1" && "$2" verify --task "$3" "reference_kernels/$3/cpu.cpp" >/dev/null) || {
+  # shellcheck disable=SC2086 # VERIFY_ARGS is a list of options
+  (cd "$1" && "$2" verify ${VERIFY_ARGS:-} --task "$3" "reference_kernels/$3/cpu.cpp" >/dev/null) || {
     echo "$2: the $3 reference did not verify" >&2
     exit 1
   }

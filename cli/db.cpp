@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "core/sqlite.h"
+#include "harness/rejudge.h"
 #include "harness/store/merge.h"
 #include "harness/store/store.h"
 
@@ -125,12 +126,33 @@ class DbCommands final : public CommandGroup {
     m_merge->add_option("inputs", m_merge_inputs, "Stores to merge, at this kforge's schema version")->required();
     m_upgrade = db->add_subcommand("upgrade", "Migrate a store to this kforge's schema version in place");
     m_upgrade->add_option("file", m_upgrade_file, "SQLite store")->required();
+    m_rejudge = db->add_subcommand(
+        "rejudge",
+        "Judge the stored kernels again with this kforge's verifier, on the local devices they were judged on; each "
+        "replaced verdict stays in verdict_history, marked when it changed");
+    m_rejudge->add_option("--db", m_db_file, "SQLite store")->capture_default_str();
+    m_rejudge->add_option("--backend", m_rejudge_options.backend, "Backend: cpu, cuda, hip")->capture_default_str();
+    m_rejudge->add_flag("--all", m_rejudge_options.all,
+                        "Also verdicts of this verifier's version (default: only older ones)");
+    m_rejudge->add_option("--threads", m_rejudge_options.threads, "CPU threads a kernel may use")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    m_rejudge->add_option("--max-time", m_rejudge_options.max_time, "Measured seconds per timed shape")
+        ->capture_default_str();
   }
 
   std::optional<int> run(const GlobalOptions& g, const std::vector<std::string>&) override {
     if (m_info->parsed()) return cmd_db_info(g, m_db_file);
     if (m_merge->parsed()) return cmd_db_merge(g, m_merge_out, m_merge_inputs);
     if (m_upgrade->parsed()) return cmd_db_upgrade(g, m_upgrade_file);
+    if (m_rejudge->parsed()) {
+      RejudgeOptions options = m_rejudge_options;
+      options.db = m_db_file;
+      options.tasks_dir = g.tasks_dir;
+      options.json = g.json_output;
+      options.timeout_seconds = g.timeout_seconds;
+      return run_rejudge(options);
+    }
     return std::nullopt;
   }
 
@@ -138,6 +160,8 @@ class DbCommands final : public CommandGroup {
   CLI::App* m_info = nullptr;
   CLI::App* m_merge = nullptr;
   CLI::App* m_upgrade = nullptr;
+  CLI::App* m_rejudge = nullptr;
+  RejudgeOptions m_rejudge_options;
   std::string m_db_file = "kforge.db";
   std::string m_merge_out;
   std::vector<std::string> m_merge_inputs;

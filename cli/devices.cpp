@@ -15,7 +15,18 @@ namespace {
 
 using nlohmann::json;
 
-int cmd_devices(const GlobalOptions& g) {
+int cmd_devices(const GlobalOptions& g, bool clear_trusted) {
+  if (clear_trusted) {
+    int cleared = 0;
+    for (const auto& name : backend_names()) {
+      const auto backend = make_backend(name);
+      if (!backend->unavailable_reason()) cleared += clear_trusted_bandwidth(*backend, CompileCache::default_root());
+    }
+    std::fprintf(stderr,
+                 "kforge: cleared what trusted kernels raised in %d device record%s; the next start measures "
+                 "again\n",
+                 cleared, cleared == 1 ? "" : "s");
+  }
   json out = json::array();
   for (const auto& name : backend_names()) {
     const auto backend = make_backend(name);
@@ -45,6 +56,7 @@ int cmd_devices(const GlobalOptions& g) {
                                   {"bandwidth_measurements", record.measured},
                                   {"bandwidth_trusted", record.trusted},
                                   {"bandwidth_trusted_by", record.trusted_by},
+                                  {"bandwidth_refused", record.refused},
                                   {"sol_bandwidth", device_peaks(d, backend->is_gpu()).bandwidth},
                                   {"features", d.features}});
     }
@@ -88,6 +100,8 @@ int cmd_devices(const GlobalOptions& g) {
                                                          (gpu ? " device-to-device copies" : " STREAM triads");
       std::printf("    memory bandwidth %.1f GB/s (%s); the speed-of-light bound assumes %.1f GB/s\n",
                   d["peak_bandwidth"].get<double>() / 1e9, how.c_str(), d["sol_bandwidth"].get<double>() / 1e9);
+      for (const auto& refused : d["bandwidth_refused"])
+        std::printf("    refused rise: %s\n", refused.get<std::string>().c_str());
       std::printf("    features: %s\n", features.c_str());
     }
   }
@@ -98,15 +112,19 @@ class DevicesCommands final : public CommandGroup {
  public:
   void add(CLI::App& app, GlobalOptions&) override {
     m_devices = app.add_subcommand("devices", "Backends and their devices");
+    m_devices->add_flag("--clear-trusted", m_clear_trusted,
+                        "Forget the bandwidth trusted kernels raised the speed-of-light ceiling to, and the rises "
+                        "refused as implausible; the next start measures the device again");
   }
 
   std::optional<int> run(const GlobalOptions& g, const std::vector<std::string>&) override {
-    if (m_devices->parsed()) return cmd_devices(g);
+    if (m_devices->parsed()) return cmd_devices(g, m_clear_trusted);
     return std::nullopt;
   }
 
  private:
   CLI::App* m_devices = nullptr;
+  bool m_clear_trusted = false;
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "harness/store/store.h"
 #include "reports/leaderboard.h"
 #include "reports/report.h"
+#include "verifier/verdict.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -18,10 +19,11 @@ namespace {
 
 using nlohmann::json;
 
-int cmd_leaderboard(const GlobalOptions& g, const std::string& db_file, size_t top, bool include_flagged) {
+int cmd_leaderboard(const GlobalOptions& g, const std::string& db_file, size_t top, bool include_flagged,
+                    int min_verifier) {
   if (!std::filesystem::exists(db_file)) throw_usage(db_file + ": no such database (run kforge bench first)");
   const Database db(db_file, true);
-  const auto boards = query_boards(db, top, include_flagged);
+  const auto boards = query_boards(db, top, include_flagged, min_verifier);
   if (g.json_output)
     std::cout << to_json(boards).dump(2) << "\n";
   else
@@ -30,7 +32,7 @@ int cmd_leaderboard(const GlobalOptions& g, const std::string& db_file, size_t t
 }
 
 int cmd_report(const GlobalOptions& g, const std::string& db_file, const std::string& out_dir,
-               const std::string& formats) {
+               const std::string& formats, int min_verifier) {
   ReportOptions options;
   options.formats = parse_formats(formats);
   if (out_dir.empty()) throw_usage("--out: name the folder to write the report into");
@@ -46,7 +48,7 @@ int cmd_report(const GlobalOptions& g, const std::string& db_file, const std::st
       throw_environment("database " + db_file + " has schema version " + std::to_string(version) +
                         ", newer than this kforge understands (" + std::to_string(k_schema_version) +
                         "): use a newer kforge");
-    results = load_results(db);
+    results = load_results(db, min_verifier);
   }
   const auto files = write_report(results, options);
   if (g.json_output) {
@@ -80,6 +82,10 @@ class ReportCommands final : public CommandGroup {
     m_leaderboard->add_option("--top", m_top, "Kernels per board (0: all)")->capture_default_str();
     m_leaderboard->add_flag("--include-flagged", m_include_flagged,
                             "Also rank flagged kernels (suspicious, ...), marked");
+    const std::string min_verifier_help =
+        "Leave out verdicts of a verifier older than this version (this kforge's is " +
+        std::to_string(k_verifier_version) + "; kforge db rejudge brings old ones up to it)";
+    m_leaderboard->add_option("--min-verifier", m_min_verifier, min_verifier_help)->capture_default_str();
 
     m_report = app.add_subcommand(
         "report", "Write the published report: a static site, leaderboard.md, results.json and results.csv");
@@ -89,8 +95,8 @@ class ReportCommands final : public CommandGroup {
   }
 
   std::optional<int> run(const GlobalOptions& g, const std::vector<std::string>&) override {
-    if (m_leaderboard->parsed()) return cmd_leaderboard(g, m_db_file, m_top, m_include_flagged);
-    if (m_report->parsed()) return cmd_report(g, m_db_file, m_out, m_formats);
+    if (m_leaderboard->parsed()) return cmd_leaderboard(g, m_db_file, m_top, m_include_flagged, m_min_verifier);
+    if (m_report->parsed()) return cmd_report(g, m_db_file, m_out, m_formats, m_min_verifier);
     return std::nullopt;
   }
 
@@ -102,6 +108,7 @@ class ReportCommands final : public CommandGroup {
   bool m_include_flagged = false;
   std::string m_out;
   std::string m_formats = "html,md,json,csv";
+  int m_min_verifier = 1;
 };
 
 }  // namespace

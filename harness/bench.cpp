@@ -182,6 +182,17 @@ std::vector<WorkItem> shard_of(std::vector<WorkItem> items, const Shard& shard) 
 
 }  // namespace
 
+void for_origin(CascadeOptions& options, const std::string& origin, const std::string& label) {
+  options.time_reference = origin != "reference";
+  options.trusted = origin == "reference" || origin == "baseline";
+  // A vendor library is trusted to be far faster than the plain-loop reference: not suspicious.
+  if (origin == "baseline") options.suspicious_speedup = std::numeric_limits<double>::infinity();
+  // Inductor runs the C++ compiler: the one kernel whose runners may start processes, kforge's own file.
+  if (origin == "baseline" && label == "torch-compile")
+    for (ExecLimits* limits : {&options.check_limits, &options.bench_limits, &options.timing_limits})
+      limits->spawns = true;
+}
+
 Shard parse_shard(const std::string& text) {
   Shard shard;
   char slash = 0;
@@ -364,15 +375,7 @@ int run_bench(const BenchOptions& options) {
     CascadeOptions cascade_options =
         evaluation_options(*backend, &device, options.threads, options.timeout_seconds, options.hot, options.max_time);
     cascade_options.timing = timing;
-    cascade_options.time_reference = item.origin != "reference";
-    cascade_options.trusted = item.origin == "reference" || item.origin == "baseline";
-    // A vendor library is trusted to be far faster than the plain-loop reference: not suspicious.
-    if (item.origin == "baseline") cascade_options.suspicious_speedup = std::numeric_limits<double>::infinity();
-    // Inductor runs the C++ compiler: the one kernel whose runners may start processes, kforge's own file.
-    if (item.origin == "baseline" && item.label == "torch-compile")
-      for (ExecLimits* limits :
-           {&cascade_options.check_limits, &cascade_options.bench_limits, &cascade_options.timing_limits})
-        limits->spawns = true;
+    for_origin(cascade_options, item.origin, item.label);
     {
       const std::lock_guard lock(mutex);
       progress.starting(i, item.task->name + " " + item.label);

@@ -2,6 +2,8 @@
 // time per device, every result written to the store as it finishes; finished work is skipped on a rerun.
 #pragma once
 
+#include "verifier/cascade.h"
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -48,6 +50,11 @@ struct BenchOptions {
   bool torch_compile = false;
   Shard shard;  // the slice of the work this run does
 };
+
+// How a kernel of `origin` (reference, baseline, human, agent) is evaluated: a reference is timed alone, anything
+// else beside it; references and baselines are trusted; a baseline is never suspicious for its speed; the
+// torch-compile baseline (`label`) may start processes (inductor runs the C++ compiler).
+void for_origin(CascadeOptions& options, const std::string& origin, const std::string& label);
 
 // Runs the bench; returns the exit code (0 when every kernel is ok, 1 when one failed, 130 if interrupted).
 int run_bench(const BenchOptions& options);

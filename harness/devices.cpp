@@ -46,7 +46,8 @@ void write_bandwidth_record(const std::filesystem::path& file, const std::string
                            {"measured_at", static_cast<int64_t>(record.measured_at)},
                            {"trusted", record.trusted},
                            {"trusted_by", record.trusted_by},
-                           {"remeasure", record.remeasure}};
+                           {"remeasure", record.remeasure},
+                           {"refused", record.refused}};
   try {
     write_file_atomic(file, out.dump(2));
   } catch (const Error&) {
@@ -82,6 +83,13 @@ bool BandwidthRecord::add_trusted(double bytes_per_second, const std::string& by
   return true;
 }
 
+void BandwidthRecord::clear_trusted() {
+  trusted = 0.0;
+  trusted_by.clear();
+  refused.clear();
+  remeasure = true;
+}
+
 BandwidthRecord read_bandwidth_record(const std::filesystem::path& file) {
   BandwidthRecord record;
   std::ifstream in(file);
@@ -102,6 +110,9 @@ BandwidthRecord read_bandwidth_record(const std::filesystem::path& file) {
   record.trusted = std::max(0.0, number("trusted"));
   record.trusted_by = cached.value("trusted_by", "");
   record.remeasure = cached.value("remeasure", false);
+  if (const auto refused = cached.find("refused"); refused != cached.end() && refused->is_array())
+    for (const auto& entry : *refused)
+      if (entry.is_string()) record.refused.push_back(entry.get<std::string>());
   return record;
 }
 
@@ -170,7 +181,29 @@ DevicePeaks device_peaks(const DeviceInfo& device, bool is_gpu) {
 BandwidthCeiling::BandwidthCeiling(const Backend& backend, DeviceInfo device, std::filesystem::path cache_root)
     : m_device(std::move(device)),
       m_is_gpu(backend.is_gpu()),
-      m_file(bandwidth_record_file(cache_root, backend.name(), m_device)) {}
+      m_file(bandwidth_record_file(cache_root, backend.name(), m_device)) {
+  // What the machine's own measurements make plausible: a measurement taken on a busy machine can be several times
+  // low (a trusted kernel's rise corrects it), but one 64x beyond the best of them (or the device's figure, where
+  // nothing was measured) is a kernel that skipped its work, not a fast machine.
+  constexpr double k_plausible_factor = 64.0;
+  const double measured = read_bandwidth_record(m_file).best_measured();
+  m_plausible = k_plausible_factor * (measured > 0 ? measured : m_device.peak_bandwidth);
+}
+
+int clear_trusted_bandwidth(const Backend& backend, const std::filesystem::path& cache_root) {
+  int changed = 0;
+  for (const DeviceInfo& device : backend.devices()) {
+    const auto file = bandwidth_record_file(cache_root, backend.name(), device);
+    if (!std::filesystem::exists(file)) continue;
+    const RecordLock lock(file);
+    BandwidthRecord record = read_bandwidth_record(file);
+    if (record.trusted <= 0 && record.refused.empty()) continue;
+    record.clear_trusted();
+    write_bandwidth_record(file, device.name, record);
+    ++changed;
+  }
+  return changed;
+}
 
 DevicePeaks BandwidthCeiling::peaks() const {
   const std::lock_guard lock(m_mutex);
@@ -178,6 +211,7 @@ DevicePeaks BandwidthCeiling::peaks() const {
 }
 
 bool BandwidthCeiling::learn(const Verdict& verdict, const std::string& trusted_as) {
+  if (trusted_as.empty()) return false;
   // The fastest trusted call of every cold timing: hot timing may find its operands in cache.
   double best = 0.0;
   std::string by;
@@ -191,11 +225,27 @@ bool BandwidthCeiling::learn(const Verdict& verdict, const std::string& trusted_
       by = verdict.task + " " + who + ", shape '" + timing.shape + "'";
     };
     consider(timing.reference, "reference");
-    if (!trusted_as.empty()) consider(timing.candidate, trusted_as);
+    consider(timing.candidate, trusted_as);
   }
   if (best <= 0) return false;
   const std::lock_guard lock(m_mutex);
   if (best <= m_device.peak_bandwidth) return false;
+  if (m_plausible > 0 && best > m_plausible) {
+    char text[256];
+    std::snprintf(text, sizeof text, "%s: %.0f GB/s, beyond the %.0f GB/s the measurements support", by.c_str(),
+                  best / 1e9, m_plausible / 1e9);
+    std::fprintf(stderr,
+                 "kforge: warning: not raising the bandwidth ceiling of %s to what %s (see kforge devices; "
+                 "--clear-trusted resets it)\n",
+                 m_device.name.c_str(), text);
+    const RecordLock file_lock(m_file);
+    BandwidthRecord record = read_bandwidth_record(m_file);
+    record.refused.push_back(text);
+    if (record.refused.size() > BandwidthRecord::k_kept)
+      record.refused.erase(record.refused.begin(), record.refused.end() - BandwidthRecord::k_kept);
+    write_bandwidth_record(m_file, m_device.name, record);
+    return false;
+  }
   m_device.peak_bandwidth = best;
   // Tell the next start of kforge too; the record says which kernel raised it and asks for a new measurement.
   const RecordLock file_lock(m_file);

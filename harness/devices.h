@@ -30,6 +30,9 @@ struct BandwidthRecord {
   double trusted = 0.0;          // the most a trusted kernel reached, compulsory bytes / its fastest call
   std::string trusted_by;        // which kernel: "relu reference, shape 'large'"
   bool remeasure = false;        // a trusted kernel beat every measurement: measure again at the next start
+  // Rises a trusted kernel asked for beyond what the measurements make plausible, refused (the newest last):
+  // "relu reference, shape 'large': 559240 GB/s". Kept for `kforge devices`, cleared with --clear-trusted.
+  std::vector<std::string> refused;
 
   static constexpr size_t k_kept = 5;
   static constexpr size_t k_wanted = 3;  // measurements (each from a start of kforge)
@@ -46,7 +49,13 @@ struct BandwidthRecord {
   void add_measurement(double bytes_per_second, std::time_t now);
   // Takes what a trusted kernel reached; true when it raises the figure (and asks for a new measurement).
   bool add_trusted(double bytes_per_second, const std::string& by);
+  // Forgets what trusted kernels raised and what was refused; the next start measures again.
+  void clear_trusted();
 };
+
+// Forgets the trusted figure of `backend`'s devices' records under `cache_root` (kforge devices --clear-trusted);
+// returns how many records changed.
+int clear_trusted_bandwidth(const Backend& backend, const std::filesystem::path& cache_root);
 
 // The record of a device as the cache file holds it (an unreadable file: an empty record), and where it lives.
 BandwidthRecord read_bandwidth_record(const std::filesystem::path& file);
@@ -80,14 +89,17 @@ class BandwidthCeiling {
   BandwidthCeiling(const Backend& backend, DeviceInfo device, std::filesystem::path cache_root);
 
   [[nodiscard]] DevicePeaks peaks() const;
-  // Learns from a finished evaluation: the reference's cold timings (the reference is trusted) and the
-  // candidate's when it is trusted too, `trusted_as` saying what it is ("reference", "baseline"; empty: not
-  // trusted). True when the device's figure rose.
+  // Learns from a finished evaluation of a trusted kernel (a reference timed alone, or a baseline beside the
+  // reference): the cold timings of both, `trusted_as` saying what the candidate is ("reference", "baseline").
+  // An evaluation of any other kernel teaches nothing, whatever the reference beside it reached. A rise beyond
+  // the plausible (64x the best measurement) is refused, reported on stderr and kept in the record. True when
+  // the device's figure rose.
   bool learn(const Verdict& verdict, const std::string& trusted_as);
 
  private:
   mutable std::mutex m_mutex;
   DeviceInfo m_device;
+  double m_plausible = 0.0;  // bytes/s no trusted kernel can credibly reach: 64x the best measurement
   bool m_is_gpu;
   std::filesystem::path m_file;
 };

@@ -33,9 +33,10 @@ Verdict EvaluationKit::evaluate(const Suite& suite, const Task& task, const std:
   options.device_exclusive = options.device_exclusive || m_device_exclusive;
   if (options.timing && m_ceiling) options.peaks = m_ceiling->peaks();
   Verdict verdict = m_cascade.evaluate(task, candidate, suite.reference(task, m_backend.reference_file()), options);
-  // A trusted kernel timed alone is the reference; beside the reference, a vendor baseline.
-  if (options.timing && m_ceiling)
-    m_ceiling->learn(verdict, !options.trusted ? "" : options.time_reference ? "baseline" : "reference");
+  // Only a trusted kernel's evaluation teaches the ceiling: timed alone it is the reference, beside the reference
+  // a baseline. Beside a candidate, even the reference's samples teach nothing.
+  if (options.timing && m_ceiling && options.trusted)
+    m_ceiling->learn(verdict, options.time_reference ? "baseline" : "reference");
   return verdict;
 }
 

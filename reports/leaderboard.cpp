@@ -8,15 +8,16 @@
 
 namespace kforge {
 
-std::vector<Board> query_boards(const Database& db, size_t top, bool include_flagged) {
+std::vector<Board> query_boards(const Database& db, size_t top, bool include_flagged, int min_verifier) {
   Statement query(db,
                   "SELECT t.name, t.version, d.name, d.fingerprint, e.shape, e.timing_mode, k.hash, k.origin, "
                   "COALESCE(k.path, ''), e.time_median_ns, COALESCE(e.speedup, 0), COALESCE(e.sol_fraction, 0), "
                   "COALESCE(e.time_rel_stdev, 0), e.flags "
                   "FROM evaluations e JOIN tasks t ON t.id = e.task_id JOIN devices d ON d.id = e.device_id "
                   "JOIN kernels k ON k.id = e.kernel_id "
-                  "WHERE e.status = 'ok' AND (? OR e.flags = '[]') AND e.time_median_ns IS NOT NULL "
-                  "ORDER BY d.name, d.fingerprint, t.name, t.version, e.shape, e.timing_mode, e.time_median_ns");
+                  "WHERE e.status = 'ok' AND (? OR e.flags = '[]') AND e.time_median_ns IS NOT NULL " +
+                      verifier_filter(db, min_verifier) +
+                      " ORDER BY d.name, d.fingerprint, t.name, t.version, e.shape, e.timing_mode, e.time_median_ns");
   query.bind(1, int64_t{include_flagged});
   std::vector<Board> boards;
   while (query.step()) {

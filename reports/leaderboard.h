@@ -37,7 +37,8 @@ struct Board {
 
 // Every board in the store, sorted by device then task; `top` entries each (0: all). Flagged kernels
 // (suspicious, nondeterministic, ...) rank only with `include_flagged`, and then carry their flags.
-std::vector<Board> query_boards(const Database& db, size_t top, bool include_flagged = false);
+// `min_verifier` leaves out verdicts of an older verifier (Verdict::verifier_version; 1 keeps every one).
+std::vector<Board> query_boards(const Database& db, size_t top, bool include_flagged = false, int min_verifier = 1);
 nlohmann::json to_json(const std::vector<Board>& boards);
 // The terminal table.
 std::string format_boards(const std::vector<Board>& boards);

@@ -126,7 +126,7 @@ void load_kernels(const Database& db, Results& results) {
 }
 
 // Evaluations, grouped into boards (task row, device, timing mode) and, within a board, by kernel.
-void load_evaluations(const Database& db, Results& results) {
+void load_evaluations(const Database& db, Results& results, int min_verifier) {
   std::map<int64_t, size_t> task_index;
   for (size_t i = 0; i < results.tasks.size(); ++i) task_index[results.tasks[i].id] = i;
   std::map<int64_t, size_t> device_index;
@@ -137,8 +137,9 @@ void load_evaluations(const Database& db, Results& results) {
                   "COALESCE(time_mean_ns, 0), COALESCE(time_min_ns, 0), COALESCE(time_max_ns, 0), "
                   "COALESCE(time_q1_ns, 0), COALESCE(time_q3_ns, 0), COALESCE(time_rel_stdev, 0), "
                   "COALESCE(time_samples, 0), reference_median_ns, speedup, flops, bytes, sol_time_ns, sol_fraction, "
-                  "COALESCE(stop_reason, ''), run_id, created_at FROM evaluations "
-                  "ORDER BY task_id, device_id, timing_mode, kernel_id, shape");
+                  "COALESCE(stop_reason, ''), run_id, created_at FROM evaluations e WHERE 1 " +
+                      verifier_filter(db, min_verifier) +
+                      " ORDER BY task_id, device_id, timing_mode, kernel_id, shape");
   std::map<std::tuple<int64_t, int64_t, std::string>, size_t> board_of;
   while (query.step()) {
     ++results.evaluations;
@@ -481,13 +482,22 @@ std::string suite_title(const std::string& suite) {
   return suite;
 }
 
-Results load_results(const Database& db) {
+std::string verifier_filter(const Database& db, int min_verifier) {
+  if (min_verifier <= 1) return "";
+  Statement version(db, "PRAGMA user_version");
+  version.step();
+  // A store from before schema 5 recorded no verifier: every verdict in it is version 1's.
+  if (version.column_int(0) < 5) return "AND 0";
+  return "AND e.verifier_version >= " + std::to_string(min_verifier);
+}
+
+Results load_results(const Database& db, int min_verifier) {
   Results results;
   check_schema(db, results);
   load_devices(db, results);
   load_tasks(db, results);
   load_kernels(db, results);
-  load_evaluations(db, results);
+  load_evaluations(db, results, min_verifier);
   for (auto& board : results.boards) rank_board(board, results.kernels);
   if (results.schema_version >= 2) {
     // What each model's sessions spent on a device: the cost side of "cost per fast_1 task".

@@ -225,7 +225,12 @@ std::string suite_title(const std::string& suite);
 
 // Reads the whole store and derives boards, scores and category summaries. Throws Error(environment) when the
 // file is not a kforge store or its queries fail.
-Results load_results(const Database& db);
+// `min_verifier` leaves out verdicts of a verifier older than that version (Verdict::verifier_version).
+Results load_results(const Database& db, int min_verifier = 1);
+
+// The SQL condition (over evaluations as `e`) that leaves out verdicts older than `min_verifier`: "" for 1, which
+// keeps every verdict.
+std::string verifier_filter(const Database& db, int min_verifier);
 
 // The group a kernel's scores count under: its model when it has one, else `reference`, `baseline:<name>`
 // (the baseline file's stem), `human` or `agent`.

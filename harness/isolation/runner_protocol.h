@@ -15,7 +15,8 @@
 //   their own, and the parent drives both through commands on fd 5, one JSON object per line, stopping (SIGSTOP)
 //   the runner whose turn it is not, so that no code of one runs while the other is timed:
 //     {"cmd":"warmup"}                   -> {"event":"warm","seconds_per_call":s}
-//     {"cmd":"round","calls":n}          -> {"event":"round","samples_ns":[...],"checks":[{"slot":j,"variant":v}],
+//     {"cmd":"round","calls":n,"check_probability":p} ->
+//     {"event":"round","samples_ns":[...],"checks":[{"slot":j,"variant":v}],
 //                                            "calls":c,"tuned":t,"throttled_dropped":d}
 //         every call starts from the same poisoned outputs and a set holding one of the input variants, both
 //         restored outside the timed region; whether a call is checked is drawn after it returns, and its outputs

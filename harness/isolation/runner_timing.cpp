@@ -103,7 +103,10 @@ class TimingRunner {
         const std::string name = command.is_object() ? command.value("cmd", "") : "";
         bool go_on = true;
         if (name == "warmup") go_on = warm_up();
-        if (name == "round") go_on = round(command.value("calls", size_t{1}));
+        if (name == "round") {
+          m_check_probability = command.value("check_probability", m_check_probability);
+          go_on = round(command.value("calls", size_t{1}));
+        }
         if (name == "final") go_on = final_call();
         if (name == "probe") go_on = probe_side_streams();
         if (name == "done" || !go_on) return;

@@ -16,6 +16,9 @@ namespace {
 namespace rp = runner_protocol;
 using Clock = std::chrono::steady_clock;
 
+// Random checked calls a session aims for, whatever its length (a kernel of 200 ms gets a few dozen calls).
+constexpr double k_wanted_checks = 8.0;
+
 // One kernel of the session: its runner, its shared memory and what its rounds gave.
 struct Side {
   std::string role;
@@ -140,10 +143,16 @@ TimingOutcome ProcessExecutor::time(const std::filesystem::path& candidate, cons
         double slowest = 0.0;
         for (const Side* other : active)
           slowest = std::max(slowest, recent_seconds_per_call(other->samples, other->warm_seconds));
-        const size_t calls =
-            calls_per_round(recent_seconds_per_call(side.samples, side.warm_seconds), slowest, rule, most_calls);
+        const double seconds_per_call = recent_seconds_per_call(side.samples, side.warm_seconds);
+        const size_t calls = calls_per_round(seconds_per_call, slowest, rule, most_calls);
+        // Enough random checks whatever the session's length: about k_wanted_checks over the calls the time cap
+        // allows, never fewer than the configured share.
+        const double session_calls =
+            std::max(static_cast<double>(calls), rule.max_seconds / std::max(seconds_per_call, 1e-9));
+        const double check_probability = std::clamp(k_wanted_checks / session_calls, job.config.check_probability, 0.5);
         const auto sent = Clock::now();
-        const auto answer = turn(side, {{"cmd", "round"}, {"calls", calls}}, "round");
+        const auto answer =
+            turn(side, {{"cmd", "round"}, {"calls", calls}, {"check_probability", check_probability}}, "round");
         const double wall_ns = std::chrono::duration<double, std::nano>(Clock::now() - sent).count();
         if (!answer) return false;
         const auto samples = answer->value("samples_ns", std::vector<double>{});

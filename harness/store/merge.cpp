@@ -29,7 +29,10 @@ const std::map<std::string, std::set<std::string>> k_columns = {
       "status",       "flags",      "message",    "time_median_ns", "time_mean_ns", "time_min_ns",
       "time_max_ns",  "time_q1_ns", "time_q3_ns", "time_rel_stdev", "time_samples", "reference_median_ns",
       "speedup",      "flops",      "bytes",      "sol_time_ns",    "sol_fraction", "stop_reason",
-      "verdict_json", "created_at"}},
+      "verdict_json", "created_at", "verifier_version"}},
+    {"verdict_history",
+     {"evaluation_id", "verifier_version", "status", "flags", "message", "speedup", "verdict_json", "created_at",
+      "replaced_at", "changed"}},
     {"samples", {"evaluation_id", "role", "idx", "time_ns"}},
     {"sessions",
      {"created_at", "updated_at", "status", "stop_reason", "task", "task_id", "backend", "device_id", "model",
@@ -167,11 +170,12 @@ JOIN merge_tasks t ON t.src = e.task_id JOIN merge_kernels k ON k.src = e.kernel
     const int64_t evaluations_written = run(db, R"sql(
 INSERT INTO main.evaluations (run_id, device_id, task_id, kernel_id, shape, timing_mode, status, flags, message,
   time_median_ns, time_mean_ns, time_min_ns, time_max_ns, time_q1_ns, time_q3_ns, time_rel_stdev, time_samples,
-  reference_median_ns, speedup, flops, bytes, sol_time_ns, sol_fraction, stop_reason, verdict_json, created_at)
+  reference_median_ns, speedup, flops, bytes, sol_time_ns, sol_fraction, stop_reason, verdict_json, created_at,
+  verifier_version)
 SELECT k.run_id, k.device_id, k.task_id, k.kernel_id, e.shape, e.timing_mode, e.status, e.flags, e.message,
   e.time_median_ns, e.time_mean_ns, e.time_min_ns, e.time_max_ns, e.time_q1_ns, e.time_q3_ns, e.time_rel_stdev,
   e.time_samples, e.reference_median_ns, e.speedup, e.flops, e.bytes, e.sol_time_ns, e.sol_fraction, e.stop_reason,
-  e.verdict_json, e.created_at
+  e.verdict_json, e.created_at, e.verifier_version
 FROM src.evaluations e JOIN merge_evaluation_keys k ON k.src = e.id WHERE NOT k.already_here ORDER BY e.id
 ON CONFLICT (device_id, task_id, kernel_id, shape, timing_mode) DO UPDATE SET
   run_id = excluded.run_id, status = excluded.status, flags = excluded.flags, message = excluded.message,
@@ -180,7 +184,8 @@ ON CONFLICT (device_id, task_id, kernel_id, shape, timing_mode) DO UPDATE SET
   time_rel_stdev = excluded.time_rel_stdev, time_samples = excluded.time_samples,
   reference_median_ns = excluded.reference_median_ns, speedup = excluded.speedup, flops = excluded.flops,
   bytes = excluded.bytes, sol_time_ns = excluded.sol_time_ns, sol_fraction = excluded.sol_fraction,
-  stop_reason = excluded.stop_reason, verdict_json = excluded.verdict_json, created_at = excluded.created_at
+  stop_reason = excluded.stop_reason, verdict_json = excluded.verdict_json, created_at = excluded.created_at,
+  verifier_version = excluded.verifier_version
 WHERE excluded.created_at > evaluations.created_at)sql");
     db.exec(R"sql(
 CREATE TEMP TABLE merge_evaluations (src INTEGER PRIMARY KEY, dst INTEGER NOT NULL, written INTEGER NOT NULL);
@@ -190,6 +195,15 @@ FROM merge_evaluation_keys k JOIN main.evaluations m ON m.device_id = k.device_i
   AND m.kernel_id = k.kernel_id AND m.shape = k.shape AND m.timing_mode = k.timing_mode;
 )sql");
     run(db, "DELETE FROM main.samples WHERE evaluation_id IN (SELECT dst FROM merge_evaluations WHERE written)");
+    // The verdicts an input kept of its evaluations' past come along (the replacements above keep their own).
+    run(db, R"sql(
+INSERT INTO main.verdict_history (evaluation_id, verifier_version, status, flags, message, speedup,
+  verdict_json, created_at, replaced_at, changed)
+SELECT w.dst, h.verifier_version, h.status, h.flags, h.message, h.speedup, h.verdict_json, h.created_at,
+  h.replaced_at, h.changed
+FROM src.verdict_history h JOIN merge_evaluations w ON w.src = h.evaluation_id
+WHERE NOT EXISTS (SELECT 1 FROM main.verdict_history m WHERE m.evaluation_id = w.dst
+  AND m.created_at = h.created_at AND m.verdict_json = h.verdict_json))sql");
     result.added["samples"] = run(db, R"sql(
 INSERT INTO main.samples (evaluation_id, role, idx, time_ns)
 SELECT w.dst, s.role, s.idx, s.time_ns FROM src.samples s JOIN merge_evaluations w ON w.src = s.evaluation_id

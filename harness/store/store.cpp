@@ -204,6 +204,34 @@ ALTER TABLE attempts ADD COLUMN time_median_ns REAL;
 ALTER TABLE attempts ADD COLUMN reference_median_ns REAL;
 ALTER TABLE attempts ADD COLUMN sol_fraction REAL;
 )sql",
+    // 5: verdicts are not grandfathered. Each evaluation says which verifier judged it (rows from before count as
+    // version 1), and a verdict replaced by another (a re-judgement, a fresh bench, a merge) is kept in
+    // verdict_history with whether the status or the flags changed: "hacked after the fact", without deleting it.
+    R"sql(
+ALTER TABLE evaluations ADD COLUMN verifier_version INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE verdict_history (
+  id               INTEGER PRIMARY KEY,
+  evaluation_id    INTEGER NOT NULL REFERENCES evaluations (id) ON DELETE CASCADE,
+  verifier_version INTEGER NOT NULL,
+  status           TEXT NOT NULL,
+  flags            TEXT NOT NULL,
+  message          TEXT NOT NULL,
+  speedup          REAL,
+  verdict_json     TEXT NOT NULL,
+  created_at       TEXT NOT NULL,
+  replaced_at      TEXT NOT NULL,
+  changed          INTEGER NOT NULL
+);
+CREATE INDEX verdict_history_by_evaluation ON verdict_history (evaluation_id);
+CREATE TRIGGER evaluations_keep_history BEFORE UPDATE OF verdict_json ON evaluations
+WHEN OLD.verdict_json IS NOT NEW.verdict_json
+BEGIN
+  INSERT INTO verdict_history (evaluation_id, verifier_version, status, flags, message, speedup,
+                                         verdict_json, created_at, replaced_at, changed)
+  VALUES (OLD.id, OLD.verifier_version, OLD.status, OLD.flags, OLD.message, OLD.speedup, OLD.verdict_json,
+          OLD.created_at, NEW.created_at, OLD.status IS NOT NEW.status OR OLD.flags IS NOT NEW.flags);
+END;
+)sql",
 };
 
 static_assert(std::size(k_migrations) == k_schema_version, "one migration per schema version");
@@ -377,8 +405,8 @@ int64_t Store::record_evaluation(int64_t run_id, int64_t device_id, int64_t task
                    "INSERT INTO evaluations (run_id, device_id, task_id, kernel_id, shape, timing_mode, "
                    "status, flags, message, time_median_ns, time_mean_ns, time_min_ns, time_max_ns, time_q1_ns, "
                    "time_q3_ns, time_rel_stdev, time_samples, reference_median_ns, speedup, flops, bytes, sol_time_ns, "
-                   "sol_fraction, stop_reason, verdict_json, created_at) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                   "sol_fraction, stop_reason, verdict_json, created_at, verifier_version) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                    // A re-evaluation updates the row in place: its id stays, so what refers to it (an agent's
                    // attempts) stays valid. Its samples are replaced below.
                    "ON CONFLICT (device_id, task_id, kernel_id, shape, timing_mode) DO UPDATE SET "
@@ -391,7 +419,7 @@ int64_t Store::record_evaluation(int64_t run_id, int64_t device_id, int64_t task
                    "speedup = excluded.speedup, flops = excluded.flops, bytes = excluded.bytes, "
                    "sol_time_ns = excluded.sol_time_ns, sol_fraction = excluded.sol_fraction, "
                    "stop_reason = excluded.stop_reason, verdict_json = excluded.verdict_json, "
-                   "created_at = excluded.created_at RETURNING id");
+                   "created_at = excluded.created_at, verifier_version = excluded.verifier_version RETURNING id");
   Statement clear_samples(m_db, "DELETE FROM samples WHERE evaluation_id = ?");
   Statement sample(m_db, "INSERT INTO samples (evaluation_id, role, idx, time_ns) VALUES (?, ?, ?, ?)");
   int64_t first_id = 0;
@@ -414,7 +442,7 @@ int64_t Store::record_evaluation(int64_t run_id, int64_t device_id, int64_t task
     } else {
       for (int column = 10; column <= 24; ++column) insert.bind_null(column);
     }
-    insert.bind(25, verdict_json).bind(26, created);
+    insert.bind(25, verdict_json).bind(26, created).bind(27, static_cast<int64_t>(verdict.verifier_version));
     if (!insert.step()) m_db.fail("an evaluation upsert returned no id");
     const int64_t evaluation_id = insert.column_int(0);
     insert.reset();

@@ -17,7 +17,7 @@
 
 namespace kforge {
 
-inline constexpr int k_schema_version = 4;
+inline constexpr int k_schema_version = 5;
 
 struct KernelRecord {
   std::string hash;  // sha256 of the source

@@ -316,13 +316,14 @@ TEST_F(Merge, CommandLineMergesReportsAndRefuses) {
         "ALTER TABLE sessions DROP COLUMN uuid; ALTER TABLE llm_calls DROP COLUMN uuid;"
         "ALTER TABLE llm_calls DROP COLUMN finish_reason; ALTER TABLE llm_calls DROP COLUMN usage_estimated;"
         "ALTER TABLE attempts DROP COLUMN time_median_ns; ALTER TABLE attempts DROP COLUMN reference_median_ns;"
-        "ALTER TABLE attempts DROP COLUMN sol_fraction; PRAGMA user_version = 2");
+        "ALTER TABLE attempts DROP COLUMN sol_fraction; DROP TRIGGER evaluations_keep_history;"
+        "DROP TABLE verdict_history; ALTER TABLE evaluations DROP COLUMN verifier_version; PRAGMA user_version = 2");
   }
   const auto refused = run_kforge("db merge " + file("other.db").string() + " " + shards[1].string());
   EXPECT_EQ(refused.status.exit_code, 3) << refused.output;
   const auto upgraded = run_kforge("db upgrade " + shards[1].string());
   EXPECT_EQ(upgraded.status.exit_code, 0) << upgraded.output;
-  EXPECT_NE(upgraded.output.find("schema version 2 -> 4"), std::string::npos) << upgraded.output;
+  EXPECT_NE(upgraded.output.find("schema version 2 -> 5"), std::string::npos) << upgraded.output;
   const auto after_upgrade = run_kforge("db merge " + file("other.db").string() + " " + shards[1].string());
   EXPECT_EQ(after_upgrade.status.exit_code, 0) << after_upgrade.output;
   EXPECT_EQ(query_int(file("other.db"), "SELECT count(*) FROM runs WHERE length(uuid) = 32"), 1);

@@ -181,9 +181,11 @@ TEST(TritonKernel, TheGpuScanRefusesALaunchOnAnotherStream) {
 
 struct PythonExploit {
   const char* name;  // tests/exploits/python/<name>.py
+  const char* task;
   const char* status;
   const char* stage;
   const char* rule;   // the scan rule that catches it, "" when another stage does
+  const char* flag;   // a flag the verdict must carry ("" for none)
   const char* extra;  // verify options
 };
 
@@ -194,7 +196,7 @@ class PythonExploits : public ::testing::TestWithParam<PythonExploit> {};
 TEST_P(PythonExploits, EndsAsTheTableSays) {
   KFORGE_NEEDS_PYTORCH();
   const PythonExploit& e = GetParam();
-  const auto v = verify("softmax", std::string("tests/exploits/python/") + e.name + ".py", e.extra);
+  const auto v = verify(e.task, std::string("tests/exploits/python/") + e.name + ".py", e.extra);
   ASSERT_TRUE(v.verdict.is_object()) << v.output;
   EXPECT_EQ(v.verdict["status"], e.status) << v.output;
   EXPECT_EQ(failed_stage(v.verdict), e.stage) << v.output;
@@ -204,27 +206,66 @@ TEST_P(PythonExploits, EndsAsTheTableSays) {
       found = found || (finding["rule"] == e.rule && finding["forbidden"].get<bool>());
     EXPECT_TRUE(found) << "no forbidden '" << e.rule << "' finding: " << v.output;
   }
+  if (*e.flag != '\0') {
+    EXPECT_TRUE(has_flag(v.verdict, e.flag)) << v.output;
+    // calls_library from what ran: the operators the checked calls dispatched are named.
+    if (std::string_view(e.flag) == "calls_library") {
+      EXPECT_FALSE(v.verdict.value("library_ops", nlohmann::json::array()).empty()) << v.output;
+    }
+  }
 }
 
 const PythonExploit k_python_exploits[] = {
-    {"caches_by_data_ptr", "incorrect", "check", "", ""},
-    {"finishes_in_thread", "invalid", "static_scan", "import", ""},
-    {"patches_perf_counter", "invalid", "static_scan", "import", ""},
-    {"patches_event_timing", "invalid", "static_scan", "patch", ""},
-    {"scans_gc_objects", "invalid", "static_scan", "import", ""},
-    {"reads_file", "invalid", "static_scan", "introspection", ""},
-    {"loads_native_code", "invalid", "static_scan", "process", ""},
-    {"triton_reads_output", "incorrect", "check", "", ""},
-    {"triton_builds_native", "invalid", "static_scan", "process", ""},
+    {"caches_by_data_ptr", "softmax", "incorrect", "check", "", "", ""},
+    {"finishes_in_thread", "softmax", "invalid", "static_scan", "import", "", ""},
+    {"patches_perf_counter", "softmax", "invalid", "static_scan", "import", "", ""},
+    {"patches_event_timing", "softmax", "invalid", "static_scan", "patch", "", ""},
+    {"scans_gc_objects", "softmax", "invalid", "static_scan", "import", "", ""},
+    {"reads_file", "softmax", "invalid", "static_scan", "introspection", "", ""},
+    {"loads_native_code", "softmax", "invalid", "static_scan", "process", "", ""},
+    {"triton_reads_output", "softmax", "incorrect", "check", "", "", ""},
+    {"triton_builds_native", "softmax", "invalid", "static_scan", "process", "", ""},
+    // Ways around a scan that reads names: stdlib modules as attributes of torch, attributes by strings, code
+    // compiled from strings, a rebound name the scan trusts.
+    {"reaches_ctypes_through_torch", "softmax", "invalid", "static_scan", "import", "", ""},
+    {"reaches_internals_by_string", "softmax", "invalid", "static_scan", "introspection", "", ""},
+    {"torchscript_from_string", "softmax", "invalid", "static_scan", "import", "", ""},
+    {"shadows_triton_jit", "softmax", "invalid", "static_scan", "patch", "", ""},
+    // PyTorch doing the work under names the scan does not know: the dispatcher names it (calls_library).
+    {"library_module_object", "softmax", "ok", "", "", "calls_library", ""},
+    {"library_synonym", "softmax", "ok", "", "", "calls_library", ""},
+    {"library_aten_out", "matmul", "ok", "", "", "calls_library", ""},
+    {"library_by_value", "matmul", "ok", "", "", "calls_library", ""},
+    {"library_matmul_assign", "matmul", "ok", "", "", "calls_library", ""},
+    {"triton_body_calls_torch", "softmax", "ok", "", "", "calls_library", ""},
+    // Slow on purpose at the check sizes, wrong at the bench size: the bench size is always run.
+    {"triton_slow_checks_wrong_bench", "softmax", "incorrect", "bench", "", "", ""},
 };
 
 INSTANTIATE_TEST_SUITE_P(Python, PythonExploits, ::testing::ValuesIn(k_python_exploits),
                          [](const auto& info) { return std::string(info.param.name); });
 
+// A kernel that does half the work unless its output holds the harness's NaN fill (what only checked calls used
+// to start from) gains nothing: every timed call starts from the same fill. Timed beside the honest softmax it
+// copies, in the same way.
+TEST(PythonExploits, TellingChecksByTheFillGainsNothing) {
+  KFORGE_NEEDS_PYTORCH();
+  auto speedup = [](const std::string& file) {
+    const auto v = verify("softmax", file, "--time --max-time 1");
+    EXPECT_EQ(v.verdict.value("status", ""), "ok") << v.output;
+    return v.verdict.is_object() && !v.verdict["timings"].empty() ? v.verdict["timings"][0].value("speedup", 0.0) : 0.0;
+  };
+  const double honest = speedup(python_kernel("softmax"));
+  const double exploit = speedup("tests/exploits/python/tells_checks_by_poison.py");
+  ASSERT_GT(honest, 0.0);
+  EXPECT_LT(exploit, 1.5 * honest) << "half the work on unchecked calls: " << exploit << "x against " << honest << "x";
+}
+
 // Every Python exploit on disk is in the table above or has a test of its own; docs/exploits.md has its row.
 TEST(PythonExploits, EveryFileIsTested) {
   // TritonKernel.* above, and GpuTriton.* (tests/gpu/test_gpu.cpp) on a GPU.
-  std::set<std::string> tested{"triton_calls_torch", "triton_side_stream", "triton_tunes_in_timing"};
+  std::set<std::string> tested{"triton_calls_torch", "triton_side_stream", "triton_tunes_in_timing",
+                               "tells_checks_by_poison"};
   for (const PythonExploit& e : k_python_exploits) tested.insert(e.name);
   const std::string doc = read_file(source_dir() / "docs/exploits.md");
   for (const auto& entry : std::filesystem::directory_iterator(source_dir() / "tests/exploits/python")) {

@@ -51,7 +51,8 @@ TEST_F(TempDb, VersionOneStoreIsMigratedKeepingItsRows) {
         "DROP TABLE merges; DROP TRIGGER runs_get_a_uuid; DROP INDEX runs_by_uuid; ALTER TABLE runs DROP COLUMN uuid;"
         "ALTER TABLE runs DROP COLUMN shard; ALTER TABLE runs DROP COLUMN scheduler_job;"
         "ALTER TABLE runs DROP COLUMN merged_from;"
-        "DROP TABLE attempts; DROP TABLE llm_calls; DROP TABLE sessions; PRAGMA user_version = 1");
+        "DROP TABLE attempts; DROP TABLE llm_calls; DROP TABLE sessions; DROP TRIGGER evaluations_keep_history;"
+        "DROP TABLE verdict_history; ALTER TABLE evaluations DROP COLUMN verifier_version; PRAGMA user_version = 1");
   }
   Store store(db());
   EXPECT_EQ(store.schema_version(), k_schema_version);
@@ -275,6 +276,53 @@ TEST_F(TempDb, TheReferenceIsTimedOnceBesideItsBaselineAndTheLeaderboardShowsVsT
   EXPECT_TRUE(std::regex_search(table.output, std::regex("SPEEDUP +VS TORCH +SOL"))) << table.output;
   EXPECT_TRUE(std::regex_search(table.output, std::regex("baseline torch\\.py +[0-9.]+ [mu]s +[0-9.]+x +1\\.00x")))
       << table.output;
+}
+
+}  // namespace
+}  // namespace kforge
+
+namespace kforge {
+namespace {
+
+// Old verdicts are not grandfathered: a kernel that fooled an older verifier is judged again, its new verdict
+// replaces the old, the old stays in verdict_history marked changed, and boards can leave older verdicts out.
+TEST_F(TempDb, RejudgeGivesAnOldVerdictTheCurrentVerifiersAndKeepsTheOld) {
+  const auto suite = testing::quick_suite(db().parent_path() / "suite", {"vector_add"});
+  const auto kernels = db().parent_path() / "kernels";
+  std::filesystem::create_directories(kernels);
+  // Memoises under a fingerprint of a few elements: the input variants of the timed calls catch it.
+  std::filesystem::copy_file(testing::source_dir() / "tests/exploits/caches_by_fingerprint.cpp", kernels / "vector_add.cpp");
+  const std::string where = "--tasks-dir '" + suite.string() + "' ";
+  const auto bench = run_kforge(where + "bench --no-torch --max-time 0.3 --kernels '" + kernels.string() +
+                                "' --db '" + db().string() + "'");
+  ASSERT_EQ(query_int(db(), "SELECT count(*) FROM evaluations"), 2) << bench.output;
+  // As an older verifier left it: everything ok, version 1.
+  {
+    Database raw(db());
+    raw.exec("UPDATE evaluations SET verifier_version = 1, status = 'ok', flags = '[]'");
+  }
+  EXPECT_EQ(query_int(db(), "SELECT count(*) FROM evaluations WHERE status = 'ok'"), 2);
+  const auto old_board = run_kforge("leaderboard --json --min-verifier 2 --db '" + db().string() + "'");
+  ASSERT_EQ(old_board.status.exit_code, 0) << old_board.output;
+  EXPECT_TRUE(nlohmann::json::parse(old_board.output).empty()) << "verdicts of verifier 1 are left out";
+
+  const auto rejudged = run_kforge(where + "db rejudge --json --max-time 0.3 --db '" + db().string() + "'");
+  ASSERT_EQ(rejudged.status.exit_code, 0) << rejudged.output;
+  const auto report = nlohmann::json::parse(rejudged.output);
+  EXPECT_EQ(report["judged"], 2) << rejudged.output;
+  EXPECT_EQ(report["changed"], 1) << rejudged.output;
+  EXPECT_EQ(query_int(db(), "SELECT count(*) FROM evaluations WHERE verifier_version = 2"), 2);
+  EXPECT_EQ(query_text(db(),
+                       "SELECT e.status FROM evaluations e JOIN kernels k ON k.id = e.kernel_id "
+                       "WHERE k.origin = 'human'"),
+            "incorrect");
+  EXPECT_EQ(query_int(db(), "SELECT count(*) FROM verdict_history WHERE changed AND status = 'ok'"), 1)
+      << "the verdict it replaced is kept";
+  // Nothing left to re-judge; --all redoes everything.
+  const auto again = run_kforge(where + "db rejudge --json --db '" + db().string() + "'");
+  EXPECT_EQ(nlohmann::json::parse(again.output)["judged"], 0) << again.output;
+  const auto board = run_kforge("leaderboard --json --min-verifier 2 --db '" + db().string() + "'");
+  EXPECT_EQ(nlohmann::json::parse(board.output).size(), 1u) << board.output;
 }
 
 }  // namespace

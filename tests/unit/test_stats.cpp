@@ -84,3 +84,61 @@ TEST(StopRule, TimeCapEndsEvenTheNoisiest) {
 
 }  // namespace
 }  // namespace kforge
+
+namespace kforge {
+namespace {
+
+TEST(Rounds, EveryKernelOfARoundGetsAboutTheSameTime) {
+  StopRule rule;
+  rule.min_seconds = 0.5;  // rounds of at least 50 ms
+  // A 1 ms call beside a 200 ms one: the fast kernel gets 200 calls, the slow one its single call.
+  EXPECT_EQ(calls_per_round(1e-3, 0.2, rule, 10000), 200u);
+  EXPECT_EQ(calls_per_round(0.2, 0.2, rule, 10000), 1u);
+  // Neither slower than the round: both fill it.
+  EXPECT_EQ(calls_per_round(1e-3, 2e-3, rule, 10000), 50u);
+  // Capped, and never none.
+  EXPECT_EQ(calls_per_round(1e-9, 2e-3, rule, 1000), 1000u);
+  EXPECT_EQ(calls_per_round(5.0, 0.0, rule, 1000), 1u);
+}
+
+TEST(Rounds, TheLatestSamplesSizeTheNextRound) {
+  EXPECT_DOUBLE_EQ(recent_seconds_per_call({}, 0.25), 0.25) << "the warm-up's, before any sample";
+  std::vector<double> samples(100, 9e6);
+  samples.insert(samples.end(), 64, 1e6);  // the kernel got faster: the last 64 say 1 ms
+  EXPECT_DOUBLE_EQ(recent_seconds_per_call(samples, 0.25), 1e-3);
+}
+
+TEST(Rounds, ASessionStopsWhenEveryKernelMayOrAtItsWallCap) {
+  StopRule rule;
+  rule.min_samples = 10;
+  rule.min_seconds = 0.01;
+  rule.max_seconds = 1.0;
+  const std::vector<double> steady(20, 1e6);
+  const std::vector<double> few(3, 1e6);
+  EXPECT_EQ(session_stop({steady, steady}, rule, 0.1), StopReason::converged);
+  EXPECT_EQ(session_stop({steady, few}, rule, 0.1), StopReason::keep_going) << "one kernel still needs samples";
+  EXPECT_EQ(session_stop({steady, few}, rule, 6.1), StopReason::time_cap) << "3 max_seconds per kernel of wall";
+}
+
+TEST(OffClock, RoundsTheTimedCallsAccountForAreNotFlagged) {
+  // 100 calls of 1 ms, about 20 us each outside the timed call: both kernels alike.
+  const std::vector<RoundFacts> reference(5, RoundFacts{102e6, 100e6, 100});
+  const std::vector<RoundFacts> honest(5, RoundFacts{103e6, 100e6, 100});
+  EXPECT_NEAR(untimed_per_call_ns(reference), 20e3, 1);
+  EXPECT_FALSE(off_clock(honest, reference, 1e6));
+  EXPECT_FALSE(off_clock(honest, {}, 1e6)) << "nothing to compare with: a kernel timed alone";
+}
+
+TEST(OffClock, SamplesThatHideMostOfTheRoundAreFlagged) {
+  const std::vector<RoundFacts> reference(5, RoundFacts{102e6, 100e6, 100});
+  // Its samples say 0.3 ms a call; the rounds took 1 ms a call: the rest ran off the clock, or the samples lie.
+  const std::vector<RoundFacts> lying(5, RoundFacts{100e6, 30e6, 100});
+  EXPECT_TRUE(off_clock(lying, reference, 0.3e6));
+  // One preempted round does not decide: the median of the rounds does.
+  std::vector<RoundFacts> preempted(5, RoundFacts{103e6, 100e6, 100});
+  preempted[2].wall_ns = 400e6;
+  EXPECT_FALSE(off_clock(preempted, reference, 1e6));
+}
+
+}  // namespace
+}  // namespace kforge
