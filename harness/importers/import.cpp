@@ -195,9 +195,11 @@ ExecOutcome ImportOracle::execute(const std::filesystem::path& artifact, std::ve
   }
   const auto answer = nlohmann::json::parse(reply, nullptr, false);
   if (!answer.is_object() || !answer.value("ok", false))
-    return {ExecOutcome::Kind::runtime_error, false,
+    return {ExecOutcome::Kind::runtime_error,
+            false,
             answer.is_object() ? answer.value("error", std::string("no error given")) : "an unreadable reply",
-            answer.is_object() ? answer.value("traceback", std::string()) : reply, {}};
+            answer.is_object() ? answer.value("traceback", std::string()) : reply,
+            {}};
   for (size_t c = 0; c < cases.size(); ++c) {
     for (size_t t = 0; t < cases[c].outputs.size(); ++t) {
       const std::string data = read_file(file_of(c, "out", t));
