@@ -291,10 +291,11 @@ TEST_F(TempDb, RejudgeGivesAnOldVerdictTheCurrentVerifiersAndKeepsTheOld) {
   const auto kernels = db().parent_path() / "kernels";
   std::filesystem::create_directories(kernels);
   // Memoises under a fingerprint of a few elements: the input variants of the timed calls catch it.
-  std::filesystem::copy_file(testing::source_dir() / "tests/exploits/caches_by_fingerprint.cpp", kernels / "vector_add.cpp");
+  std::filesystem::copy_file(testing::source_dir() / "tests/exploits/caches_by_fingerprint.cpp",
+                             kernels / "vector_add.cpp");
   const std::string where = "--tasks-dir '" + suite.string() + "' ";
-  const auto bench = run_kforge(where + "bench --no-torch --max-time 0.3 --kernels '" + kernels.string() +
-                                "' --db '" + db().string() + "'");
+  const auto bench = run_kforge(where + "bench --no-torch --max-time 0.3 --kernels '" + kernels.string() + "' --db '" +
+                                db().string() + "'");
   ASSERT_EQ(query_int(db(), "SELECT count(*) FROM evaluations"), 2) << bench.output;
   // As an older verifier left it: everything ok, version 1.
   {
