@@ -65,8 +65,10 @@ std::pair<std::string, std::string> category_example(const Suite& suite, const T
     const auto file = suite.reference(other, key);
     if (std::filesystem::exists(file)) return {other.name, read_file(file)};
   }
-  const Task fallback = suite.load("vector_add");
-  return {fallback.name, read_file(suite.reference(fallback, key))};
+  // An imported suite may have no other task of the category, nor vector_add.
+  const auto fallback = suite.reference_dir() / "vector_add" / (key + (gpu ? ".cu" : ".cpp"));
+  if (!std::filesystem::exists(fallback)) return {"none", "// this suite has no other task to show"};
+  return {"vector_add", read_file(fallback)};
 }
 
 // A task's PyTorch eager baseline as Python source (torch_baseline_text); "" when it has none.
@@ -113,6 +115,18 @@ void use_triton_example(const std::filesystem::path& prompts, const Task& task, 
   values["example"] = read_file(found.front());
 }
 
+// KernelBench's format: the problem's own file, as kforge imported it (the reference's text before kforge's part).
+void use_problem_source(const Suite& suite, const Task& task, PromptValues& values) {
+  if (!task.source)
+    throw_usage("--format kernelbench asks for ModelNew, a solution for an imported problem: task '" + task.name +
+                "' is kforge's own (import a suite with kforge import and name a kb* or mkb* task)");
+  std::string problem = read_file(suite.reference(task, "cpu"));
+  if (const size_t marker = problem.find("\n# ---- kforge ----"); marker != std::string::npos)
+    problem.resize(marker + 1);
+  problem.erase(problem.find_last_not_of(" \n") + 1);
+  values["problem"] = problem;
+}
+
 }  // namespace
 
 PromptValues static_values(Evaluator& evaluator, const Task& task, const std::filesystem::path& prompts) {
@@ -141,7 +155,8 @@ PromptValues static_values(Evaluator& evaluator, const Task& task, const std::fi
                             "over a literal 32."},
       {"history", ""},
       {"best", ""}};
-  if (evaluator.language() != "cpp") use_python_sources(suite, task, values);
+  if (evaluator.language() == "kernelbench") use_problem_source(suite, task, values);
+  if (evaluator.language() == "python" || evaluator.language() == "triton") use_python_sources(suite, task, values);
   if (evaluator.language() == "triton") use_triton_example(prompts, task, values);
   return values;
 }

@@ -58,6 +58,7 @@ std::unique_ptr<CommandGroup> report_commands();    // leaderboard, report
 std::unique_ptr<CommandGroup> db_commands();        // db info|merge|upgrade
 std::unique_ptr<CommandGroup> slurm_commands();     // slurm bench|evolve|status
 std::unique_ptr<CommandGroup> import_commands();    // import kernelbench|multikernelbench
+std::unique_ptr<CommandGroup> judge_commands();     // judge FOLDER
 std::unique_ptr<CommandGroup> evolve_commands();    // evolve
 std::unique_ptr<CommandGroup> sessions_commands();  // sessions list|show
 std::unique_ptr<CommandGroup> agent_commands();     // agent prompt

@@ -35,12 +35,29 @@ struct AgentState {
   bool no_stream = false;
   double max_minutes = 0.0;
   std::string prompts;
+  std::string format = "kforge";
 
   AgentState() { evaluator.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 };
 
+// --format kernelbench: the model gets KernelBench's problem file and answers with class ModelNew, judged as any
+// kernel (harness/modelnew.h); an evaluator language of its own.
+void add_format_option(AgentState& c) {
+  c.command
+      ->add_option("--format", c.format,
+                   "How the model is asked: kforge (a kforge_run kernel in --language) or kernelbench (KernelBench's "
+                   "problem file, answered with class ModelNew; imported tasks only)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"kforge", "kernelbench"}));
+}
+
+void apply_format(AgentState& c) {
+  if (c.format == "kernelbench") c.evaluator.language = "kernelbench";
+}
+
 int cmd_agent_prompt(AgentState& c, const GlobalOptions& g) {
   c.evaluator.tasks_dir = g.tasks_dir;
+  apply_format(c);
   Store store(c.db);
   Evaluator evaluator(c.evaluator, store);
   for (const auto& message : first_prompt(evaluator, c.options.task, c.prompts))
@@ -83,6 +100,7 @@ SessionOptions resumed_options(const AgentState& c, const SessionRow& row,
 
 int cmd_evolve(AgentState& c, const GlobalOptions& g) {
   c.evaluator.tasks_dir = g.tasks_dir;
+  apply_format(c);
   c.evaluator.threads = std::max(1, c.evaluator.threads);
   if (c.resume == 0 && (c.options.task.empty() || c.options.model.empty()))
     throw_usage("evolve needs --task and --model (or --resume ID)");
@@ -163,6 +181,7 @@ class EvolveCommands final : public CommandGroup {
                      "Kernels to ask for: cpp (C++, or CUDA/HIP C++ on a GPU), python (PyTorch) or triton (Python "
                      "launching @triton.jit kernels; on the CPU checked in Triton's interpreter, untimed)")
         ->capture_default_str();
+    add_format_option(c);
     c.command->add_option("--strategy", o.strategy, "oneshot, refine or evolve")
         ->capture_default_str()
         ->check(CLI::IsMember({"oneshot", "refine", "evolve"}));
@@ -226,6 +245,7 @@ class AgentCommands final : public CommandGroup {
     c.command->add_option("--backend", c.evaluator.backend, "Backend: cpu, cuda, hip")->capture_default_str();
     c.command->add_option("--arch", c.evaluator.arch, "GPU target");
     c.command->add_option("--language", c.evaluator.language, "cpp, python or triton")->capture_default_str();
+    add_format_option(c);
     c.command->add_option("--prompts", c.prompts, "Folder of prompt templates");
     c.command->add_option("--db", c.db, "SQLite store (the device is recorded there)")->capture_default_str();
   }

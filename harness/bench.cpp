@@ -28,6 +28,7 @@
 #include <mutex>
 #include <numeric>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <tuple>
@@ -52,18 +53,7 @@ struct WorkItem {
   int64_t kernel_id = 0;
 };
 
-struct Row {
-  std::string task;
-  std::string kernel;
-  std::string status;
-  std::string message;
-  double median_ns = 0.0;
-  double speedup = 0.0;
-  double sol_fraction = 0.0;
-  bool skipped = false;
-  double vs_baseline = 0.0;  // fastest vendor baseline's median / this median; 0 when there is none
-  double vs_torch = 0.0;     // this speedup / the torch baseline's, both over the reference; 0 without both
-};
+using Row = BenchRow;
 
 // Speed against PyTorch eager for every timed row of a task whose torch baseline ran in this bench: the
 // ratio of the two speedups over the reference, each timed beside it.
@@ -99,7 +89,8 @@ std::string format_duration(double seconds) {
 // A progress bar with ETA on a terminal, plain lines otherwise.
 class Progress {
  public:
-  explicit Progress(size_t total) : m_total(total), m_tty(isatty(STDOUT_FILENO) != 0), m_start(Clock::now()) {}
+  Progress(size_t total, bool quiet)
+      : m_total(total), m_tty(!quiet && isatty(STDOUT_FILENO) != 0), m_quiet(quiet), m_start(Clock::now()) {}
 
   void starting(size_t index, const std::string& what) {
     if (!m_tty) return;
@@ -117,6 +108,7 @@ class Progress {
   }
 
   void finished(size_t index, const Row& row) {
+    if (m_quiet) return;
     if (m_tty) std::printf("\r\033[K");
     std::printf("[%zu/%zu] %s %s: %s", index + 1, m_total, row.task.c_str(), row.kernel.c_str(),
                 row.skipped ? "already in the store" : row.status.c_str());
@@ -134,6 +126,7 @@ class Progress {
  private:
   size_t m_total;
   bool m_tty;
+  bool m_quiet;
   Clock::time_point m_start;
 };
 
@@ -210,8 +203,10 @@ int run_bench(const BenchOptions& options) {
   const std::vector<Task> all = suite.load_all();
   std::vector<const Task*> selected;
   size_t left_out = 0;
+  std::set<std::string> candidate_tasks;
+  for (const auto& candidate : options.candidates) candidate_tasks.insert(candidate.task);
   for (const auto& task : all) {
-    if (!matches(task, options)) continue;
+    if (options.candidates.empty() ? !matches(task, options) : !candidate_tasks.contains(task.name)) continue;
     // An imported task marked degenerate or random cannot be scored: no kernel could be checked against it.
     if (task.source && !task.source->excluded.empty()) {
       std::printf("kforge bench: %s: left out (%s)\n", task.name.c_str(), task.source->excluded.c_str());
@@ -296,6 +291,10 @@ int run_bench(const BenchOptions& options) {
       }
     }
   }
+  for (const auto& candidate : options.candidates)
+    for (const Task* task : selected)
+      if (task->name == candidate.task)
+        items.push_back({task, candidate.file, "human", candidate.file.filename().string()});
   for (auto& item : items) {
     item.text = read_file(item.source);
     item.hash = sha256_hex(item.text);
@@ -304,7 +303,9 @@ int run_bench(const BenchOptions& options) {
   items = shard_of(std::move(items), options.shard);
   for (auto& item : items) {
     item.task_id = store.upsert_task(*item.task, read_file(item.task->file));
-    KernelRecord record{item.hash, item.task->name, backend->name(), item.origin, "", item.text, item.source.string()};
+    KernelRecord record{
+        item.hash, item.task->name,     backend->name(), item.origin, item.origin == "human" ? options.model : "",
+        item.text, item.source.string()};
     item.kernel_id = store.upsert_kernel(record);
   }
 
@@ -337,9 +338,10 @@ int run_bench(const BenchOptions& options) {
   }
 
   const int64_t run_id = store.begin_run("bench", backend->name(), options.shard.whole() ? "" : options.shard.label());
-  std::printf("kforge bench: %zu kernels over %zu tasks on %zu x %s (%s), %s timing, into %s\n", items.size(),
-              selected.size(), kits.size(), first_device.name.c_str(), backend->name().c_str(), timing_mode.c_str(),
-              options.db.c_str());
+  if (!options.quiet)
+    std::printf("kforge bench: %zu kernels over %zu tasks on %zu x %s (%s), %s timing, into %s\n", items.size(),
+                selected.size(), kits.size(), first_device.name.c_str(), backend->name().c_str(), timing_mode.c_str(),
+                options.db.c_str());
   if (!options.shard.whole())
     std::printf("shard %s: %zu of the selection's %zu kernels\n", options.shard.label().c_str(), items.size(),
                 unsharded);
@@ -360,7 +362,7 @@ int run_bench(const BenchOptions& options) {
       }
   }
 
-  Progress progress(items.size());
+  Progress progress(items.size(), options.quiet);
   std::vector<Row> rows(items.size());
   std::vector<bool> done(items.size(), false);
   bool any_failed = false;
@@ -386,7 +388,13 @@ int run_bench(const BenchOptions& options) {
   auto record = [&](size_t i, size_t worker, const Verdict& verdict) {
     const WorkItem& item = items[i];
     const int64_t device_id = device_ids[worker];
-    Row row{item.task->name, item.label, std::string(status_name(verdict.status)), verdict.message, 0, 0, 0, false};
+    Row row;
+    row.task = item.task->name;
+    row.kernel = item.label;
+    row.file = item.source;
+    row.status = status_name(verdict.status);
+    row.message = verdict.message;
+    row.flags = verdict.flags;
     std::vector<std::string> bench_shapes;
     for (const auto& shape : item.task->shapes)
       if (shape.role == ShapeRole::bench && shape.applies_to(backend->name())) bench_shapes.push_back(shape.label);
@@ -420,7 +428,11 @@ int run_bench(const BenchOptions& options) {
       const WorkItem& item = items[i];
       if (skip[i]) {
         const std::lock_guard lock(mutex);
-        Row row{item.task->name, item.label, "", "", 0, 0, 0, true};
+        Row row;
+        row.task = item.task->name;
+        row.kernel = item.label;
+        row.file = item.source;
+        row.skipped = true;
         progress.finished(i, row);
         rows[i] = std::move(row);
         done[i] = true;
@@ -487,7 +499,9 @@ int run_bench(const BenchOptions& options) {
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  if (options.json) {
+  if (options.report) {
+    options.report(rows);
+  } else if (options.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& row : rows)
       out.push_back({{"task", row.task},

@@ -5,6 +5,7 @@
 #include "verifier/cascade.h"
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,28 @@ struct Shard {
 
 // Parses "I/N"; throws Error(usage) naming what is wrong.
 Shard parse_shard(const std::string& text);
+
+// A kernel to judge on a named task (kforge judge): a KernelBench ModelNew file, or any kernel.
+struct BenchCandidate {
+  std::string task;
+  std::filesystem::path file;
+};
+
+// One kernel's line of the bench: what it was, its verdict and its times.
+struct BenchRow {
+  std::string task;
+  std::string kernel;  // what the table shows: reference, torch, a file name
+  std::filesystem::path file;
+  std::string status;
+  std::string message;
+  double median_ns = 0.0;
+  double speedup = 0.0;  // over the reference
+  double sol_fraction = 0.0;
+  bool skipped = false;      // already in the store
+  double vs_baseline = 0.0;  // fastest vendor baseline's median / this median; 0 when there is none
+  double vs_torch = 0.0;     // this speedup / the torch baseline's, both over the reference; 0 without both
+  std::vector<std::string> flags;
+};
 
 struct BenchOptions {
   std::filesystem::path tasks_dir;  // empty: the default suite
@@ -49,6 +72,13 @@ struct BenchOptions {
   // of seconds a task on two cores, so only when asked.
   bool torch_compile = false;
   Shard shard;  // the slice of the work this run does
+  // Files to judge on named tasks besides --kernels (their tasks are selected with them), and the model their
+  // kernels are stored under ("": none), so that a folder of published solutions scores as one in the report.
+  std::vector<BenchCandidate> candidates;
+  std::string model;
+  bool quiet = false;  // no line per kernel: the caller reports
+  // Takes the rows instead of the bench's own table or JSON (kforge judge prints its own).
+  std::function<void(const std::vector<BenchRow>&)> report;
 };
 
 // How a kernel of `origin` (reference, baseline, human, agent) is evaluated: a reference is timed alone, anything

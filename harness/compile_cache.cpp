@@ -79,6 +79,26 @@ ScanReport CompileCache::scan(const std::filesystem::path& source, bool is_gpu, 
   scanned.calls_library = report.value("calls_library", false);
   scanned.triton = report.value("triton", false);
   scanned.work_operators = report.value("work_operators", std::vector<std::string>{});
+  scanned.modelnew = report.value("format", "") == "modelnew";
+  if (const auto inline_sources = report.find("inline_extensions"); inline_sources != report.end()) {
+    scanned.inline_extensions = inline_sources->dump();
+    // kforge compiles a ModelNew's load_inline sources itself: they are scanned as C++ and CUDA kernels are, without
+    // the stream rules (KernelBench's solutions launch on the stream PyTorch makes current, kforge's; the runner's
+    // drain check stands behind that on a GPU).
+    for (const auto& extension : *inline_sources) {
+      if (const std::string refused = refused_inline_flag(extension); !refused.empty())
+        scanned.findings.push_back({true, "process", 0, "load_inline",
+                                    "in load_inline(" + extension.value("name", std::string("?")) + "): " + refused});
+      for (const char* field : {"cpp_sources", "cuda_sources"})
+        for (const auto& text : extension.value(field, nlohmann::json::array()))
+          if (text.is_string())
+            for (ScanFinding finding : scan_source(text.get<std::string>(), false)) {
+              finding.message =
+                  "in load_inline(" + extension.value("name", std::string("?")) + ") " + field + ": " + finding.message;
+              scanned.findings.push_back(std::move(finding));
+            }
+    }
+  }
   for (const auto& entry : report.value("findings", nlohmann::json::array()))
     scanned.findings.push_back({entry.value("forbidden", true), entry.value("rule", ""), entry.value("line", 0),
                                 entry.value("token", ""), entry.value("message", "")});
@@ -119,8 +139,9 @@ CompileOutcome CompileCache::compile(const std::filesystem::path& source) {
   std::random_device random;
   const std::filesystem::path partial =
       dir / (hash + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(random()) + ".so");
-  const CompileResult result = python ? compile_python_kernel(python_environment(), source, partial)
-                                      : m_backend.compile(source, partial, m_flags);
+  const CompileResult result =
+      python ? compile_python_kernel(python_environment(), source, partial, dir / (hash + ".files"), m_backend.is_gpu())
+             : m_backend.compile(source, partial, m_flags);
   outcome.log = result.log;
   if (result.ok) {
     std::filesystem::rename(partial, artifact, error);

@@ -1,6 +1,9 @@
 #include "harness/evaluation.h"
 
+#include "core/files.h"
+#include "core/hash.h"
 #include "harness/devices.h"
+#include "harness/modelnew.h"
 #include "harness/suite.h"
 
 namespace kforge {
@@ -27,9 +30,22 @@ void EvaluationKit::use_ceiling(const DeviceInfo& device) {
   m_ceiling = std::make_unique<BandwidthCeiling>(m_backend, device, m_cache_root);
 }
 
-Verdict EvaluationKit::evaluate(const Suite& suite, const Task& task, const std::filesystem::path& candidate,
+Verdict EvaluationKit::evaluate(const Suite& suite, const Task& task, const std::filesystem::path& given,
                                 CascadeOptions options) {
   if (m_backend.is_gpu()) options.check_oracle = suite.reference(task, "cpu");
+  // A KernelBench solution (class ModelNew) is judged through the kforge_run kforge writes around it; the scan and
+  // the verdict's hash stay the file's own.
+  std::filesystem::path candidate = given;
+  if (is_modelnew_file(given)) {
+    const ScanReport scanned = m_cache.scan(given, m_backend.is_gpu(), task_work(task));
+    const std::string text = modelnew_kernel(suite, task, given, scanned.inline_extensions);
+    candidate = m_cache.root() / "modelnew" / sha256_hex(text).substr(0, 2) / sha256_hex(text) / given.filename();
+    if (!std::filesystem::exists(candidate)) {
+      std::filesystem::create_directories(candidate.parent_path());
+      write_file_atomic(candidate, text);
+    }
+    options.scan_source = given;
+  }
   options.device_exclusive = options.device_exclusive || m_device_exclusive;
   if (options.timing && m_ceiling) options.peaks = m_ceiling->peaks();
   Verdict verdict = m_cascade.evaluate(task, candidate, suite.reference(task, m_backend.reference_file()), options);

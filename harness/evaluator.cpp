@@ -17,7 +17,8 @@ namespace kforge {
 
 namespace {
 
-// A kernel file's extension: .py for the Python languages (python, triton), else the backend's C++ or CUDA/HIP.
+// A kernel file's extension: .py for the Python languages (python, triton, and kernelbench: a ModelNew file), else
+// the backend's C++ or CUDA/HIP.
 std::string kernel_extension(const std::string& language, const Backend& backend) {
   return language != "cpp" ? ".py" : backend.is_gpu() ? ".cu" : ".cpp";
 }
@@ -53,7 +54,8 @@ Evaluator::Evaluator(const EvaluatorOptions& options, Store& store) : m_impl(std
   m.backend = make_backend(options.backend, options.arch);
   if (auto reason = m.backend->unavailable_reason())
     throw_environment("backend '" + options.backend + "' is unavailable: " + *reason);
-  if (options.language != "cpp" && options.language != "python" && options.language != "triton")
+  if (options.language != "cpp" && options.language != "python" && options.language != "triton" &&
+      options.language != "kernelbench")
     throw_usage("--language " + options.language + ": expected cpp, python or triton");
   if (options.language != "cpp")
     if (const auto& why = python_environment().unavailable; !why.empty())

@@ -18,8 +18,10 @@ class Store;
 
 struct EvaluatorOptions {
   std::string backend = "cpu";
-  std::string arch;              // GPU target; empty: the device's
-  std::string language = "cpp";  // cpp (C++ on the CPU, CUDA or HIP C++ on a GPU), python or triton
+  std::string arch;  // GPU target; empty: the device's
+  // cpp (C++ on the CPU, CUDA or HIP C++ on a GPU), python, triton, or kernelbench (a KernelBench ModelNew file
+  // for an imported task: --format kernelbench)
+  std::string language = "cpp";
   int device = 0;
   int threads = 1;                // CPU threads a kernel may use
   double timeout_seconds = 60.0;  // per correctness stage

@@ -54,6 +54,14 @@ std::string head_and_tail(const std::string& text, size_t limit) {
          text.substr(text.size() - tail);
 }
 
+// The last line a kernel printed: what an OutputMismatch said (python_kernel.h).
+std::string last_line(const std::string& log) {
+  const size_t end = log.find_last_not_of("\n ");
+  if (end == std::string::npos) return "its result does not fit the task's outputs";
+  const size_t start = log.rfind('\n', end);
+  return log.substr(start == std::string::npos ? 0 : start + 1, end + 1 - (start == std::string::npos ? 0 : start + 1));
+}
+
 // The held-out case `c` was made from, or nullptr for a listed size set.
 const HeldOutCase* held_out_of(const Case& c, const std::vector<HeldOutCase>& held_out) {
   for (const auto& h : held_out)
@@ -135,6 +143,10 @@ class Evaluation {
         return false;
     }
     for (const auto& c : cases) {
+      if (c.ran && c.kernel_rc == KFORGE_OUTPUT_MISMATCH) {
+        fail(stage, Status::incorrect, last_line(outcome.log) + " on " + describe(c), seconds);
+        return false;
+      }
       if (c.ran && c.kernel_rc == KFORGE_JIT_ERROR) {
         fail(stage, Status::compile_error, "the kernel's JIT compile (Triton) failed on " + describe(c) + log, seconds);
         return false;
@@ -241,6 +253,11 @@ class Evaluation {
     if (!reference_failure.empty())
       throw_environment("the reference kernel's timed call was wrong on " + m_task.name + ": " + reference_failure);
     if (!accept_outcome("timing", timed.exec, {}, seconds)) return false;
+    if (timed.kernel_rc == KFORGE_OUTPUT_MISMATCH) {
+      fail("timing", Status::incorrect, last_line(timed.exec.log) + " while being timed on shape '" + shape.label + "'",
+           seconds);
+      return false;
+    }
     if (timed.kernel_rc != 0) {
       fail("timing", Status::runtime_error,
            "kforge_run returned " + std::to_string(timed.kernel_rc) + " while being timed on shape '" + shape.label +
@@ -492,9 +509,9 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
 
   // Stage 1: static scan.
   auto stage_start = Clock::now();
-  const std::string source = read_file(candidate);
-  verdict.kernel_hash = sha256_hex(source);
-  ScanReport scanned = m_compiler.scan(candidate, options.is_gpu, task_work(task));
+  const std::filesystem::path& scanned_file = options.scan_source.empty() ? candidate : options.scan_source;
+  verdict.kernel_hash = sha256_hex(read_file(scanned_file));
+  ScanReport scanned = m_compiler.scan(scanned_file, options.is_gpu, task_work(task));
   verdict.findings = std::move(scanned.findings);
   work_operators = scanned.work_operators;
   // A candidate whose work a library does is ranked apart; a trusted kernel (a baseline) is one on purpose.

@@ -210,6 +210,9 @@ struct CascadeOptions {
   // reference on the same device never overlap.
   bool device_exclusive = false;
   double suspicious_speedup = 10.0;
+  // The file the static scan reads and the verdict's hash names, when the candidate evaluated is generated around
+  // it (a KernelBench ModelNew file inside kforge's kforge_run); empty: the candidate itself.
+  std::filesystem::path scan_source;
   int64_t check_memory_bytes = int64_t{256} << 20;  // budget for the outputs of checked timed calls
 };
 

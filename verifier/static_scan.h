@@ -25,6 +25,10 @@ struct ScanReport {
   // The operators whose dispatch means PyTorch does the work (a Python kernel's: the whole-kernel operators and
   // the task's own), matched against what its checked calls dispatched (dispatched_library_ops).
   std::vector<std::string> work_operators;
+  bool modelnew = false;  // a KernelBench solution: the file defines class ModelNew (harness/modelnew.h)
+  // A ModelNew file's load_inline calls, their arguments read without running the file, as a JSON list of objects
+  // (name, cpp_sources, cuda_sources, functions, extra_cflags, ...); "[]" when it has none.
+  std::string inline_extensions = "[]";
 };
 
 // Scans `source` (comments and string literals are ignored). `is_gpu` adds the stream rules.

@@ -6,6 +6,8 @@
 
 #include "backends/backend.h"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -55,7 +57,21 @@ std::string python_adapter_unit(const PythonEnvironment& python, const std::stri
 
 // Builds the artifact `output` for the Python kernel `source` (never throws for a broken kernel: a syntax
 // error is found when the runner loads it); throws Error(environment) when Python kernels cannot run here.
+// A kernel that carries native extensions (a ModelNew's load_inline sources, listed in the kernel as
+// _KFORGE_INLINE_EXTENSIONS by harness/modelnew.cpp) has each built here, in the compile stage, against the
+// interpreter's PyTorch, into `companions` as <name>-<key>.so, which the runner's folder gets beside the artifact:
+// no runner ever starts a compiler. CUDA sources are built for a GPU backend (`gpu`) only.
 CompileResult compile_python_kernel(const PythonEnvironment& python, const std::filesystem::path& source,
-                                    const std::filesystem::path& output);
+                                    const std::filesystem::path& output, const std::filesystem::path& companions = {},
+                                    bool gpu = false);
+
+// Why an inline extension is refused ("" when it is not): its name and functions must be identifiers, and only
+// flags that shape the code are allowed (-O3, -std=, -D, -ffast-math, --use_fast_math, -l of a vendor math library,
+// ...); none that names files, plugins, other tools or outputs, which would reach past the build kforge runs
+// outside the jail.
+std::string refused_inline_flag(const nlohmann::json& extension);
+
+// The key an inline extension's build is stored under: its sources and flags (the scan's JSON object), hashed.
+std::string inline_extension_key(const nlohmann::json& extension);
 
 }  // namespace kforge

@@ -33,6 +33,17 @@ std::string format_bytes(int64_t bytes) {
 
 }  // namespace
 
+void stage_artifact(const std::filesystem::path& artifact, const std::filesystem::path& dir) {
+  std::filesystem::copy_file(artifact, dir / rp::k_artifact_file);
+  std::filesystem::path carried = artifact;
+  carried.replace_extension(".files");
+  std::error_code error;
+  if (!std::filesystem::is_directory(carried, error)) return;
+  for (const auto& entry : std::filesystem::directory_iterator(carried))
+    if (entry.is_regular_file() && entry.path().extension() == ".so")
+      std::filesystem::copy_file(entry.path(), dir / entry.path().filename());
+}
+
 std::string case_name(const Case& c) { return "shape '" + c.problem.shape->label + "' seed " + std::to_string(c.seed); }
 
 json params_json(const Problem& problem) {

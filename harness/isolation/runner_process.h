@@ -139,6 +139,10 @@ struct RunnerRun {
   std::string first_forged;
 };
 
+// Puts `artifact` into a runner's folder `dir` as kernel.so, with the files it carries (`<stem>.files/`: a Python
+// kernel's native extensions, built in the compile stage) beside it.
+void stage_artifact(const std::filesystem::path& artifact, const std::filesystem::path& dir);
+
 // "shape 'label' seed N"
 std::string case_name(const Case& c);
 // A problem's scalar parameters as a runner request lists them.

@@ -118,7 +118,7 @@ std::vector<std::string> runner_environment(const RunnerDevice& device, const st
 ExecOutcome ProcessExecutor::execute(const std::filesystem::path& artifact, std::vector<Case>& cases,
                                      const ExecLimits& limits) {
   TempDir dir;
-  std::filesystem::copy_file(artifact, dir.path() / rp::k_artifact_file);
+  stage_artifact(artifact, dir.path());
   TensorArena arena;
   std::vector<std::vector<size_t>> input_offsets;
   std::vector<std::vector<size_t>> output_offsets;

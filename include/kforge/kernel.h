@@ -39,6 +39,9 @@
 
 /* kforge_run's return code for "the code this call had to compile did not compile" (see above). */
 #define KFORGE_JIT_ERROR 86
+/* A kernel whose result does not fit the task's outputs (a ModelNew whose forward returned another shape or
+ * dtype): the verdict is incorrect, with the message the kernel printed last. */
+#define KFORGE_OUTPUT_MISMATCH 87
 
 /* The DLDataType code of bool tensors (one byte, 0 or 1): kDLBool, which DLPack before 0.8 lacks. */
 #define KFORGE_DL_BOOL 6

@@ -169,6 +169,16 @@ def _tunings(kernel):
     return sum(len(tuner.cache) for tuner in _tuners)
 
 
+class OutputMismatch(Exception):
+    """The kernel's result does not fit the task's outputs: kforge_run returns KFORGE_OUTPUT_MISMATCH and the
+    verdict is incorrect, with this message."""
+
+
+class Plain(Exception):
+    """An error whose message says it all (a ModelNew written for CUDA, judged on the CPU): printed without a
+    traceback."""
+
+
 class JitError(Exception):
     """The kernel's Triton code did not compile: CompilationError or a resource or ptxas error on a GPU, the
     interpreter's error on the CPU (what the compiler's front end would have refused). kforge_run returns
@@ -189,6 +199,10 @@ def run(kernel, inputs, outputs, params, has_state, state, stream, device):
     except Exception as error:
         if _jit_error(error):
             raise JitError("Triton could not compile the kernel: " + type(error).__name__) from error
+        if type(error).__name__ == "KforgeOutputMismatch":
+            raise OutputMismatch(str(error)) from None
+        if getattr(error, "kforge_plain", False):
+            raise Plain(str(error)) from None
         raise
 
 
@@ -228,6 +242,24 @@ static int report() {
 }
 
 static PyObject* glue(const char* name) { return PyDict_GetItemString(g_glue, name); }
+
+// Prints only the pending exception's message, one line to stderr (the kernel's log), and returns 1.
+static int report_message() {
+  PyObject* type = nullptr;
+  PyObject* value = nullptr;
+  PyObject* traceback = nullptr;
+  PyErr_Fetch(&type, &value, &traceback);
+  PyObject* text = value != nullptr ? PyObject_Str(value) : nullptr;
+  const char* message = text != nullptr ? PyUnicode_AsUTF8(text) : nullptr;
+  fprintf(stderr, "%s\n", message != nullptr ? message : "(no message)");
+  fflush(stderr);
+  PyErr_Clear();
+  Py_XDECREF(text);
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(traceback);
+  return 1;
+}
 
 // Starts the interpreter unless another Python kernel in this process did, then loads the glue and the kernel.
 // Called with no GIL held; returns with none held.
@@ -390,8 +422,14 @@ KFORGE_EXPORT int kforge_run(const kforge_call* call) {
   int rc = 0;
   if (result == nullptr) {
     const bool jit = PyErr_ExceptionMatches(glue("JitError")) != 0;
-    rc = report();
+    const bool mismatch = PyErr_ExceptionMatches(glue("OutputMismatch")) != 0;
+    if (mismatch || PyErr_ExceptionMatches(glue("Plain")) != 0) {
+      rc = report_message();
+    } else {
+      rc = report();
+    }
     if (jit) rc = KFORGE_JIT_ERROR;
+    if (mismatch) rc = KFORGE_OUTPUT_MISMATCH;
   }
   if (result != nullptr && PyLong_Check(result)) kforge_tuning_count += PyLong_AsLongLong(result);
   Py_XDECREF(result);

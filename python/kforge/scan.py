@@ -70,6 +70,11 @@ FORBIDDEN_GPU = {
     "torch.cuda.default_stream": ("stream", "uses the default stream instead of kforge's"),
 }
 
+# torch's operator namespaces: published solutions call operators there (torch._C._nn.leaky_relu_).
+OPERATOR_NAMESPACES = ("torch._C._nn", "torch._C._VariableFunctions", "torch._C._fft", "torch._C._linalg",
+                       "torch._C._special", "torch._C._nested", "torch._C._sparse")
+INLINE_EXTENSION = {"torch.utils.cpp_extension", "torch.utils.cpp_extension.load_inline"}
+
 # Modules a kernel must not reach, also as attributes of the ones it may import (torch.ctypes, torch.os,
 # triton.language.core.builtins): the allow-list of imports is not the only door to them.
 REACHABLE_MODULES = {"ctypes", "_ctypes", "os", "posix", "sys", "subprocess", "gc", "inspect", "importlib", "builtins",
@@ -133,8 +138,9 @@ def dotted(node):
 
 
 class Scan(ast.NodeVisitor):
-    def __init__(self, gpu, bound, library):
+    def __init__(self, gpu, bound, library, modelnew=False):
         self.gpu = gpu
+        self.modelnew = modelnew  # the file defines KernelBench's class ModelNew
         self.library = library  # operator names whose call means PyTorch does the work
         self.bound = bound  # every name the kernel binds: an argument called `input` is not the builtin
         self.findings = []
@@ -162,6 +168,18 @@ class Scan(ast.NodeVisitor):
         return name
 
     def check_path(self, node, path):
+        # Operators by their internal names compute like any other (the dispatcher records them, and the whole-kernel
+        # ones make the kernel calls_library); the rest of torch._C reaches the interpreter's and the harness's state.
+        for namespace in OPERATOR_NAMESPACES:
+            if path == namespace:
+                return
+            if path.startswith(namespace + "."):
+                # The operator by its public name: torch._C._VariableFunctions.from_file is torch.from_file.
+                return self.check_path(node, "torch." + path[len(namespace) + 1:])
+        # A ModelNew file may compile C++ or CUDA with load_inline: kforge compiles those sources itself, in a trusted
+        # stage, scanned like a kernel of that language; the runner only loads what was built.
+        if self.modelnew and path in INLINE_EXTENSION:
+            return
         parts = path.split(".")
         if parts[0] in ALLOWED_MODULES:
             for part in parts[1:]:
@@ -295,13 +313,87 @@ def scan(source, gpu, pytorch="", operators=()):
     bound |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
               for a in n.names}
     work = LIBRARY_OPS | operators_of(pytorch) | set(operators)
-    visitor = Scan(gpu, bound, work)
+    modelnew = defines_modelnew(tree)
+    visitor = Scan(gpu, bound, work, modelnew)
     for node, name in rebound_imports(tree):
         visitor.add(node, "patch", name, "rebinds " + name + ", a name its import binds: the scan resolves names "
                     "by their imports (a local def jit is not triton.jit)")
     visitor.visit(tree)
-    return {"findings": visitor.findings, "calls_library": visitor.library_call is not None,
-            "library_call": visitor.library_call or "", "triton": visitor.triton, "work_operators": sorted(work)}
+    report = {"findings": visitor.findings, "calls_library": visitor.library_call is not None,
+              "library_call": visitor.library_call or "", "triton": visitor.triton, "work_operators": sorted(work),
+              "format": "modelnew" if modelnew else "kforge"}
+    if modelnew:
+        report["inline_extensions"], problem = inline_extensions(tree)
+        if problem:
+            visitor.add(problem[0], "process", "load_inline", problem[1])
+    return report
+
+
+def defines_modelnew(tree):
+    """Whether the file is a KernelBench solution: it defines class ModelNew and no kforge_run of its own."""
+    names = {n.name for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
+    return "ModelNew" in names and "kforge_run" not in names
+
+
+LOAD_INLINE_FIELDS = ("name", "cpp_sources", "cuda_sources", "functions", "extra_cflags", "extra_cuda_cflags",
+                      "extra_ldflags", "extra_include_paths", "with_cuda")
+
+
+def inline_extensions(tree):
+    """Every load_inline call's arguments, evaluated without running the file: string literals, names bound once at
+    module level to them, concatenations, lists and tuples of them. kforge compiles these sources itself; a call
+    whose sources it cannot read this way is refused: ([extension, ...], (node, message) or None)."""
+    constants = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            constants.setdefault(node.targets[0].id, []).append(node.value)
+
+    def value(node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, (str, bool)) or (
+                isinstance(node, ast.Constant) and node.value is None):
+            return node.value
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return [value(element) for element in node.elts]
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left, right = value(node.left), value(node.right)
+            if isinstance(left, type(right)):
+                return left + right
+        if isinstance(node, ast.JoinedStr) and all(isinstance(v, ast.Constant) for v in node.values):
+            return "".join(v.value for v in node.values)
+        if isinstance(node, ast.Name) and len(constants.get(node.id, [])) == 1:
+            return value(constants[node.id][0])
+        raise ValueError(ast.dump(node)[:80])
+
+    imports_cpp_load = any(isinstance(n, ast.ImportFrom) and (n.module or "").endswith("cpp_extension") and
+                           any(a.name == "load" for a in n.names) for n in ast.walk(tree))
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if (dotted(func) or "").endswith("cpp_extension.load") or (name == "load" and imports_cpp_load):
+            return found, (node, "load() of extension files: a ModelNew's native code must be load_inline sources "
+                                 "kforge can read and compile itself")
+        if name != "load_inline":
+            continue
+        fields = dict(zip(LOAD_INLINE_FIELDS, node.args))
+        fields.update({k.arg: k.value for k in node.keywords if k.arg in LOAD_INLINE_FIELDS})
+        try:
+            extension = {key: value(fields[key]) for key in fields}
+        except ValueError:
+            return found, (node, "load_inline's arguments must be string literals (or names bound to them) kforge "
+                                 "can read without running the file")
+        for key in ("cpp_sources", "cuda_sources", "functions", "extra_cflags", "extra_cuda_cflags",
+                    "extra_ldflags", "extra_include_paths"):
+            if isinstance(extension.get(key), str):
+                extension[key] = [extension[key]]
+            extension.setdefault(key, [])
+        extension.setdefault("with_cuda", None)
+        if not isinstance(extension.get("name"), str):
+            return found, (node, "load_inline needs a name")
+        found.append(extension)
+    return found, None
 
 
 def rebound_imports(tree):

@@ -3,6 +3,8 @@
 
 #include "backends/backend.h"
 #include "backends/python/python_language.h"
+#include "core/files.h"
+#include "core/hash.h"
 #include "core/process.h"
 #include "core/sqlite.h"
 #include "harness/compile_cache.h"
@@ -16,6 +18,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -23,6 +27,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -177,6 +182,62 @@ inline CommandResult run_kforge(const std::string& args, const std::string& env 
                               std::string(KFORGE_TEST_CACHE_DIR) + "-cli' '" + std::string(KFORGE_TEST_BINARY) + "' " +
                               args;
   return run_command({"/bin/sh", "-c", command}, std::chrono::minutes(5));
+}
+
+inline std::string quoted(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
+
+// Every file under `folder` and the importer's own sources, read, as one hash: a change to either means a new
+// import.
+inline std::string fixture_hash(const std::filesystem::path& folder) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(folder))
+    if (entry.is_regular_file()) files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  std::string text;
+  for (const auto& file : files) text += file.string() + "\n" + read_file(file);
+  std::vector<std::filesystem::path> importer;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(source_dir() / "python/kforge/importer"))
+    if (entry.path().extension() == ".py") importer.push_back(entry.path());
+  std::sort(importer.begin(), importer.end());
+  for (const auto& file : importer) text += file.string() + "\n" + read_file(file);
+  return sha256_hex(text);
+}
+
+struct Imported {
+  std::filesystem::path dir;
+  nlohmann::json report;  // `kforge import --json` of the first import
+};
+
+// The problem files under `fixture` (in `suite`'s layout) imported once per build, under the name `name` (tests
+// run as separate processes, some at once: a lock keeps one import at a time, and the report of the first import
+// is kept beside the suite).
+inline const Imported& import_fixture(const std::string& suite, const std::filesystem::path& fixture,
+                                      const std::string& name) {
+  static std::map<std::string, Imported> done;
+  if (const auto found = done.find(name); found != done.end()) return found->second;
+  const std::filesystem::path dir = std::string(KFORGE_TEST_CACHE_DIR) + "-import/" + name;
+  std::filesystem::create_directories(dir.parent_path());
+  const int lock = open((dir.string() + ".lock").c_str(), O_CREAT | O_RDWR, 0600);
+  flock(lock, LOCK_EX);
+  const auto report_file = dir / "import-report.json";
+  const std::string hash = fixture_hash(fixture);
+  nlohmann::json report = std::filesystem::exists(report_file)
+                              ? nlohmann::json::parse(read_file(report_file), nullptr, false)
+                              : nlohmann::json();
+  if (!report.is_object() || report.value("fixture", "") != hash) {
+    std::filesystem::remove_all(dir);
+    const auto result =
+        run_kforge("import " + suite + " " + quoted(fixture) + " --out " + quoted(dir) + " --jobs 2 --json");
+    report = nlohmann::json::parse(result.output, nullptr, false);
+    EXPECT_EQ(result.status.exit_code, 0) << result.output;
+    if (report.is_object()) {
+      report["fixture"] = hash;
+      write_file_atomic(report_file, report.dump(2));
+    }
+  }
+  flock(lock, LOCK_UN);
+  close(lock);
+  return done[name] = {dir, report};
 }
 
 }  // namespace kforge::testing

@@ -306,6 +306,43 @@ TEST_F(Agent, RefineFixesAPythonKernelsSyntaxErrorOnTurnTwo) {
   EXPECT_EQ(text("SELECT json_extract(config_json, '$.language') FROM sessions WHERE id = 1"), "python");
 }
 
+// KernelBench's format: on an imported task the model gets the problem's own file and answers with class ModelNew,
+// judged through the same cascade; a wrong one's feedback names the failed case as for any kernel.
+TEST_F(Agent, KernelBenchFormatAsksForModelNewAndJudgesIt) {
+  if (const auto& why = python_environment().unavailable; !why.empty()) GTEST_SKIP() << why;
+  const auto& suite =
+      testing::import_fixture("kernelbench", testing::source_dir() / "tests/modelnew/KernelBench", "modelnew");
+  const std::string wrong =
+      "```python\n" + read_file(testing::source_dir() / "tests/modelnew/solutions/level1/19_ReLU/writes_input.py") +
+      "```\n";
+  const std::string right =
+      "```python\n" + read_file(testing::source_dir() / "tests/modelnew/solutions/level1/19_ReLU/pytorch.py") + "```\n";
+  FakeLlmServer server;
+  std::atomic<int> calls{0};
+  server.set_handler([&](const RecordedRequest&) {
+    return FakeReply::openai_stream(++calls == 1 ? wrong : right, {900, 200, 0});
+  });
+  const auto result = run_kforge("--tasks-dir '" + suite.dir.string() +
+                                 "' evolve --task kb1_19_relu --format kernelbench --backend cpu --model "
+                                 "openai:test-coder --base-url " +
+                                 server.url() + "/v1 --max-time 0.2 --threads 1 --db '" + db().string() +
+                                 "' --strategy refine --lineages 1 --turns 2 --no-cache");
+  ASSERT_EQ(result.status.exit_code, 0) << result.output;
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  const std::string first = last_user_message(requests[0]);
+  EXPECT_NE(first.find("class Model(nn.Module)"), std::string::npos) << "the problem's own file: " << first;
+  EXPECT_NE(first.find("ModelNew"), std::string::npos) << first;
+  const std::string second = last_user_message(requests[1]);
+  EXPECT_NE(second.find("changed its input 'x'"), std::string::npos) << second.substr(0, 3000);
+  Store store(db());
+  const auto attempts = agent::Journal(store).attempts(1);
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].status, "incorrect");
+  EXPECT_EQ(attempts[1].status, "ok");
+  EXPECT_EQ(text("SELECT json_extract(config_json, '$.language') FROM sessions WHERE id = 1"), "kernelbench");
+}
+
 // The Triton prompt: the contract, the task's eager baseline, and the Triton example of the task's category, or
 // another category's where the category's example is the task itself (never the answer).
 TEST_F(Agent, TritonPromptShowsTheCategorysTritonExampleButNeverTheTasksOwn) {

@@ -10,8 +10,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <sys/file.h>
-
 #include <fstream>
 
 namespace kforge {
@@ -20,59 +18,13 @@ namespace {
 using testing::run_kforge;
 using testing::source_dir;
 
-std::string quoted(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
+using testing::Imported;
+using testing::quoted;
 
-// Every file under `folder`, read, as one hash: a changed fixture means a new import.
-std::string fixture_hash(const std::filesystem::path& folder) {
-  std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(folder))
-    if (entry.is_regular_file()) files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
-  std::string text;
-  for (const auto& file : files) text += file.string() + "\n" + read_file(file);
-  std::vector<std::filesystem::path> importer;  // the importer's sources: a changed importer means a new import
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(source_dir() / "python/kforge/importer"))
-    if (entry.path().extension() == ".py") importer.push_back(entry.path());
-  std::sort(importer.begin(), importer.end());
-  for (const auto& file : importer) text += file.string() + "\n" + read_file(file);
-  return sha256_hex(text);
-}
-
-struct Imported {
-  std::filesystem::path dir;
-  nlohmann::json report;  // `kforge import --json` of the first import
-};
-
-// The fixture suite imported once per build and fixture (tests run as separate processes, some at once: a lock
-// keeps one import at a time, and the report of the first import is kept beside the suite).
+// The project's problem files of `suite`, imported once per build.
 const Imported& imported(const std::string& suite) {
-  static std::map<std::string, Imported> done;
-  if (const auto found = done.find(suite); found != done.end()) return found->second;
-  const auto fixture = source_dir() / "tests" / "import" / suite;
-  const std::filesystem::path dir = std::string(KFORGE_TEST_CACHE_DIR) + "-import/" + suite;
-  std::filesystem::create_directories(dir.parent_path());
-  const int lock = open((dir.string() + ".lock").c_str(), O_CREAT | O_RDWR, 0600);
-  flock(lock, LOCK_EX);
-  const auto report_file = dir / "import-report.json";
-  const std::string hash = fixture_hash(fixture);
-  nlohmann::json report = std::filesystem::exists(report_file)
-                              ? nlohmann::json::parse(read_file(report_file), nullptr, false)
-                              : nlohmann::json();
-  if (!report.is_object() || report.value("fixture", "") != hash) {
-    std::filesystem::remove_all(dir);
-    const auto result =
-        run_kforge("import " + suite + " " + quoted(fixture / (suite == "kernelbench" ? "" : "reference")) + " --out " +
-                   quoted(dir) + " --jobs 2 --json");
-    report = nlohmann::json::parse(result.output, nullptr, false);
-    EXPECT_EQ(result.status.exit_code, 0) << result.output;
-    if (report.is_object()) {
-      report["fixture"] = hash;
-      write_file_atomic(report_file, report.dump(2));
-    }
-  }
-  flock(lock, LOCK_UN);
-  close(lock);
-  return done[suite] = {dir, report};
+  return testing::import_fixture(
+      suite, source_dir() / "tests" / "import" / suite / (suite == "kernelbench" ? "" : "reference"), suite);
 }
 
 nlohmann::json problem(const Imported& suite, const std::string& name) {
