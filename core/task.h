@@ -103,7 +103,8 @@ struct Task {
   std::string category;
   int level = 1;
   std::string description;
-  std::string pytorch;  // may be empty
+  std::string pytorch;      // may be empty
+  std::string pytorch_out;  // the same written into the outputs by name (out=, in place); may be empty
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
   std::vector<ParamSpec> params;

@@ -307,8 +307,8 @@ TaskSource parse_source(const Reader& r, const json& object) {
 Task parse_task(const json& root, const std::filesystem::path& file) {
   const Reader r(file);
   r.only_keys(root, "$",
-              {"name", "version", "category", "level", "description", "pytorch", "inputs", "outputs", "params",
-               "shapes", "dims", "domains", "tolerance", "flops", "bytes", "reference", "source"});
+              {"name", "version", "category", "level", "description", "pytorch", "pytorch_out", "inputs", "outputs",
+               "params", "shapes", "dims", "domains", "tolerance", "flops", "bytes", "reference", "source"});
   Task task;
   task.file = file;
   task.name = r.string(root, "$", "name");
@@ -326,6 +326,10 @@ Task parse_task(const json& root, const std::filesystem::path& file) {
   task.description = r.string(root, "$", "description");
   if (task.description.size() < 20) r.fail("$.description", "too short to be prompt-ready");
   if (root.contains("pytorch")) task.pytorch = r.string(root, "$", "pytorch");
+  if (root.contains("pytorch_out")) {
+    task.pytorch_out = r.string(root, "$", "pytorch_out");
+    if (task.pytorch.empty()) r.fail("$.pytorch_out", "needs the `pytorch` expression it writes into the outputs");
+  }
 
   std::set<std::string> tensor_names;
   auto add_tensors = [&](const char* key, bool is_input, std::vector<TensorSpec>& into) {
@@ -465,9 +469,11 @@ Task parse_task(const json& root, const std::filesystem::path& file) {
       if (!task.inputs[i].role.empty())
         r.fail("$.inputs[" + std::to_string(i) + "].role", "only an imported task (with $.source) gives roles");
 
-  // The identity of the task's semantics: everything but which trusted kernels implement it.
+  // The identity of the task's semantics: everything but which trusted kernels implement it, and how PyTorch's
+  // baseline writes its outputs.
   json semantics = root;
   semantics.erase("reference");
+  semantics.erase("pytorch_out");
   task.spec_hash = sha256_hex(semantics.dump());
   for (size_t i = 0; i < task.shapes.size(); ++i) {
     const Problem problem = resolve_problem(task, task.shapes[i]);  // every size set must bind

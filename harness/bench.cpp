@@ -382,7 +382,10 @@ int run_bench(const BenchOptions& options) {
       const std::lock_guard lock(mutex);
       progress.starting(i, item.task->name + " " + item.label);
     }
-    return kits[worker]->evaluate(suite, *item.task, item.source, cascade_options);
+    Verdict verdict = kits[worker]->evaluate(suite, *item.task, item.source, cascade_options);
+    if (item.origin == "baseline" && item.label.rfind("torch", 0) == 0)
+      verdict.baseline_form = torch_baseline_form(*item.task, item.text);
+    return verdict;
   };
   // Stores a verdict and prints its line; the caller holds the mutex.
   auto record = [&](size_t i, size_t worker, const Verdict& verdict) {

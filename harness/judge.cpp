@@ -35,6 +35,23 @@ std::optional<std::pair<int, int>> kernelbench_problem(const Task& task) {
   return std::make_pair(std::stoi(match[1]), std::stoi(match[2]));
 }
 
+// The one line that says why a verdict failed: the message's first line up to the kernel's output, then the
+// output's last line (a traceback's exception, kforge's own message), not its first (often a warning).
+std::string why_line(const std::string& message) {
+  static const std::string k_output = "; kernel output:";
+  const size_t output = message.find(k_output);
+  std::string line = message.substr(0, std::min(message.find('\n'), output));
+  if (output != std::string::npos) {
+    std::istringstream lines(message.substr(output + k_output.size()));
+    std::string last;
+    for (std::string each; std::getline(lines, each);)
+      if (each.find_first_not_of(" \t") != std::string::npos) last = each;
+    last.erase(0, last.find_first_not_of(" \t"));
+    if (!last.empty()) line += ": " + last;
+  }
+  return line.size() > 200 ? line.substr(0, 197) + "..." : line;
+}
+
 struct Found {
   std::filesystem::path file;      // as judged (absolute)
   std::filesystem::path relative;  // as the folder names it
@@ -221,11 +238,13 @@ int run_judge(const JudgeOptions& options) {
       row["status"] = verdict->status;
       row["flags"] = verdict->flags;
       row["message"] = verdict->message;
+      row["why"] = why_line(verdict->message);
       if (verdict->status == "ok" && verdict->speedup > 0 && torch && torch->status == "ok" && torch->speedup > 0)
         vs_torch = verdict->speedup / torch->speedup;
     } else {
       row["status"] = "not judged";
       row["message"] = "no verdict was stored (the bench was interrupted, or the task is left out of scores)";
+      row["why"] = row["message"];
     }
     row["vs_torch"] = vs_torch ? nlohmann::json(*vs_torch) : nlohmann::json();
     const std::string group = task.source ? task.source->group() : task.category;
@@ -248,8 +267,7 @@ int run_judge(const JudgeOptions& options) {
   }
   std::printf("\n%-48s %-28s %-14s %9s  %s\n", "FILE", "TASK", "STATUS", "VS EAGER", "WHY");
   for (const auto& row : files) {
-    std::string why = row.value("message", "");
-    why = why.substr(0, why.find('\n')).substr(0, 120);
+    std::string why = row.value("why", "");
     if (row["status"] == "ok" && !row["flags"].empty()) why = "flags: " + row["flags"].dump();
     char vs[16] = "-";
     if (!row["vs_torch"].is_null()) std::snprintf(vs, sizeof vs, "%.2fx", row["vs_torch"].get<double>());

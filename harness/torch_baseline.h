@@ -13,9 +13,17 @@
 namespace kforge {
 
 // The Python kernel computing `task` with its `pytorch` expression: inputs, dims (read off the tensors) and
-// params bound by name, the result copied into the outputs. nullopt, with `why`, when the task has no
-// expression or its `pytorch` is a statement.
-std::optional<std::string> torch_baseline_source(const Task& task, std::string* why = nullptr);
+// params bound by name. It writes into the outputs directly (form "out=") with the task's `pytorch_out`, or the
+// expression made an out= call where it is one call of a torch function that takes out=, or a top-level
+// + - * / @; else (and with `allocating`) it computes a new tensor and copies it into the output ("allocating").
+// The source states its form (KFORGE_BASELINE_FORM). nullopt, with `why`, when the task has no expression or its
+// `pytorch` is a statement.
+std::optional<std::string> torch_baseline_source(const Task& task, std::string* why = nullptr, bool allocating = false);
+
+// How a PyTorch baseline's source computes its outputs, as its verdict records it: what it states
+// (KFORGE_BASELINE_FORM: "out=", "in-place", "allocating"); an imported task's (the problem's Model.forward,
+// which returns new tensors) "allocating"; else "".
+std::string torch_baseline_form(const Task& task, const std::string& source);
 
 // The source of `task`'s eager baseline: `wrapper`'s when the suite has one (reference_kernels/<task>/torch.py),
 // else the generated one; nullopt, with `why`, when there is neither.
@@ -33,7 +41,8 @@ std::optional<std::filesystem::path> torch_baseline_file(const Task& task, const
 // warm-up); it needs ExecLimits::spawns, since inductor runs the C++ compiler.
 std::string torch_compile_source(const std::string& eager_source, const std::string& task_name);
 
-// `eager`'s compiled twin, written as `dir`/<task>-<content hash>/torch-compile.py.
+// `eager`'s compiled twin (a generated baseline's allocating form), written as `dir`/<task>-<content
+// hash>/torch-compile.py.
 std::filesystem::path torch_compile_file(const Task& task, const std::filesystem::path& eager,
                                          const std::filesystem::path& dir);
 

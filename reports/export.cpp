@@ -63,19 +63,21 @@ std::string markdown_leaderboard(const Results& results, const ReportOptions& op
     out += "\n## " + markdown_cell(context_label(results, context)) + "\n\n";
     out += "Device `" + device.fingerprint + "`: " + markdown_cell(device_summary(device)) + ".\n\n";
     out += "### Models\n\n";
-    out += "fast_p is the share of the " + std::to_string(context.boards.size()) +
-           " tasks with a correct, unflagged kernel more than p times as fast as the reference; the geomean "
-           "speedup is over each model's best such kernel per task it solved. The same against PyTorch eager "
-           "(vs torch: the kernel's speedup over the reference / the torch baseline's) counts the tasks that "
-           "have a correct torch baseline.\n\n";
+    out +=
+        "fast_p against PyTorch eager, as KernelBench defines it, comes first: the share of the tasks with a "
+        "correct torch baseline where the model's best correct, unflagged kernel is more than p times as fast "
+        "as PyTorch eager (its speedup over the reference / the torch baseline's, both timed beside the "
+        "reference). Then fast_1 against the faster of eager and torch.compile where `--torch-compile` ran, and "
+        "last the same against kforge's own reference over all " +
+        std::to_string(context.boards.size()) + " tasks, which is not a figure to set beside a published one.\n\n";
     std::vector<std::string> header{"model", "tasks"};
     std::vector<std::string> align{"---", "---:"};
     for (double p : k_fast_p_thresholds) {
-      header.push_back(fast_p_name(p));
+      header.push_back(fast_p_name(p) + " vs eager");
       align.push_back("---:");
     }
-    for (const char* name :
-         {"geomean speedup", "fast_1 vs torch", "geomean vs torch", "pass rate", "cost per fast_1 task"}) {
+    for (const char* name : {"geomean vs eager", "fast_1 vs eager or compile", "fast_1 vs reference",
+                             "geomean vs reference", "pass rate", "cost per fast_1 task"}) {
       header.push_back(name);
       align.push_back("---:");
     }
@@ -83,10 +85,12 @@ std::string markdown_leaderboard(const Results& results, const ReportOptions& op
     for (const auto& model : context.models) {
       std::vector<std::string> cells{markdown_cell(model.group),
                                      std::to_string(model.tasks_attempted) + "/" + std::to_string(model.tasks_total)};
-      for (double share : model.fast_p) cells.push_back(format_percent(share));
-      cells.push_back(format_speedup(model.geomean_speedup));
-      cells.push_back(model.tasks_with_torch > 0 ? format_percent(model.fast_p_vs_torch[1]) : k_unknown);
+      for (double share : model.fast_p_vs_torch)
+        cells.push_back(model.tasks_with_torch > 0 ? format_percent(share) : k_unknown);
       cells.push_back(format_speedup(model.geomean_vs_torch));
+      cells.push_back(model.tasks_with_torch_best > 0 ? format_percent(model.fast_p_vs_torch_best[1]) : k_unknown);
+      cells.push_back(format_percent(model.fast_p[1]));
+      cells.push_back(format_speedup(model.geomean_speedup));
       cells.push_back(format_percent(model.pass_rate));
       cells.push_back(format_usd(model.cost_per_fast_1_task));
       out += row(cells);

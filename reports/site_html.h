@@ -48,7 +48,14 @@ std::optional<size_t> task_of_kernel(const Results& results, size_t kernel);
 std::string context_id(const Results& results, const Context& context);
 // An inline SVG chart with its caption; the fast_p curves of `models`.
 std::string figure(const std::string& svg, const std::string& caption);
-std::string fast_p_chart(const std::string& id, const std::vector<const ModelScore*>& models);
+// What a fast_p figure counts speedups against: PyTorch eager first (KernelBench's fast_p), then the better of
+// eager and torch.compile, then kforge's own reference.
+enum class Against { eager, best_torch, reference };
+std::string fast_p_chart(const std::string& id, const std::vector<const ModelScore*>& models, Against against);
+// The charts and their captions, in that order: eager always (a note where no task has a torch baseline), the
+// best of eager and compile where torch.compile ran, the reference always.
+std::string fast_p_figures(const std::string& id, const std::vector<const ModelScore*>& models,
+                           const std::string& whose);
 
 // The pages (site.cpp: the index; site_pages.cpp: the rest).
 std::string index_page(const PageContext& pc);

@@ -246,19 +246,21 @@ std::string model_page(const PageContext& pc, const std::string& group) {
     body += "<h2>" + e(label) + "</h2>\n<dl class=\"facts\">";
     body += "<dt>tasks attempted</dt><dd>" + std::to_string(score->tasks_attempted) + " of " +
             std::to_string(score->tasks_total) + "</dd>";
+    for (size_t i = 0; i < std::size(k_fast_p_thresholds) && score->tasks_with_torch > 0; ++i)
+      body += "<dt>" + fast_p_name(k_fast_p_thresholds[i]) + " vs PyTorch eager</dt><dd>" +
+              format_percent(score->fast_p_vs_torch[i]) + " (" + std::to_string(score->fast_p_vs_torch_tasks[i]) +
+              " of " + std::to_string(score->tasks_with_torch) + " tasks)</dd>";
+    body += "<dt>geomean vs PyTorch eager</dt><dd>" + e(format_speedup(score->geomean_vs_torch)) + "</dd>";
     for (size_t i = 0; i < std::size(k_fast_p_thresholds); ++i)
-      body += "<dt>" + fast_p_name(k_fast_p_thresholds[i]) + "</dt><dd>" + format_percent(score->fast_p[i]) + " (" +
-              std::to_string(score->fast_p_tasks[i]) + " tasks)</dd>";
-    body += "<dt>geomean speedup</dt><dd>" + e(format_speedup(score->geomean_speedup)) + "</dd>";
+      body += "<dt>" + fast_p_name(k_fast_p_thresholds[i]) + " vs the reference</dt><dd>" +
+              format_percent(score->fast_p[i]) + " (" + std::to_string(score->fast_p_tasks[i]) + " tasks)</dd>";
+    body += "<dt>geomean vs the reference</dt><dd>" + e(format_speedup(score->geomean_speedup)) + "</dd>";
     body += "<dt>pass rate</dt><dd>" + e(format_percent(score->pass_rate)) + " (" +
             std::to_string(score->kernels_correct) + " of " + std::to_string(score->kernels_evaluated) +
             " kernels)</dd>";
     body += "<dt>cost</dt><dd>" + e(format_usd(score->cost_usd)) + "</dd><dt>cost per fast_1 task</dt><dd>" +
             e(format_usd(score->cost_per_fast_1_task)) + "</dd></dl>\n";
-    body += "<div class=\"charts\">" +
-            figure(fast_p_chart(id + "-" + slug(group) + "-fast-p", {&*score}),
-                   "The share of all tasks on this device this model solved faster than p times the reference.") +
-            "</div>\n";
+    body += "<div class=\"charts\">" + fast_p_figures(id + "-" + slug(group), {&*score}, "this device's") + "</div>\n";
     std::string table = table_open("Tasks attempted by " + group + " on " + label, {{"task", false},
                                                                                     {"kernels", true},
                                                                                     {"correct", true},

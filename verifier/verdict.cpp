@@ -78,6 +78,7 @@ nlohmann::json to_json(const Verdict& verdict, bool with_samples) {
   out["seconds"] = verdict.seconds;
   out["compile_cache_hit"] = verdict.compile_cache_hit;
   if (!verdict.toolchain.empty()) out["toolchain"] = verdict.toolchain;
+  if (!verdict.baseline_form.empty()) out["baseline_form"] = verdict.baseline_form;
   out["stages"] = nlohmann::json::array();
   for (const auto& stage : verdict.stages)
     out["stages"].push_back(

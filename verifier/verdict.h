@@ -110,6 +110,9 @@ struct Verdict {
   // What built and runs the kernel where a version matters to its numbers, name -> version: a Python kernel's
   // {"python", "torch", "triton"}. A torch baseline's times compare only within one PyTorch version.
   std::map<std::string, std::string> toolchain;
+  // A PyTorch baseline's way of computing its outputs: "out=" (into kforge's outputs), "in-place" (the outputs
+  // updated in place), "allocating" (new tensors copied in). Empty for any other kernel.
+  std::string baseline_form;
   std::vector<uint64_t> seeds;
   std::vector<HeldOutRecord> held_out;  // checked with the check sizes
   std::vector<ShapeTiming> timings;     // stage 6, one per bench shape, when timing ran

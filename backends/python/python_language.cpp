@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <regex>
+#include <sstream>
 
 namespace kforge {
 namespace {
@@ -148,6 +149,28 @@ std::string python_adapter_unit(const PythonEnvironment& python, const std::stri
   return unit;
 }
 
+namespace {
+
+std::vector<std::string> strings(const nlohmann::json& extension, const char* field) {
+  std::vector<std::string> values;
+  for (const auto& value : extension.value(field, nlohmann::json::array()))
+    if (value.is_string()) values.push_back(value.get<std::string>());
+  return values;
+}
+
+// A flag field's flags as torch's build would pass them: its strings split at blanks (torch writes them into one
+// ninja command line), so "" is none and "-O3 --use_fast_math" two.
+std::vector<std::string> flags(const nlohmann::json& extension, const char* field) {
+  std::vector<std::string> values;
+  for (const std::string& text : strings(extension, field)) {
+    std::istringstream words(text);
+    for (std::string word; words >> word;) values.push_back(word);
+  }
+  return values;
+}
+
+}  // namespace
+
 std::string refused_inline_flag(const nlohmann::json& extension) {
   static const std::regex k_compile(
       R"(^(-O[0-3s]?|-Ofast|-std=(c|gnu)\+\+(14|17|20)|-[DU][A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_.+-]*)?|)"
@@ -167,8 +190,11 @@ std::string refused_inline_flag(const nlohmann::json& extension) {
     if (!std::regex_match(function, k_identifier)) return "functions: '" + function + "' is not a C++ function name";
   }
   for (const char* field : {"extra_cflags", "extra_cuda_cflags", "extra_ldflags"})
-    for (const auto& flag : extension.value(field, nlohmann::json::array())) {
-      const std::string text = flag.is_string() ? flag.get<std::string>() : flag.dump();
+    for (const auto& value : extension.value(field, nlohmann::json::array())) {
+      if (!value.is_string()) return std::string(field) + " " + value.dump() + ": a flag is a string";
+    }
+  for (const char* field : {"extra_cflags", "extra_cuda_cflags", "extra_ldflags"})
+    for (const std::string& text : flags(extension, field)) {
       const bool link = std::string(field) == "extra_ldflags";
       if (!std::regex_match(text, link ? k_link : k_compile))
         return std::string(field) + " '" + text +
@@ -212,13 +238,6 @@ const TorchBuild& torch_build(const PythonEnvironment& python) {
   at->second.lib = report.value("lib", std::vector<std::string>{});
   at->second.cxx11_abi = report.value("abi", 1);
   return at->second;
-}
-
-std::vector<std::string> strings(const nlohmann::json& extension, const char* field) {
-  std::vector<std::string> values;
-  for (const auto& value : extension.value(field, nlohmann::json::array()))
-    if (value.is_string()) values.push_back(value.get<std::string>());
-  return values;
 }
 
 // One load_inline extension built as torch.utils.cpp_extension.load_inline would build it: the C++ sources after
@@ -267,7 +286,7 @@ CompileResult build_inline_extension(const PythonEnvironment& python, const nloh
         nvcc.string(), "-c",    (work / "cuda.cu").string(), "-o", (work / "cuda.o").string(), "-O3", "-std=c++17",
         "-Xcompiler",  "-fPIC", "--expt-relaxed-constexpr"};
     argv.insert(argv.end(), common.begin(), common.end());
-    for (const auto& flag : strings(extension, "extra_cuda_cflags")) argv.push_back(flag);
+    for (const auto& flag : flags(extension, "extra_cuda_cflags")) argv.push_back(flag);
     const CompileResult built = run_compiler(argv);
     log += built.log;
     if (!built.ok) return {false, "load_inline(" + name + ") CUDA sources:\n" + log};
@@ -276,13 +295,13 @@ CompileResult build_inline_extension(const PythonEnvironment& python, const nloh
   std::vector<std::string> argv{find_host_compiler().string(), "-O3", "-std=c++17", "-fPIC", "-shared",
                                 (work / "main.cpp").string()};
   argv.insert(argv.end(), common.begin(), common.end());
-  for (const auto& flag : strings(extension, "extra_cflags")) argv.push_back(flag);
+  for (const auto& flag : flags(extension, "extra_cflags")) argv.push_back(flag);
   argv.insert(argv.end(), objects.begin(), objects.end());
   for (const auto& lib : torch.lib) argv.insert(argv.end(), {"-L" + lib, "-Wl,-rpath," + lib});
   argv.insert(argv.end(), {"-lc10", "-ltorch", "-ltorch_cpu", "-ltorch_python"});
   if (!cuda_sources.empty())
     argv.insert(argv.end(), {"-lc10_cuda", "-ltorch_cuda", "-L/usr/local/cuda/lib64", "-lcudart"});
-  for (const auto& flag : strings(extension, "extra_ldflags")) argv.push_back(flag);
+  for (const auto& flag : flags(extension, "extra_ldflags")) argv.push_back(flag);
   argv.insert(argv.end(), {"-o", output.string()});
   const CompileResult linked = run_compiler(argv);
   log += linked.log;

@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -85,12 +86,15 @@ std::vector<std::string> runner_environment(const RunnerDevice& device, const st
                                             int num_threads, const std::string& sandbox,
                                             [[maybe_unused]] const SandboxLimits& limits,
                                             const std::function<const char*(const char*)>& lookup) {
-  std::vector<std::string> env{"PATH=/usr/bin:/bin",
-                               "HOME=" + dir.string(),
-                               "TMPDIR=" + dir.string(),
-                               "LANG=C",
+  std::vector<std::string> env{"PATH=/usr/bin:/bin", "HOME=" + dir.string(), "TMPDIR=" + dir.string(), "LANG=C",
                                "OMP_NUM_THREADS=" + std::to_string(num_threads),
                                "OPENBLAS_NUM_THREADS=" + std::to_string(num_threads),
+                               // Freed memory stays with malloc, however large (no mmap per block, no trim): a
+                               // kernel that allocates a new result every call, as PyTorch does, reuses pages it
+                               // touched before instead of faulting in fresh ones, as a PyTorch user's tuned
+                               // allocator (jemalloc, tcmalloc) has it. Every runner alike (docs/baselines.md).
+                               "GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=" +
+                                   std::to_string(std::numeric_limits<int64_t>::max()),
                                "KFORGE_SANDBOX=" + sandbox};
   if (device.backend != "cpu") {
     // The driver may live outside the default library path (a container's /usr/local/nvidia), and the user
@@ -118,7 +122,6 @@ std::vector<std::string> runner_environment(const RunnerDevice& device, const st
 ExecOutcome ProcessExecutor::execute(const std::filesystem::path& artifact, std::vector<Case>& cases,
                                      const ExecLimits& limits) {
   TempDir dir;
-  stage_artifact(artifact, dir.path());
   TensorArena arena;
   std::vector<std::vector<size_t>> input_offsets;
   std::vector<std::vector<size_t>> output_offsets;
@@ -137,8 +140,8 @@ ExecOutcome ProcessExecutor::execute(const std::filesystem::path& artifact, std:
                                 {"outputs", arena.place(cases[i].outputs, output_offsets[i])},
                                 {"params", params_json(cases[i].problem)}});
   }
-  const RunnerRun run = run_runner(m_runner, m_limits, m_device, dir.path(), arena, limits, std::move(request),
-                                   triton_cache_of(artifact));
+  const RunnerRun run = run_runner(m_runner, m_limits, m_device, dir.path(), artifact, arena, limits,
+                                   std::move(request), triton_cache_of(artifact));
   constexpr size_t k_none = static_cast<size_t>(-1);
   size_t running = k_none;
   std::string device_error;
@@ -193,7 +196,7 @@ double measure_bandwidth_in_runner(const RunnerDevice& device, std::string* why)
         device.backend == "cpu" ? static_cast<int>(std::max(1U, std::thread::hardware_concurrency())) : 1;
     const json request{{"mode", "bandwidth"}, {"device", {{"backend", device.backend}, {"index", device.index}}}};
     const RunnerRun run =
-        run_runner(ProcessExecutor::default_runner(), SandboxLimits{}, device, dir.path(), arena, limits, request);
+        run_runner(ProcessExecutor::default_runner(), SandboxLimits{}, device, dir.path(), {}, arena, limits, request);
     if (run.deadline_hit) return fail("measuring the bandwidth of " + what + " took longer than 60 s");
     std::optional<double> bytes_per_second;
     bool done = false;

@@ -266,6 +266,8 @@ class Scan(ast.NodeVisitor):
         path = self.resolve(node)
         if path is not None and path.split(".")[0] in ALLOWED_MODULES and isinstance(node.ctx, ast.Load):
             self.check_path(node, path)
+            if any(path.startswith(namespace + ".") for namespace in OPERATOR_NAMESPACES):
+                return  # torch._C below an operator's internal name is part of the name, not a reach
         self.generic_visit(node)
 
     def visit_Name(self, node):

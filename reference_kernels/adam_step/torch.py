@@ -1,7 +1,10 @@
-# kforge's PyTorch eager baseline for adam_step: torch.optim.Adam's own step, on the task's state. The
-# outputs start as copies of the inputs and the optimizer updates them in place; state["step"] is t - 1, since
-# step() increments it before the bias correction.
+# kforge's PyTorch eager baseline for adam_step: torch.optim.Adam's own step, on the task's state;
+# state["step"] is t - 1, since step() increments it before the bias correction.
 import torch
+
+# The outputs start as copies of the inputs (the task never lets a kernel write its inputs) and PyTorch's fused
+# CPU step (fused=True, its fastest) updates them in place.
+KFORGE_BASELINE_FORM = "in-place"
 
 
 def kforge_run(inputs, outputs, params):
@@ -13,7 +16,7 @@ def kforge_run(inputs, outputs, params):
     param_out.grad = grad
     optimizer = torch.optim.Adam([param_out], lr=float(params["lr"]),
                                  betas=(float(params["beta1"]), float(params["beta2"])), eps=float(params["eps"]),
-                                 weight_decay=0)
+                                 weight_decay=0, fused=True)
     optimizer.state[param_out] = {"step": torch.tensor(float(params["step"] - 1)), "exp_avg": exp_avg_out,
                                   "exp_avg_sq": exp_avg_sq_out}
     optimizer.step()

@@ -48,6 +48,9 @@ TEST_P(ModelNewSolutions, GetTheVerdictTheyCallFor) {
     EXPECT_TRUE(verdict["flags"].empty()) << result.output;
   }
   EXPECT_NE(verdict.value("message", "").find(s.message), std::string::npos) << result.output;
+  if (std::string(s.message).find("written for CUDA") != std::string::npos) {
+    EXPECT_EQ(verdict.value("message", "").find("Traceback"), std::string::npos) << "the reason, not a traceback";
+  }
   // The verdict names the file as it is, not what kforge wrapped around it.
   EXPECT_EQ(verdict["kernel_hash"], sha256_hex(read_file(solution(s.file))));
 }
@@ -56,8 +59,11 @@ const Solution k_solutions[] = {
     {"level1/19_ReLU/pytorch.py", "kb1_19_relu", "ok", "", ""},
     {"level1/19_ReLU/triton.py", "kb1_19_relu", "ok", "", ""},
     {"level1/19_ReLU/load_inline_cpp.py", "kb1_19_relu", "ok", "", ""},
+    {"level1/19_ReLU/internal_name.py", "kb1_19_relu", "ok", "calls_library", ""},
     {"level1/19_ReLU/writes_input.py", "kb1_19_relu", "incorrect", "", "changed its input 'x'"},
     {"level1/19_ReLU/cuda_only.py", "kb1_19_relu", "runtime_error", "", "this ModelNew was written for CUDA"},
+    {"level1/19_ReLU/cuda_load_inline.py", "kb1_19_relu", "runtime_error", "",
+     "has CUDA sources, which the CPU cannot build or run: this ModelNew was written for CUDA"},
     {"level1/1_Square_matmul/torch_matmul.py", "kb1_1_square_matmul", "ok", "calls_library", ""},
     {"level1/1_Square_matmul/broadcasts.py", "kb1_1_square_matmul", "incorrect", "calls_library",
      "where the task's output is torch.float32 [65, 65] (never broadcast or cast)"},
@@ -72,6 +78,19 @@ INSTANTIATE_TEST_SUITE_P(Kb, ModelNewSolutions, ::testing::ValuesIn(k_solutions)
     if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
   return name;
 });
+
+// A Python kernel's runner forked warm by a zygote sees no other runner: not the zygote, not the runners beside it.
+// The exploit's C++ (load_inline: raw system calls the scan cannot judge) adds 1 to its result for each
+// kforge-runner it finds in /proc, and kills it; a runner in a PID namespace of its own finds none.
+TEST(ModelNew, AWarmRunnerSeesAndKillsNoOtherRunner) {
+  KFORGE_NEEDS_PYTORCH();
+  const auto exploit = source_dir() / "tests/exploits/python/sees_other_runners.py";
+  const auto result =
+      run_kforge("--tasks-dir " + quoted(problems().dir) + " verify --json --task kb1_19_relu " + quoted(exploit));
+  const auto verdict = nlohmann::json::parse(result.output, nullptr, false);
+  ASSERT_TRUE(verdict.is_object()) << result.output;
+  EXPECT_EQ(verdict["status"], "ok") << result.output;
+}
 
 // A folder at once, in the layouts published corpora use: every file's task from its path (or the CSV, for the one
 // whose name says nothing), every verdict stored under the folder's model, the summary's counts adding up.

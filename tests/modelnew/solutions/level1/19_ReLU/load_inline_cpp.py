@@ -15,7 +15,9 @@ torch::Tensor relu_forward(torch::Tensor x) {
 }
 """
 
-relu = load_inline(name="kforge_test_relu", cpp_sources=relu_source, functions=["relu_forward"], verbose=False)
+# Flags as published solutions write them: an empty string (none), two in one string (split as torch splits them).
+relu = load_inline(name="kforge_test_relu", cpp_sources=relu_source, functions=["relu_forward"],
+                  extra_cflags=["-O3 -fno-strict-aliasing", ""], extra_ldflags=[""], verbose=False)
 
 
 class ModelNew(nn.Module):
