@@ -12,12 +12,13 @@ FUZZ_SECONDS ?= 20
 # Debian packages kforge builds and tests with (CMake finds them with find_package; nothing is downloaded);
 # OpenBLAS and oneDNN are linked by the vendor-baseline kernels; hipcc builds the HIP backend and compiles every
 # GPU reference for gfx90a; the report's tests open the site in chromium; bubblewrap and libseccomp confine the
-# kernels; clang and libFuzzer build the fuzz targets. The CUDA backend needs NVIDIA's toolkit
-# (/usr/local/cuda), not a Debian package: without it the CUDA compile tests skip with a reason.
+# kernels; cpp-httplib (found through pkg-config) serves `kforge serve`; clang and libFuzzer build the fuzz
+# targets. The CUDA backend needs NVIDIA's toolkit (/usr/local/cuda), not a Debian package: without it the CUDA
+# compile tests skip with a reason.
 DEBIAN_PACKAGES := cmake ninja-build g++ make nlohmann-json3-dev libcli11-dev libsqlite3-dev libssl-dev \
                    libgtest-dev libbenchmark-dev libdlpack-dev libcurl4-openssl-dev libopenblas-dev libdnnl-dev \
                    sqlite3 clang-format hipcc libamdhip64-dev chromium bubblewrap libseccomp-dev clang \
-                   libfuzzer-14-dev python3-dev python3-venv
+                   libfuzzer-14-dev python3-dev python3-venv libcpp-httplib-dev pkg-config
 
 # Python kernels and the torch baselines run under PyTorch from PyPI, in a project virtual environment made
 # from Debian's python3 (its shared libpython is what kforge embeds; Debian's python3-torch is 1.13, without

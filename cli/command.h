@@ -62,6 +62,7 @@ std::unique_ptr<CommandGroup> judge_commands();     // judge FOLDER
 std::unique_ptr<CommandGroup> evolve_commands();    // evolve
 std::unique_ptr<CommandGroup> sessions_commands();  // sessions list|show
 std::unique_ptr<CommandGroup> agent_commands();     // agent prompt
+std::unique_ptr<CommandGroup> serve_commands();     // serve
 
 // Whitespace-separated words (--flags).
 std::vector<std::string> split_flags(const std::string& text);

@@ -33,8 +33,9 @@ int run(int argc, char** argv) {
 
   // Every command group, in the order `kforge --help` lists them.
   std::unique_ptr<CommandGroup> groups[] = {
-      tasks_commands(), devices_commands(), verify_commands(), bench_commands(),  report_commands(),   db_commands(),
-      slurm_commands(), import_commands(),  judge_commands(),  evolve_commands(), sessions_commands(), agent_commands(),
+      tasks_commands(),    devices_commands(), verify_commands(), bench_commands(), report_commands(),
+      db_commands(),       slurm_commands(),   import_commands(), judge_commands(), evolve_commands(),
+      sessions_commands(), agent_commands(),   serve_commands(),
   };
   for (const auto& group : groups) group->add(app, g);
 

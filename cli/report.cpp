@@ -92,6 +92,7 @@ class ReportCommands final : public CommandGroup {
     m_report->add_option("--out", m_out, "Folder to write into (created as needed)")->required();
     m_report->add_option("--db", m_db_file, "SQLite store")->capture_default_str();
     m_report->add_option("--format", m_formats, "Comma-separated subset of html, md, json, csv")->capture_default_str();
+    m_report->add_option("--min-verifier", m_min_verifier, min_verifier_help)->capture_default_str();
   }
 
   std::optional<int> run(const GlobalOptions& g, const std::vector<std::string>&) override {

@@ -25,41 +25,6 @@ std::string join_shapes(const Task& task) {
   return text;
 }
 
-json task_summary_json(const Task& task) {
-  json shapes = json::array();
-  for (const auto& shape : task.shapes)
-    shapes.push_back(
-        {{"label", shape.label},
-         {"role", shape.role == ShapeRole::check ? "check" : "bench"},
-         {"dims", shape.dims},
-         {"backends", shape.backends.empty() ? std::vector<std::string>{"cpu", "cuda", "hip"} : shape.backends}});
-  json dims = json::object();
-  for (const auto& [name, range] : task.dims) dims[name] = describe_range(range);
-  json domains = json::array();
-  for (const auto& domain : task.domains)
-    domains.push_back({{"name", domain.name}, {"inputs", describe_domain(domain)}});
-  return {{"name", task.name},
-          {"version", task.version},
-          {"category", task.category},
-          {"level", task.level},
-          {"shapes", shapes},
-          {"dims", dims},
-          {"dims_declared", task.dims_declared},
-          {"domains", domains},
-          {"domains_declared", task.domains_declared},
-          {"file", task.file.string()},
-          {"pytorch", task.pytorch},
-          {"spec_hash", task.spec_hash},
-          {"source", task.source ? json{{"suite", task.source->suite},
-                                        {"group", task.source->group()},
-                                        {"file", task.source->file},
-                                        {"sha256", task.source->sha256},
-                                        {"excluded", task.source->excluded},
-                                        {"changes", task.source->changes},
-                                        {"notes", task.source->notes}}
-                                 : json(nullptr)}};
-}
-
 // The suite as a Markdown table: tasks/README.md is generated from it.
 std::string markdown_table(const std::vector<Task>& tasks) {
   auto tensors = [](const std::vector<TensorSpec>& list) {
@@ -109,7 +74,7 @@ int cmd_tasks_list(const GlobalOptions& g, bool markdown) {
   }
   if (g.json_output) {
     json out = json::array();
-    for (const auto& task : tasks) out.push_back(task_summary_json(task));
+    for (const auto& task : tasks) out.push_back(task_summary(task));
     std::cout << out.dump(2) << "\n";
     return 0;
   }
@@ -131,7 +96,7 @@ int cmd_tasks_show(const GlobalOptions& g, const std::string& name) {
   const Suite suite(g.tasks_dir);
   const Task task = suite.load(name);
   if (g.json_output) {
-    std::cout << task_summary_json(task).dump(2) << "\n";
+    std::cout << task_summary(task).dump(2) << "\n";
     return 0;
   }
   std::printf("%s (version %lld, %s, level %d)\n%s\n\n", task.name.c_str(), static_cast<long long>(task.version),

@@ -28,4 +28,10 @@ std::optional<std::filesystem::path> find_kforge_path(const char* env_var, const
   return std::nullopt;
 }
 
+std::filesystem::path cache_root() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::filesystem::path(xdg) / "kforge";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::filesystem::path(home) / ".cache" / "kforge";
+  return std::filesystem::temp_directory_path() / "kforge-cache";
+}
+
 }  // namespace kforge

@@ -27,11 +27,7 @@ CompileCache::CompileCache(const Backend& backend, std::filesystem::path root, s
   m_key_prefix = sha256_hex(prefix);
 }
 
-std::filesystem::path CompileCache::default_root() {
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::filesystem::path(xdg) / "kforge";
-  if (const char* home = std::getenv("HOME"); home && *home) return std::filesystem::path(home) / ".cache" / "kforge";
-  return std::filesystem::temp_directory_path() / "kforge-cache";
-}
+std::filesystem::path CompileCache::default_root() { return cache_root(); }
 
 std::string CompileCache::key(const std::string& source_text) const {
   return sha256_hex(m_key_prefix + "\n" + source_text);

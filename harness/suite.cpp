@@ -3,6 +3,8 @@
 #include "core/error.h"
 #include "core/paths.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 
 namespace kforge {
@@ -55,6 +57,42 @@ std::filesystem::path Suite::reference(const Task& task, const std::string& key)
   auto it = task.reference.find(key);
   if (it == task.reference.end()) throw_usage(task.file.string() + ": $.reference: no '" + key + "' reference");
   return m_reference_dir / task.name / it->second;
+}
+
+nlohmann::json task_summary(const Task& task) {
+  using nlohmann::json;
+  json shapes = json::array();
+  for (const auto& shape : task.shapes)
+    shapes.push_back(
+        {{"label", shape.label},
+         {"role", shape.role == ShapeRole::check ? "check" : "bench"},
+         {"dims", shape.dims},
+         {"backends", shape.backends.empty() ? std::vector<std::string>{"cpu", "cuda", "hip"} : shape.backends}});
+  json dims = json::object();
+  for (const auto& [name, range] : task.dims) dims[name] = describe_range(range);
+  json domains = json::array();
+  for (const auto& domain : task.domains)
+    domains.push_back({{"name", domain.name}, {"inputs", describe_domain(domain)}});
+  return {{"name", task.name},
+          {"version", task.version},
+          {"category", task.category},
+          {"level", task.level},
+          {"shapes", shapes},
+          {"dims", dims},
+          {"dims_declared", task.dims_declared},
+          {"domains", domains},
+          {"domains_declared", task.domains_declared},
+          {"file", task.file.string()},
+          {"pytorch", task.pytorch},
+          {"spec_hash", task.spec_hash},
+          {"source", task.source ? json{{"suite", task.source->suite},
+                                        {"group", task.source->group()},
+                                        {"file", task.source->file},
+                                        {"sha256", task.source->sha256},
+                                        {"excluded", task.source->excluded},
+                                        {"changes", task.source->changes},
+                                        {"notes", task.source->notes}}
+                                 : json(nullptr)}};
 }
 
 }  // namespace kforge

@@ -3,6 +3,8 @@
 
 #include "core/task.h"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -31,5 +33,9 @@ class Suite {
   std::filesystem::path m_tasks_dir;
   std::filesystem::path m_reference_dir;
 };
+
+// A task as `kforge tasks show --json` and `kforge serve` (GET /v1/tasks) describe it: name, version, category,
+// level, shapes, dims and domains as the held-out stage draws them, its PyTorch expression, identity and source.
+nlohmann::json task_summary(const Task& task);
 
 }  // namespace kforge

@@ -124,7 +124,11 @@ bool within(const std::filesystem::path& path, const std::filesystem::path& fold
 
 }  // namespace
 
-std::vector<std::filesystem::path> elf_library_dirs(const std::filesystem::path& elf) {
+namespace {
+
+// The strings the dynamic section of `elf` names under `tags` (DT_NEEDED, DT_RUNPATH, ...), in file order; empty when
+// `elf` is no 64-bit ELF file of this machine's byte order or has no dynamic section.
+std::vector<std::string> elf_dynamic_strings(const std::filesystem::path& elf, std::initializer_list<int64_t> tags) {
   std::ifstream in(elf, std::ios::binary);
   Elf64_Ehdr header{};
   if (!read_at(in, 0, header) || std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0 ||
@@ -144,25 +148,37 @@ std::vector<std::filesystem::path> elf_library_dirs(const std::filesystem::path&
   }
   if (!dynamic) return {};
   uint64_t string_table = 0;
-  std::vector<uint64_t> search_paths;  // offsets into the string table, RUNPATH and RPATH in file order
+  std::vector<uint64_t> offsets;  // into the string table
   for (uint64_t at = 0; at + sizeof(Elf64_Dyn) <= dynamic->p_filesz; at += sizeof(Elf64_Dyn)) {
     Elf64_Dyn entry{};
     if (!read_at(in, dynamic->p_offset + at, entry) || entry.d_tag == DT_NULL) break;
     if (entry.d_tag == DT_STRTAB) string_table = entry.d_un.d_ptr;
-    if (entry.d_tag == DT_RUNPATH || entry.d_tag == DT_RPATH) search_paths.push_back(entry.d_un.d_val);
+    if (std::find(tags.begin(), tags.end(), entry.d_tag) != tags.end()) offsets.push_back(entry.d_un.d_val);
   }
   std::optional<uint64_t> table_offset;
   for (const auto& load : loads)
     if (string_table >= load.p_vaddr && string_table < load.p_vaddr + load.p_filesz)
       table_offset = string_table - load.p_vaddr + load.p_offset;
   if (!table_offset) return {};
-  const std::string origin = resolved(elf).parent_path().string();
-  std::vector<std::filesystem::path> folders;
-  for (const uint64_t offset : search_paths) {
+  std::vector<std::string> strings;
+  for (const uint64_t offset : offsets) {
     std::string text;
     in.clear();
     in.seekg(static_cast<std::streamoff>(*table_offset + offset));
     std::getline(in, text, '\0');
+    strings.push_back(std::move(text));
+  }
+  return strings;
+}
+
+}  // namespace
+
+std::vector<std::string> elf_needed(const std::filesystem::path& elf) { return elf_dynamic_strings(elf, {DT_NEEDED}); }
+
+std::vector<std::filesystem::path> elf_library_dirs(const std::filesystem::path& elf) {
+  const std::string origin = resolved(elf).parent_path().string();
+  std::vector<std::filesystem::path> folders;
+  for (const std::string& text : elf_dynamic_strings(elf, {DT_RUNPATH, DT_RPATH})) {
     std::stringstream entries(text);
     for (std::string entry; std::getline(entries, entry, ':');) {
       for (const std::string token : {"${ORIGIN}", "$ORIGIN"})
@@ -191,6 +207,12 @@ std::vector<std::string> bwrap_argv(const std::filesystem::path& runner, const R
                                 "/proc",
                                 "--dev",
                                 "/dev"};
+  if (inputs.zygote) {
+    argv.insert(argv.begin() + 4, {"--cap-add", "CAP_SYS_ADMIN"});
+    // --die-with-parent means the thread that started it: a zygote outlives the thread that first needed it, and
+    // ends instead when its control socket does (when this process does).
+    argv.erase(argv.begin() + 1);
+  }
   // A minimal /dev for every runner. A GPU runner keeps root (runner.cpp, drop_root), and all of /dev would
   // hand it the raw disks: it gets back only its vendor's device nodes that exist here.
   if (gpu)
@@ -277,7 +299,7 @@ std::filesystem::path triton_cache_of(const std::filesystem::path& artifact) {
 // The command line that starts the runner: itself, or bwrap around it (see Jail).
 std::vector<std::string> jailed_argv(const std::filesystem::path& runner, std::optional<Jail> chosen,
                                      const RunnerDevice& device, const std::filesystem::path& dir,
-                                     const std::filesystem::path& triton_cache) {
+                                     const std::filesystem::path& triton_cache, bool zygote) {
   Jail jail = chosen.value_or(default_jail());
   if (jail == Jail::automatic) jail = bwrap_usable() ? Jail::bwrap : Jail::process;
   if (jail == Jail::process) return {runner.string()};
@@ -285,6 +307,7 @@ std::vector<std::string> jailed_argv(const std::filesystem::path& runner, std::o
   if (!bwrap_usable(&why)) throw_environment("--sandbox bwrap: " + why);
   JailInputs inputs = jail_inputs();
   inputs.triton_cache = triton_cache;
+  inputs.zygote = zygote;
   return bwrap_argv(runner, device, dir, inputs);
 }
 

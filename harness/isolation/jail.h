@@ -46,6 +46,9 @@ struct JailInputs {
   // A Triton kernel's JIT cache in the compile cache (triton_cache_of): the one folder under a hidden one a
   // GPU runner may write, bound last. Empty: none.
   std::filesystem::path triton_cache;
+  // A zygote's jail (zygote.h): it keeps CAP_SYS_ADMIN, to give each runner it forks namespaces of its own (every
+  // runner gives it up before any kernel is loaded), and it ends with its control socket, not its parent thread.
+  bool zygote = false;
 };
 JailInputs jail_inputs();
 
@@ -71,12 +74,14 @@ std::vector<std::filesystem::path> gpu_device_nodes(const std::string& backend, 
 // $ORIGIN resolved to the file's own folder, in order; relative entries and other $TOKENs are left out. Empty
 // when `elf` has none or is no 64-bit ELF file of this machine's byte order.
 std::vector<std::filesystem::path> elf_library_dirs(const std::filesystem::path& elf);
+// The libraries `elf` needs (its DT_NEEDED entries), in order; empty as elf_library_dirs.
+std::vector<std::string> elf_needed(const std::filesystem::path& elf);
 
 // The command line that starts `runner` in `dir`: the runner itself, or bwrap around it, as `jail` (nullopt:
-// default_jail()) says; `triton_cache` is a GPU runner's writable Triton cache (empty: none). Throws
-// Error(environment) when bwrap is asked for and cannot build a jail here.
+// default_jail()) says; `triton_cache` is a GPU runner's writable Triton cache (empty: none); `zygote`: a zygote's
+// jail (JailInputs::zygote). Throws Error(environment) when bwrap is asked for and cannot build a jail here.
 std::vector<std::string> jailed_argv(const std::filesystem::path& runner, std::optional<Jail> jail,
                                      const RunnerDevice& device, const std::filesystem::path& dir,
-                                     const std::filesystem::path& triton_cache);
+                                     const std::filesystem::path& triton_cache, bool zygote = false);
 
 }  // namespace kforge

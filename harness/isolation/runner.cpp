@@ -18,6 +18,8 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace kforge {
 namespace runner {
@@ -71,9 +73,11 @@ void drop_root() {
 // needs Linux 6.10; elsewhere this does nothing and a lying clock is left to the speed-of-light bound. GPU
 // runners are not sealed: their samples are device events, and the drivers' handling of sealed mappings has
 // not been checked.
-void seal_code() {
-#if defined(__x86_64__) || defined(__aarch64__)
-  constexpr long k_sys_mseal = 462;  // the same number on both; glibc 2.36 has no wrapper
+// The code mappings record_own_code() noted in a zygote; empty in a cold runner (seal what is there).
+std::vector<std::pair<unsigned long, unsigned long>> g_own_code;  // NOLINT
+
+std::vector<std::pair<unsigned long, unsigned long>> code_mappings() {
+  std::vector<std::pair<unsigned long, unsigned long>> ranges;
   std::ifstream maps("/proc/self/maps");
   for (std::string line; std::getline(maps, line);) {
     unsigned long start = 0;
@@ -82,8 +86,16 @@ void seal_code() {
     if (std::sscanf(line.c_str(), "%lx-%lx %4s", &start, &end, perms) != 3 || perms[1] == 'w') continue;
     const bool file = line.find('/') != std::string::npos;
     if (!file && line.find("[vdso]") == std::string::npos) continue;
-    (void)syscall(k_sys_mseal, start, end - start, 0UL);
+    ranges.emplace_back(start, end);
   }
+  return ranges;
+}
+
+void seal_code() {
+#if defined(__x86_64__) || defined(__aarch64__)
+  constexpr long k_sys_mseal = 462;  // the same number on both; glibc 2.36 has no wrapper
+  for (const auto& [start, end] : g_own_code.empty() ? code_mappings() : g_own_code)
+    (void)syscall(k_sys_mseal, start, end - start, 0UL);
 #endif
 }
 
@@ -219,7 +231,14 @@ void run_cases(const json& request, std::byte* base, Device& device) {
 
 }  // namespace runner
 
+void record_own_code() { runner::g_own_code = runner::code_mappings(); }
+
 int runner_main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--zygote") return zygote_main(argc, argv);
+  return runner_body(argc, argv);
+}
+
+int runner_body(int argc, char** argv) {
   using namespace runner;
   // Undumpable: /proc/<runner>/ (its descriptors, memory, working directory, environment) is closed to every
   // other process of the user, so a candidate cannot open the oracle's tensor memory next door

@@ -2,6 +2,7 @@
 
 #include "core/files.h"
 #include "harness/isolation/runner_protocol.h"
+#include "harness/isolation/zygote.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -33,15 +34,27 @@ std::string format_bytes(int64_t bytes) {
 
 }  // namespace
 
-void stage_artifact(const std::filesystem::path& artifact, const std::filesystem::path& dir) {
-  std::filesystem::copy_file(artifact, dir / rp::k_artifact_file);
+bool python_artifact(const std::filesystem::path& artifact) {
+  if (artifact.empty()) return false;
+  const auto needed = elf_needed(artifact);
+  return std::any_of(needed.begin(), needed.end(),
+                     [](const std::string& name) { return name.starts_with("libpython"); });
+}
+
+std::vector<std::pair<std::string, std::filesystem::path>> staged_files(const std::filesystem::path& artifact) {
+  std::vector<std::pair<std::string, std::filesystem::path>> files{{rp::k_artifact_file, artifact}};
   std::filesystem::path carried = artifact;
   carried.replace_extension(".files");
   std::error_code error;
-  if (!std::filesystem::is_directory(carried, error)) return;
+  if (!std::filesystem::is_directory(carried, error)) return files;
   for (const auto& entry : std::filesystem::directory_iterator(carried))
     if (entry.is_regular_file() && entry.path().extension() == ".so")
-      std::filesystem::copy_file(entry.path(), dir / entry.path().filename());
+      files.emplace_back(entry.path().filename().string(), entry.path());
+  return files;
+}
+
+void stage_artifact(const std::filesystem::path& artifact, const std::filesystem::path& dir) {
+  for (const auto& [name, file] : staged_files(artifact)) std::filesystem::copy_file(file, dir / name);
 }
 
 std::string case_name(const Case& c) { return "shape '" + c.problem.shape->label + "' seed " + std::to_string(c.seed); }
@@ -163,14 +176,13 @@ ExecOutcome judge_exit(const RunnerRun& run, const std::string& where, const Exe
 }
 
 RunnerProcess::RunnerProcess(const std::filesystem::path& runner, const SandboxLimits& sandbox,
-                             const RunnerDevice& device, const std::filesystem::path& dir, const TensorArena& arena,
-                             const ExecLimits& limits, json request, const std::filesystem::path& triton_cache,
-                             bool commands)
+                             const RunnerDevice& device, const std::filesystem::path& dir,
+                             const std::filesystem::path& artifact, const TensorArena& arena, const ExecLimits& limits,
+                             json request, const std::filesystem::path& triton_cache, bool commands)
     : m_dir(dir), m_key(event_key()), m_deadline(std::chrono::steady_clock::now() + limits.timeout) {
   if (runner.empty() || !std::filesystem::exists(runner))
     throw_environment("cannot find kforge-runner (looked for " + runner.string() + "); set KFORGE_RUNNER");
   request["key"] = m_key;
-  std::ofstream(dir / rp::k_request_file) << request.dump();
   int event_fds[2];
   if (pipe2(event_fds, O_CLOEXEC) != 0) throw_environment(std::string("pipe failed: ") + strerror(errno));
   m_events.adopt(event_fds[0]);
@@ -182,7 +194,29 @@ RunnerProcess::RunnerProcess(const std::filesystem::path& runner, const SandboxL
     commands_read.adopt(command_fds[0]);
     m_commands.adopt(command_fds[1]);
   }
+  const auto cpu_seconds =
+      static_cast<rlim_t>(limits.timeout.count() / 1000 + 1) * static_cast<rlim_t>(std::max(1, limits.num_threads)) + 5;
+  // A trusted kernel that runs a compiler writes its files: inductor's precompiled header alone is 120 MB.
+  SandboxLimits file_limits = sandbox;
+  if (limits.spawns) file_limits.file_size_bytes = std::max<int64_t>(sandbox.file_size_bytes, int64_t{1} << 30);
+  const auto rlimits = runner_rlimits(file_limits, device, cpu_seconds);
 
+  if (Zygote* zygote = python_artifact(artifact) ? zygote_for(runner, sandbox, device, limits.num_threads) : nullptr) {
+    const Fd log(open((dir / "output.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    ZygoteRequest forked;
+    forked.log_fd = log.get();
+    forked.arena_fd = arena.fd();
+    forked.events_fd = events_write.get();
+    forked.commands_fd = commands ? commands_read.get() : -1;
+    forked.request = request.dump();
+    forked.rlimits = rlimits;
+    forked.files = staged_files(artifact);
+    if (log.get() >= 0) m_forked = fork_runner(*zygote, forked);
+    if (m_forked) return;
+  }
+
+  if (!artifact.empty()) stage_artifact(artifact, dir);
+  std::ofstream(dir / rp::k_request_file) << request.dump();
   SpawnOptions options;
   // Triton compiles on a GPU only, into the kernel's own folder of the compile cache (on the CPU it interprets).
   const std::filesystem::path jit = device.backend == "cpu" ? std::filesystem::path() : triton_cache;
@@ -194,13 +228,8 @@ RunnerProcess::RunnerProcess(const std::filesystem::path& runner, const SandboxL
   if (commands) options.inherit_fds.emplace_back(commands_read.get(), rp::k_command_fd);
   options.env = runner_environment(device, dir, limits.num_threads, m_jailed ? "bwrap" : "process", sandbox);
   if (!jit.empty()) options.env->push_back("TRITON_CACHE_DIR=" + jit.string());
-  const auto cpu_seconds =
-      static_cast<rlim_t>(limits.timeout.count() / 1000 + 1) * static_cast<rlim_t>(std::max(1, limits.num_threads)) + 5;
-  // A trusted kernel that runs a compiler writes its files: inductor's precompiled header alone is 120 MB.
-  SandboxLimits file_limits = sandbox;
-  if (limits.spawns) file_limits.file_size_bytes = std::max<int64_t>(sandbox.file_size_bytes, int64_t{1} << 30);
   // Worked out here: between fork and exec the child may only make system calls.
-  options.before_exec = [rlimits = runner_rlimits(file_limits, device, cpu_seconds)] {
+  options.before_exec = [rlimits] {
     for (const auto& entry : rlimits) {
       const rlimit r{entry.value, entry.value};
       setrlimit(entry.resource, &r);
@@ -208,6 +237,11 @@ RunnerProcess::RunnerProcess(const std::filesystem::path& runner, const SandboxL
   };
   m_child = std::make_unique<ChildProcess>(options);
 }
+
+RunnerProcess::~RunnerProcess() = default;
+
+bool RunnerProcess::child_exited() { return m_forked ? m_forked->exited() : m_child->exited(); }
+pid_t RunnerProcess::child_pid() const { return m_forked ? m_forked->pid() : m_child->pid(); }
 
 std::optional<json> RunnerProcess::next_event() {
   for (;;) {
@@ -226,7 +260,7 @@ std::optional<json> RunnerProcess::next_event() {
     // Something the kernel started can hold the pipe open after the runner is gone: the runner's exit, not
     // the pipe's end, says when to stop listening.
     if (ready == 0) {
-      if (m_child->exited()) {
+      if (child_exited()) {
         pfd.revents = 0;
         if (poll(&pfd, 1, 0) <= 0) m_ended = true;
       }
@@ -285,10 +319,10 @@ void RunnerProcess::send(const json& command) {
 }
 
 void RunnerProcess::freeze() {
-  if (!m_ended && !freeze_tree(m_child->pid(), std::chrono::seconds(5)))
+  if (!m_ended && !freeze_tree(child_pid(), std::chrono::seconds(5)))
     throw_environment("a runner did not stop within 5 s of SIGSTOP");
 }
-void RunnerProcess::thaw() { thaw_tree(m_child->pid()); }
+void RunnerProcess::thaw() { thaw_tree(child_pid()); }
 
 RunnerRun RunnerProcess::finish() {
   m_commands.reset();  // a runner waiting for a command sees the end of its channel
@@ -298,8 +332,14 @@ RunnerRun RunnerProcess::finish() {
   // An unfinished line is no event of the runner's.
   if (!m_pending.empty()) take_event_line(m_pending, m_key, m_run, m_ready, m_done);
   m_pending.clear();
-  if (m_run.deadline_hit) m_child->kill_group();
-  m_run.status = m_child->wait_until(m_run.deadline_hit ? std::chrono::steady_clock::now() : m_deadline);
+  const auto until = m_run.deadline_hit ? std::chrono::steady_clock::now() : m_deadline;
+  if (m_forked) {
+    if (m_run.deadline_hit) m_forked->kill();
+    m_run.status = m_forked->wait_until(until);
+  } else {
+    if (m_run.deadline_hit) m_child->kill_group();
+    m_run.status = m_child->wait_until(until);
+  }
   // bwrap reports a child killed by a signal as exit code 128 + the signal: say it as the signal it was.
   if (m_jailed && m_run.status.signal == 0 && m_run.status.exit_code > 128 && m_run.status.exit_code <= 128 + 64) {
     m_run.status.signal = m_run.status.exit_code - 128;
@@ -324,9 +364,9 @@ RunnerRun RunnerProcess::finish() {
 }
 
 RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& sandbox, const RunnerDevice& device,
-                     const std::filesystem::path& dir, const TensorArena& arena, const ExecLimits& limits, json request,
-                     const std::filesystem::path& triton_cache) {
-  RunnerProcess process(runner, sandbox, device, dir, arena, limits, std::move(request), triton_cache, false);
+                     const std::filesystem::path& dir, const std::filesystem::path& artifact, const TensorArena& arena,
+                     const ExecLimits& limits, json request, const std::filesystem::path& triton_cache) {
+  RunnerProcess process(runner, sandbox, device, dir, artifact, arena, limits, std::move(request), triton_cache, false);
   return process.finish();
 }
 

@@ -139,8 +139,12 @@ struct RunnerRun {
   std::string first_forged;
 };
 
-// Puts `artifact` into a runner's folder `dir` as kernel.so, with the files it carries (`<stem>.files/`: a Python
-// kernel's native extensions, built in the compile stage) beside it.
+// Whether `artifact` is a Python kernel's (kforge's adapter, which needs libpython).
+bool python_artifact(const std::filesystem::path& artifact);
+// What a runner's folder gets for `artifact`: it as kernel.so, and the files it carries (`<stem>.files/`: a Python
+// kernel's native extensions, built in the compile stage) beside it, by their names.
+std::vector<std::pair<std::string, std::filesystem::path>> staged_files(const std::filesystem::path& artifact);
+// Copies them into a cold runner's folder `dir`.
 void stage_artifact(const std::filesystem::path& artifact, const std::filesystem::path& dir);
 
 // "shape 'label' seed N"
@@ -158,15 +162,19 @@ std::string event_key();
 // Sorts one line of the event channel into `run` (see runner_protocol.h).
 void take_event_line(std::string_view line, const std::string& key, RunnerRun& run, bool& ready, bool& done);
 
-// A kforge-runner in flight, started in `dir` (which holds the artifact) with the arena on fd 3, the event
+// A kforge-runner in flight for `artifact` (empty: none, the bandwidth probe), with the arena on fd 3, the event
 // channel on fd 4 and, for a timing runner (`commands`), the parent's commands on fd 5; `request` (given a fresh
-// event key) waits in request.json. Its events are read as they come; finish() waits for its end (the process
+// event key) waits in its request.json. A Python kernel's runner (python_artifact) is forked by a zygote where
+// there is one (zygote.h), in a folder of its own; any other starts cold in `dir`, the artifact staged there. Its
+// log is dir/output.log either way. Its events are read as they come; finish() waits for its end (the process
 // group and strays are killed after).
+class ZygoteChild;
 class RunnerProcess {
  public:
   RunnerProcess(const std::filesystem::path& runner, const SandboxLimits& sandbox, const RunnerDevice& device,
-                const std::filesystem::path& dir, const TensorArena& arena, const ExecLimits& limits, json request,
-                const std::filesystem::path& triton_cache, bool commands);
+                const std::filesystem::path& dir, const std::filesystem::path& artifact, const TensorArena& arena,
+                const ExecLimits& limits, json request, const std::filesystem::path& triton_cache, bool commands);
+  ~RunnerProcess();
   RunnerProcess(const RunnerProcess&) = delete;
   RunnerProcess& operator=(const RunnerProcess&) = delete;
 
@@ -186,12 +194,16 @@ class RunnerProcess {
   RunnerRun finish();
 
  private:
+  bool child_exited();
+  [[nodiscard]] pid_t child_pid() const;
+
   std::filesystem::path m_dir;
   std::string m_key;
   std::chrono::steady_clock::time_point m_deadline;
   Fd m_events;
   Fd m_commands;
-  std::unique_ptr<ChildProcess> m_child;
+  std::unique_ptr<ChildProcess> m_child;  // a cold runner
+  std::unique_ptr<ZygoteChild> m_forked;  // or one a zygote forked
   bool m_jailed = false;
   RunnerRun m_run;
   size_t m_next = 0;
@@ -203,7 +215,7 @@ class RunnerProcess {
 
 // Starts kforge-runner and collects its events until it ends or the deadline passes.
 RunnerRun run_runner(const std::filesystem::path& runner, const SandboxLimits& sandbox, const RunnerDevice& device,
-                     const std::filesystem::path& dir, const TensorArena& arena, const ExecLimits& limits, json request,
-                     const std::filesystem::path& triton_cache = {});
+                     const std::filesystem::path& dir, const std::filesystem::path& artifact, const TensorArena& arena,
+                     const ExecLimits& limits, json request, const std::filesystem::path& triton_cache = {});
 
 }  // namespace kforge

@@ -95,11 +95,10 @@ TimingOutcome ProcessExecutor::time(const std::filesystem::path& candidate, cons
   auto add_side = [&](const std::string& role, const std::filesystem::path& artifact) {
     auto side = std::make_unique<Side>();
     side->role = role;
-    stage_artifact(artifact, side->dir.path());
     const json request = prepare_side(*side, job, limits, m_device, role == "candidate");
     // Each runner its own Triton cache: its kernel's (a torch baseline keeps inductor's in its folder).
-    side->process = std::make_unique<RunnerProcess>(m_runner, m_limits, m_device, side->dir.path(), side->arena, limits,
-                                                    request, triton_cache_of(artifact), true);
+    side->process = std::make_unique<RunnerProcess>(m_runner, m_limits, m_device, side->dir.path(), artifact,
+                                                    side->arena, limits, request, triton_cache_of(artifact), true);
     sides.push_back(std::move(side));
   };
   // A runner that answered `event` is stopped again; one that did not is marked failed.

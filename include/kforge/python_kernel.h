@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 namespace kforge_python {
 
@@ -126,7 +127,12 @@ def load(source, name, threads, interpret):
     module.__file__ = name
     sys.modules["kforge_kernel"] = module
     namespace = module.__dict__
-    exec(compile(source, name, "exec"), namespace)
+    try:
+        exec(compile(source, name, "exec"), namespace)
+    except Exception as error:
+        if getattr(error, "kforge_plain", False):
+            raise Plain(str(error)) from None
+        raise
     if not callable(namespace.get("kforge_run")):
         raise TypeError(name + " does not define kforge_run(inputs, outputs, params)")
     return namespace
@@ -304,7 +310,7 @@ static int start(int32_t num_threads, int interpret) {
     Py_DECREF(done);
     g_kernel = PyObject_CallFunction(glue("load"), "ssii", reinterpret_cast<const char*>(k_kforge_py_source),
                                      k_kforge_py_name, static_cast<int>(num_threads), interpret);
-    if (g_kernel == nullptr) rc = report();
+    if (g_kernel == nullptr) rc = PyErr_ExceptionMatches(glue("Plain")) != 0 ? report_message() : report();
   }
   PyGILState_Release(gil);
   g_failed = rc != 0;
@@ -435,6 +441,21 @@ KFORGE_EXPORT int kforge_run(const kforge_call* call) {
   Py_XDECREF(result);
   PyGILState_Release(gil);
   return rc;
+}
+
+// A zygote's fork (harness/isolation/zygote.h): fork() between Python's own hooks, so that the child's
+// interpreter (its locks, its thread state, the GIL) is whole; called with no GIL held, returns with none.
+KFORGE_EXPORT int kforge_python_fork(void) {
+  const PyGILState_STATE gil = PyGILState_Ensure();
+  PyOS_BeforeFork();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    PyOS_AfterFork_Child();
+  } else {
+    PyOS_AfterFork_Parent();
+  }
+  PyGILState_Release(gil);
+  return pid;
 }
 
 KFORGE_EXPORT void kforge_record_begin(void) {

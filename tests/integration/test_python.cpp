@@ -264,8 +264,9 @@ TEST(PythonExploits, TellingChecksByTheFillGainsNothing) {
 // Every Python exploit on disk is in the table above or has a test of its own; docs/exploits.md has its row.
 TEST(PythonExploits, EveryFileIsTested) {
   // TritonKernel.* above, and GpuTriton.* (tests/gpu/test_gpu.cpp) on a GPU.
-  std::set<std::string> tested{"triton_calls_torch", "triton_side_stream", "triton_tunes_in_timing",
-                               "tells_checks_by_poison", "inline_flags_escape"};
+  std::set<std::string> tested{"triton_calls_torch",     "triton_side_stream",
+                               "triton_tunes_in_timing", "tells_checks_by_poison",
+                               "inline_flags_escape",    "sees_other_runners"};  // test_modelnew.cpp
   for (const PythonExploit& e : k_python_exploits) tested.insert(e.name);
   const std::string doc = read_file(source_dir() / "docs/exploits.md");
   for (const auto& entry : std::filesystem::directory_iterator(source_dir() / "tests/exploits/python")) {
@@ -284,6 +285,41 @@ TEST(TorchBaseline, TheGeneratedKernelBindsInputsDimsAndParamsByName) {
   EXPECT_NE(source->find("    N = x.shape[1]\n"), std::string::npos) << *source;
   EXPECT_NE(source->find("    eps = float(params[\"eps\"])\n"), std::string::npos) << *source;
   EXPECT_NE(source->find("    result = " + task.pytorch + "\n"), std::string::npos) << *source;
+}
+
+// PyTorch at its best writes into the output (docs/baselines.md): a call of a torch function that takes out=, a
+// top-level operator as its torch function, the task's own `pytorch_out`; what none covers allocates and says so.
+TEST(TorchBaseline, WritesIntoTheOutputWhereItCanAndSaysWhichFormRan) {
+  const auto& suite = testing::source_suite();
+  const std::map<std::string, std::pair<std::string, std::string>> expected{
+      {"clamp", {"out=", "    torch.clamp(x, min=min_val, max=max_val, out=y)\n"}},
+      {"bias_add", {"out=", "    torch.add(x, bias, out=y)\n"}},
+      {"outer_add", {"out=", "    torch.add(a[:, None], b[None, :], out=y)\n"}},
+      {"polynomial", {"out=", "    torch.sub(3 * x**3 - 2 * x**2 + 0.5 * x, 1, out=y)\n"}},
+      {"relu", {"out=", "    torch.clamp_min(x, 0, out=y)\n"}},
+      {"softmax_bf16", {"allocating", "    result = torch.softmax(x.float(), dim=-1).bfloat16()\n"}},
+      {"layer_norm", {"allocating", "    outputs[0].copy_(result)\n"}},
+  };
+  for (const auto& [name, form_and_line] : expected) {
+    const Task task = suite.load(name);
+    const auto source = torch_baseline_source(task);
+    ASSERT_TRUE(source) << name;
+    const auto& [form, line] = form_and_line;
+    EXPECT_EQ(torch_baseline_form(task, *source), form) << *source;
+    EXPECT_NE(source->find(line), std::string::npos) << *source;
+    // torch.compile's twin compiles the allocating form: inductor writes into the output itself.
+    const auto allocating = torch_baseline_source(task, nullptr, true);
+    EXPECT_EQ(torch_baseline_form(task, *allocating), "allocating") << *allocating;
+  }
+  // The elementwise and broadcast tasks, where a copy is as costly as the work, all write into their outputs
+  // (but those casting their result: a cast cannot be an out=).
+  for (const auto& task : suite.load_all()) {
+    const bool casts = task.pytorch.ends_with(".bfloat16()") || task.pytorch.ends_with(".half()");
+    if (task.category != "activation" && task.category != "broadcast" && task.category != "math") continue;
+    const auto source = torch_baseline_source(task);
+    ASSERT_TRUE(source) << task.name;
+    EXPECT_EQ(torch_baseline_form(task, *source), casts ? "allocating" : "out=") << *source;
+  }
 }
 
 TEST(TorchBaseline, AnOptimizerStepIsNoExpressionAndSaysWhatItNeeds) {
@@ -314,7 +350,8 @@ TEST(TorchBaseline, TheTorchCompileTwinIsOkInBench) {
   const auto eager = torch_baseline_file(task, {}, dir / "generated");
   ASSERT_TRUE(eager);
   const std::string compiled = read_file(torch_compile_file(task, *eager, dir / "generated"));
-  EXPECT_NE(compiled.find(read_file(*eager)), std::string::npos) << "the eager kernel, unchanged";
+  EXPECT_NE(compiled.find(*torch_baseline_source(task, nullptr, true)), std::string::npos)
+      << "the eager kernel in its allocating form (inductor writes into the output itself)";
   EXPECT_NE(compiled.find("kforge_run = torch.compile(kforge_run)"), std::string::npos) << compiled;
   std::filesystem::remove_all(dir);
 }

@@ -306,6 +306,18 @@ TEST_F(TempDb, RejudgeGivesAnOldVerdictTheCurrentVerifiersAndKeepsTheOld) {
   const auto old_board = run_kforge("leaderboard --json --min-verifier 2 --db '" + db().string() + "'");
   ASSERT_EQ(old_board.status.exit_code, 0) << old_board.output;
   EXPECT_TRUE(nlohmann::json::parse(old_board.output).empty()) << "verdicts of verifier 1 are left out";
+  // The report the same: results.csv has a row per kernel and bench shape, none of verifier 1's with the option.
+  auto csv_rows = [&](const std::string& options) {
+    const auto site = db().parent_path() / "site";
+    std::filesystem::remove_all(site);
+    const auto written =
+        run_kforge("report --format csv --out '" + site.string() + "' --db '" + db().string() + "' " + options);
+    EXPECT_EQ(written.status.exit_code, 0) << written.output;
+    const std::string csv = read_file(site / "results.csv");
+    return std::count(csv.begin(), csv.end(), '\n') - 1;
+  };
+  EXPECT_EQ(csv_rows(""), 2);
+  EXPECT_EQ(csv_rows("--min-verifier 2"), 0);
 
   const auto rejudged = run_kforge(where + "db rejudge --json --max-time 0.3 --db '" + db().string() + "'");
   ASSERT_EQ(rejudged.status.exit_code, 0) << rejudged.output;
