@@ -27,7 +27,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -140,18 +142,88 @@ void drop_capabilities() {
   _exit(runner_body(1, argv));              // no --zygote for its flags
 }
 
+// What the jail mounted inside /tmp (the runner's libraries, an interpreter or a checkout that lives there, the
+// empty folders and /dev/null that hide the store and caches), outside `folder`, outer first: each held open, so that
+// it can be mounted again, read-only, once a fresh tmpfs covers /tmp.
+struct HeldMount {
+  std::string path;
+  int fd = -1;
+  bool directory = false;
+};
+// The empty folders the jail put over hidden ones outside /tmp ($HOME, the caches): a tmpfs each, which every
+// runner the zygote forks would share. Each gets a fresh one, read-only, as a fresh /tmp replaces the jail's.
+std::vector<std::string> tmpfs_outside_tmp() {
+  std::vector<std::string> points;
+  std::ifstream info("/proc/self/mountinfo");
+  for (std::string line; std::getline(info, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, device, root, point;
+    fields >> id >> parent >> device >> root >> point;
+    const size_t separator = line.find(" - ");
+    if (separator == std::string::npos || line.compare(separator + 3, 6, "tmpfs ") != 0) continue;
+    if (point == "/tmp" || point.rfind("/tmp/", 0) == 0 || point == "/dev" || point.rfind("/dev/", 0) == 0 ||
+        point.find('\\') != std::string::npos)
+      continue;
+    points.push_back(point);
+  }
+  return points;
+}
+std::vector<HeldMount> mounts_inside_tmp(const std::string& folder) {
+  std::vector<HeldMount> held;
+  std::ifstream info("/proc/self/mountinfo");
+  for (std::string line; std::getline(info, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, device, root, point;
+    fields >> id >> parent >> device >> root >> point;
+    // Mount points with spaces are escaped (\040): kforge's own paths have none, and those are left hidden.
+    if (point.rfind("/tmp/", 0) != 0 || point.find('\\') != std::string::npos) continue;
+    if (point == folder || point.rfind(folder + "/", 0) == 0) continue;
+    if (std::any_of(held.begin(), held.end(), [&](const HeldMount& m) { return m.path == point; })) continue;
+    struct stat st {};
+    const int fd = open(point.c_str(), O_PATH | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0) continue;
+    held.push_back({point, fd, S_ISDIR(st.st_mode)});
+  }
+  std::stable_sort(held.begin(), held.end(), [](const HeldMount& a, const HeldMount& b) {
+    return std::count(a.path.begin(), a.path.end(), '/') < std::count(b.path.begin(), b.path.end(), '/');
+  });
+  return held;
+}
+
+// Mounts each held mount again at its path (inside a fresh /tmp), read-only; false when one cannot be.
+bool mount_again(const std::vector<HeldMount>& held) {
+  for (const auto& m : held) {
+    std::error_code error;
+    const std::filesystem::path path(m.path);
+    std::filesystem::create_directories(m.directory ? path : path.parent_path(), error);
+    if (!m.directory) close(open(m.path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    const std::string source = "/proc/self/fd/" + std::to_string(m.fd);
+    if (mount(source.c_str(), m.path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) return false;
+    if (mount(nullptr, m.path.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0)
+      return false;
+    close(m.fd);
+  }
+  return true;
+}
+
 // The first process of the runner's namespaces: its files in a fresh tmpfs, then the runner, whose end it reports.
 [[noreturn]] void init(const Message& message, const std::string& folder, char** argv) {
   const int channel = message.fds[0];
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   // Its own view of the file system: the zygote's folder and /tmp fresh and empty, /proc of its own PID namespace.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail(channel, "mount --make-rprivate /");
-  // /tmp first: the folder may lie inside it (and is then made again in the fresh one).
+  // /tmp first: the folder may lie inside it (and is then made again in the fresh one). What the jail mounted
+  // inside /tmp comes back, read-only, as a cold runner's jail has it.
+  const auto held = mounts_inside_tmp(folder);
+  for (const auto& path : tmpfs_outside_tmp())
+    if (mount("tmpfs", path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "mode=0755") != 0)
+      fail(channel, "mount tmpfs " + path);
   for (const std::string& path : {std::string("/tmp"), folder}) {
     std::error_code error;
     std::filesystem::create_directories(path, error);
     if (mount("tmpfs", path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0)
       fail(channel, "mount tmpfs " + path);
+    if (path == "/tmp" && !mount_again(held)) fail(channel, "mounting again what the jail put in /tmp");
   }
   if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) fail(channel, "mount proc");
   const bool commands = message.header.value("commands", false);
