@@ -44,7 +44,9 @@ TEST(Timing, EveryKernelOfARoundGetsTheSameTime) {
   ASSERT_EQ(v.status, Status::ok) << v.message;
   ASSERT_EQ(v.timings.size(), 1u);
   const ShapeTiming& t = v.timings[0];
-  ASSERT_GT(t.reference.median_ns, 20 * t.candidate.median_ns) << "the point is a slow reference";
+  // OpenBLAS against the plain loop: about 170x on a quiet machine, 15x seen beside other tests. More than 8x keeps
+  // the point (a call of one side is worth many of the other's) without failing on a loaded machine.
+  ASSERT_GT(t.reference.median_ns, 8 * t.candidate.median_ns) << "the point is a slow reference";
   const double reference_s = t.reference.mean_ns * static_cast<double>(t.reference.count) * 1e-9;
   const double candidate_s = t.candidate.mean_ns * static_cast<double>(t.candidate.count) * 1e-9;
   EXPECT_LT(reference_s, 3 * candidate_s) << "reference " << reference_s << " s, candidate " << candidate_s << " s";
