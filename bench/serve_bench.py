@@ -43,7 +43,7 @@ def main():
     scratch = tempfile.mkdtemp(prefix="kforge-serve-bench-")
     env = dict(os.environ, XDG_CACHE_HOME=os.path.join(scratch, "cache"))  # an empty compile cache to start from
     python_source = read("tests/kernels/python/softmax.py")
-    cpp_source = read("bench/kernelbench_style/softmax.cpp")
+    cpp_source = read("tests/kernels/softmax_loop.cpp")
     samples = {}
 
     def record(name, seconds, ok, detail=""):
@@ -72,7 +72,7 @@ def main():
                                                     f"{KB}/softmax_problem.py", f"{KB}/softmax_modelnew_cpp.py"])
                 record("KernelBench-style C++ (load_inline)", seconds, code == 0, out)
             for name, file in (("cold CLI verify .py", "tests/kernels/python/softmax.py"),
-                               ("cold CLI verify C++", "bench/kernelbench_style/softmax.cpp")):
+                               ("cold CLI verify C++", "tests/kernels/softmax_loop.cpp")):
                 code, out, seconds = timed_process([args.kforge, "verify", "--task", "softmax", file], env=env)
                 record(name, seconds, code == 0, out)
         health = server.health()

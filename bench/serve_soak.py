@@ -24,7 +24,7 @@ PYTHON_FORK = "import os\nimport torch\n\n\ndef kforge_run(inputs, outputs, para
 
 # (name, task, source, the status it earns, request options, weight in the mix)
 KERNELS = [
-    ("good C++", "softmax", read("bench/kernelbench_style/softmax.cpp"), "ok", {}, 6),
+    ("good C++", "softmax", read("tests/kernels/softmax_loop.cpp"), "ok", {}, 6),
     ("good C++, new source", "softmax", None, "ok", {}, 2),
     ("good .py", "softmax", read("tests/kernels/python/softmax.py"), "ok", {}, 6),
     ("wrong C++", "relu", read("tests/exploits/writes_zeros.cpp"), "incorrect", {}, 2),
@@ -60,12 +60,15 @@ def descendants(pid):
     return found
 
 
-def rss_kib(pid):
+def memory_kib(pid):
+    """VmRSS and its anonymous and file-backed parts, in KiB."""
+    found = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+            key = line.split(":")[0]
+            if key in ("VmRSS", "RssAnon", "RssFile"):
+                found[key] = int(line.split()[1])
+    return found
 
 
 def resources(server, tmp):
@@ -77,8 +80,14 @@ def resources(server, tmp):
             break
         time.sleep(0.1)
     time.sleep(0.5)  # runners reaped after the answer
+    health = server.health()
     pid = server.process.pid
-    return {"rss_kib": rss_kib(pid), "fds": len(os.listdir(f"/proc/{pid}/fd")),
+    memory = memory_kib(pid)
+    heap = health.get("heap", {})
+    return {"rss_kib": memory.get("VmRSS", 0), "anon_kib": memory.get("RssAnon", 0),
+            "file_kib": memory.get("RssFile", 0), "heap_in_use_kib": heap.get("in_use_bytes", 0) // 1024,
+            "heap_free_kib": heap.get("free_bytes", 0) // 1024, "sqlite_kib": heap.get("sqlite_bytes", 0) // 1024,
+            "fds": len(os.listdir(f"/proc/{pid}/fd")),
             "processes": len(descendants(pid)), "temp_dirs": len(os.listdir(tmp))}
 
 
@@ -141,9 +150,12 @@ def main():
     for name, n in counts.items():
         values = sorted(seconds[name])
         print(f"{name:24} {n:8} {values[len(values) // 2]:9.3f}")
-    print(f"{'checkpoint':12} {'rss MiB':>8} {'fds':>5} {'processes':>9} {'temp dirs':>9}")
+    print(f"{'checkpoint':12} {'rss MiB':>8} {'anon':>6} {'file':>6} {'heap use':>8} {'heap free':>9} {'sqlite':>6} {'fds':>5} "
+          f"{'processes':>9} {'temp dirs':>9}")
     for name, r in checkpoints.items():
-        print(f"{name:12} {r['rss_kib'] / 1024:8.1f} {r['fds']:5} {r['processes']:9} {r['temp_dirs']:9}")
+        print(f"{name:12} {r['rss_kib'] / 1024:8.1f} {r['anon_kib'] / 1024:6.1f} {r['file_kib'] / 1024:6.1f} "
+              f"{r['heap_in_use_kib'] / 1024:8.1f} {r['heap_free_kib'] / 1024:9.1f} {r['sqlite_kib'] / 1024:6.1f} {r['fds']:5} {r['processes']:9} "
+              f"{r['temp_dirs']:9}")
     after_100, end = checkpoints["after 100"], checkpoints[f"after {args.requests}"]
     failures = list(wrong)
     if not alive:

@@ -47,6 +47,11 @@ std::vector<Task> Suite::load_all() const {
   return tasks;
 }
 
+bool Suite::contains(const std::string& name) const {
+  const auto files = task_files();
+  return std::any_of(files.begin(), files.end(), [&](const auto& file) { return file.stem() == name; });
+}
+
 Task Suite::load(const std::string& name) const {
   for (const auto& file : task_files())
     if (file.stem() == name) return load_task(file);

@@ -162,11 +162,10 @@ int serve(const ServeOptions& options) {
     } catch (const Error& e) {
       return refuse(res, 400, e.what());
     }
-    try {
-      (void)service.suite().load(request.task);
-    } catch (const Error& e) {
-      return refuse(res, 404, e.what());
-    }
+    if (!service.suite().contains(request.task))
+      return refuse(
+          res, 404,
+          "task: no task '" + request.task + "' in " + service.suite().tasks_dir().string() + " (GET /v1/tasks)");
     std::shared_ptr<Job> job;
     try {
       job = service.submit(std::move(request));

@@ -5,6 +5,7 @@
 #include "core/files.h"
 #include "core/hash.h"
 #include "core/paths.h"
+#include "core/sqlite.h"
 #include "harness/devices.h"
 #include "harness/evaluation.h"
 #include "harness/isolation/sandbox.h"
@@ -33,6 +34,21 @@ void Job::cancel() {
   const std::lock_guard lock(m_mutex);
   m_cancelled = true;
 }
+
+namespace {
+
+// The server's malloc heap: what its allocations hold (SQLite's page cache among them), what it keeps free for
+// later ones, and what is mapped for large blocks. A soak tells a leak (in_use grows) from a cache filling up
+// (sqlite grows) and from fragmentation (free grows) with it.
+json heap_use() {
+  const struct mallinfo2 info = mallinfo2();
+  return {{"in_use_bytes", info.uordblks + info.hblkhd},
+          {"free_bytes", info.fordblks},
+          {"mapped_bytes", info.hblkhd},
+          {"sqlite_bytes", sqlite3_memory_used()}};
+}
+
+}  // namespace
 
 struct VerifyService::Impl {
   ServiceOptions options;
@@ -80,7 +96,7 @@ struct VerifyService::Impl {
 
   void run(EvaluationKit& kit, Job& job) {
     const VerifyRequest& request = job.m_request;
-    const Task task = suite.load(request.task);
+    const Task& task = job.m_task;
     const auto file = source_file(request);
     const double timeout = std::min(options.timeout_seconds, request.timeout_seconds.value_or(options.timeout_seconds));
     const double max_time = std::min(options.max_time, request.max_time.value_or(options.max_time));
@@ -212,7 +228,7 @@ std::shared_ptr<Job> VerifyService::submit(VerifyRequest request) {
   if ((request.language == "cuda" || request.language == "hip") && request.language != m.backend->name())
     throw_usage("language: " + request.language + " kernels run on a " + request.language +
                 " backend; this server runs " + m.backend->name());
-  const Task task = m.suite.load(request.task);  // Error(usage) naming the task
+  Task task = m.suite.load(request.task);  // Error(usage) naming the task
   if (request.time && task.source && !task.source->excluded.empty())
     throw_usage("time: " + task.name + " is left out of scores (" + task.source->excluded + ")");
   if (m.extension(request.language) == ".py") {
@@ -226,6 +242,7 @@ std::shared_ptr<Job> VerifyService::submit(VerifyRequest request) {
   }
   auto job = std::make_shared<Job>();
   job->m_request = std::move(request);
+  job->m_task = std::move(task);
   {
     const std::lock_guard lock(m.queue_mutex);
     // Cancelled jobs still in the queue hold no slot.
@@ -300,7 +317,8 @@ json VerifyService::health() const {
           {"cancelled", m.cancelled},
           {"zygotes", zygotes.zygotes},
           {"runners_forked", zygotes.runners},
-          {"uptime_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - m.started).count()}};
+          {"uptime_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - m.started).count()},
+          {"heap", heap_use()}};
 }
 
 }  // namespace kforge

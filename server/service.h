@@ -60,6 +60,7 @@ class Job {
   friend class VerifyService;
   enum class State { queued, running, ended };
   VerifyRequest m_request;
+  Task m_task;  // read once, when submitted
   std::mutex m_mutex;
   std::condition_variable m_changed;
   State m_state = State::queued;

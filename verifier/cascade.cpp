@@ -171,17 +171,18 @@ class Evaluation {
     const Problem problem = resolve_problem(m_task, shape);
     auto make = [&](uint64_t seed) { return make_case(m_task, problem, seed); };
     job.bench = make(fresh ^ 0x5bd1e995ull);
-    // The variants: the bench inputs and two near-twins of them, whose changed elements come from other draws;
-    // and a fresh set for the final call alone.
-    job.variants = {job.bench.inputs};
-    job.changed = {std::vector<std::vector<int64_t>>(job.bench.inputs.size())};
-    for (const uint64_t donor_seed : {fresh + 101, fresh + 202}) {
-      std::vector<std::vector<int64_t>> changed;
-      job.variants.push_back(near_twin(job.bench.inputs, make(donor_seed).inputs, donor_seed + 404, 8, &changed));
-      job.changed.push_back(std::move(changed));
-    }
+    // The variants: the bench inputs and two near-twins of them; and a fresh set for the final call alone. The
+    // twins' changed elements are taken from that fresh set, at positions of their own: another draw of the same
+    // problem, without drawing whole inputs twice more.
     const Case final_case = make(fresh + 303);
     job.final_inputs = final_case.inputs;
+    job.variants = {job.bench.inputs};
+    job.changed = {std::vector<std::vector<int64_t>>(job.bench.inputs.size())};
+    for (const uint64_t position_seed : {fresh + 505, fresh + 606}) {
+      std::vector<std::vector<int64_t>> changed;
+      job.variants.push_back(near_twin(job.bench.inputs, final_case.inputs, position_seed, 8, &changed));
+      job.changed.push_back(std::move(changed));
+    }
     size_t output_bytes = 0;
     for (const auto& t : job.bench.outputs) output_bytes += t.nbytes();
     job.check_slots =
@@ -196,9 +197,16 @@ class Evaluation {
       expected.push_back(std::move(c));
     }
     expected.push_back(final_case);
-    const ExecOutcome oracle_outcome = oracle.execute(reference, expected, options.bench_limits);
-    if (oracle_outcome.kind != ExecOutcome::Kind::ok)
-      throw_environment("the reference kernel failed on " + m_task.name + ": " + oracle_outcome.detail);
+    // The oracle (a process of its own) computes the expected outputs while the session starts its runners and
+    // they load and prepare; the session waits for it before the first timed call.
+    std::future<ExecOutcome> oracle_run =
+        std::async(std::launch::async, [&] { return oracle.execute(reference, expected, options.bench_limits); });
+    job.before_rounds = [&] {
+      if (!oracle_run.valid()) return;  // already waited for
+      const ExecOutcome oracle_outcome = oracle_run.get();
+      if (oracle_outcome.kind != ExecOutcome::Kind::ok)
+        throw_environment("the reference kernel failed on " + m_task.name + ": " + oracle_outcome.detail);
+    };
 
     // The judge: every checked call against the oracle's answer for its inputs; the same inputs twice must give
     // the same outputs, within tolerance.
@@ -243,6 +251,7 @@ class Evaluation {
 
     const TimingOutcome timed = executor.time(candidate, options.time_reference ? reference : std::filesystem::path(),
                                               job, options.timing_limits);
+    job.before_rounds();  // a session that ended before its rounds still waits for the oracle and hears its failure
     const double seconds = seconds_since(start);
     // The reference is trusted: when its own sample failed, the fault is the harness's or the machine's, and
     // charging the candidate would turn it into a wrong verdict.

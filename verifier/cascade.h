@@ -122,6 +122,9 @@ struct TimingJob {
   TimingConfig config;
   // Judges a checked call as soon as its round ends, both runners stopped; false ends the session.
   std::function<bool(const CheckCall&)> judge;
+  // Called once before the first timed call, when the runners have been started (their loading and setup may
+  // overlap it): the cascade waits there for the oracle's expected outputs, which the judge reads. May throw.
+  std::function<void()> before_rounds;
 };
 
 // A near-twin of `inputs`: equal but for `changes` elements of every tensor, taken from `donor` (inputs of the

@@ -223,6 +223,7 @@ TimingOutcome ProcessExecutor::time(const std::filesystem::path& candidate, cons
     bool going = true;
     if (outcome.sequential) {
       // One process on the device at a time: the reference's whole session, then the candidate's.
+      if (job.before_rounds) job.before_rounds();
       add_side("reference", reference);
       going = prepared(*sides[0]) && run_rounds({sides[0].get()});
       end_all();
@@ -233,6 +234,7 @@ TimingOutcome ProcessExecutor::time(const std::filesystem::path& candidate, cons
     } else {
       if (!reference.empty()) add_side("reference", reference);
       add_side("candidate", candidate);
+      if (job.before_rounds) job.before_rounds();
       // Both prepare at once (loading, allocating, setup: nothing is timed yet), each stopped once ready.
       for (auto& side : sides) going = going && prepared(*side);
       std::vector<Side*> active;

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kforge {
@@ -206,6 +208,22 @@ bool mount_again(const std::vector<HeldMount>& held) {
   return true;
 }
 
+// The jail's /dev is one tmpfs for the zygote and every runner it forks: each runner gets a /dev/shm of its own
+// (POSIX shared memory and Python's multiprocessing want one, writable) and /dev itself read-only, so that nothing
+// one runner leaves there reaches the next. The device nodes still open for writing on a read-only mount.
+bool own_dev() {
+  if (mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777") != 0) return false;
+  struct statvfs dev {};
+  if (statvfs("/dev", &dev) != 0) return false;
+  // A bind remount must keep the flags the mount has (those of a less privileged namespace are locked).
+  unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY;
+  for (const auto& [st, ms] : {std::pair{ST_NOSUID, MS_NOSUID}, std::pair{ST_NODEV, MS_NODEV},
+                               std::pair{ST_NOEXEC, MS_NOEXEC}, std::pair{ST_NOATIME, MS_NOATIME},
+                               std::pair{ST_NODIRATIME, MS_NODIRATIME}, std::pair{ST_RELATIME, MS_RELATIME}})
+    if ((dev.f_flag & st) != 0) flags |= ms;
+  return mount(nullptr, "/dev", nullptr, flags, nullptr) == 0;
+}
+
 // The first process of the runner's namespaces: its files in a fresh tmpfs, then the runner, whose end it reports.
 [[noreturn]] void init(const Message& message, const std::string& folder, char** argv) {
   const int channel = message.fds[0];
@@ -225,6 +243,7 @@ bool mount_again(const std::vector<HeldMount>& held) {
       fail(channel, "mount tmpfs " + path);
     if (path == "/tmp" && !mount_again(held)) fail(channel, "mounting again what the jail put in /tmp");
   }
+  if (!own_dev()) fail(channel, "a /dev/shm of its own and /dev read-only");
   if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) fail(channel, "mount proc");
   const bool commands = message.header.value("commands", false);
   const size_t first_file = commands ? 6 : 5;

@@ -155,26 +155,7 @@ inline std::string query_text(const std::filesystem::path& file, const std::stri
 
 // A correct softmax kernel as a model replies with it, in a fenced block (softmax is the cheapest task to
 // verify and time); tests put their own words before it.
-inline const std::string k_softmax_kernel_block = R"(```cpp
-#include <kforge/kernel.h>
-#include <cmath>
-extern "C" int kforge_run(const kforge_call* call) {
-  const float* x = (const float*)call->inputs[0].data;
-  float* y = (float*)call->outputs[0].data;
-  const int64_t rows = call->inputs[0].shape[0], cols = call->inputs[0].shape[1];
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
-    float m = xr[0];
-    for (int64_t i = 1; i < cols; ++i) m = std::fmax(m, xr[i]);
-    double sum = 0;
-    for (int64_t i = 0; i < cols; ++i) sum += std::exp((double)xr[i] - m);
-    for (int64_t i = 0; i < cols; ++i) yr[i] = (float)(std::exp((double)xr[i] - m) / sum);
-  }
-  return 0;
-}
-```
-)";
+inline std::string softmax_kernel_block() { return "```cpp\n" + read_file(test_kernel("softmax_loop")) + "```\n"; }
 
 // Runs the kforge binary with `args` (a shell-quoted string); returns its exit code and output.
 inline CommandResult run_kforge(const std::string& args, const std::string& env = "") {

@@ -28,7 +28,7 @@ using testing::run_kforge;
 const std::string k_broken =
     "Here is a first version:\n```cpp\n#include <kforge/kernel.h>\nextern \"C\" int kforge_run(const kforge_call* "
     "call) {\n  const float* x = (const float*)call->inputs[0].data\n  return 0;\n}\n```\n";
-const std::string k_fixed = "Fixed the missing semicolon:\n" + testing::k_softmax_kernel_block;
+const std::string k_fixed = "Fixed the missing semicolon:\n" + testing::softmax_kernel_block();
 
 // The user message of an OpenAI or Anthropic request body.
 std::string last_user_message(const RecordedRequest& request) {

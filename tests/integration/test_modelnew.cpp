@@ -92,6 +92,21 @@ TEST(ModelNew, AWarmRunnerSeesAndKillsNoOtherRunner) {
   EXPECT_EQ(verdict["status"], "ok") << result.output;
 }
 
+// tests/exploits/python/keeps_state_between_runners.py leaves a marker in every folder it can write and adds 1 for
+// each marker of another process it finds: the check stage's runner, the bench stage's and the next evaluation's
+// each start with folders of their own, so it is right every time.
+TEST(ModelNew, NoRunnerReadsWhatAnotherWrote) {
+  KFORGE_NEEDS_PYTORCH();
+  const auto exploit = source_dir() / "tests/exploits/python/keeps_state_between_runners.py";
+  for (const char* evaluation : {"first", "second"}) {
+    const auto result =
+        run_kforge("--tasks-dir " + quoted(problems().dir) + " verify --json --task kb1_19_relu " + quoted(exploit));
+    const auto verdict = nlohmann::json::parse(result.output, nullptr, false);
+    ASSERT_TRUE(verdict.is_object()) << evaluation << " evaluation: " << result.output;
+    EXPECT_EQ(verdict["status"], "ok") << evaluation << " evaluation: " << result.output;
+  }
+}
+
 // A folder at once, in the layouts published corpora use: every file's task from its path (or the CSV, for the one
 // whose name says nothing), every verdict stored under the folder's model, the summary's counts adding up.
 TEST(Judge, AFolderOfSolutionsIsJudgedStoredAndSummed) {

@@ -264,9 +264,9 @@ TEST(PythonExploits, TellingChecksByTheFillGainsNothing) {
 // Every Python exploit on disk is in the table above or has a test of its own; docs/exploits.md has its row.
 TEST(PythonExploits, EveryFileIsTested) {
   // TritonKernel.* above, and GpuTriton.* (tests/gpu/test_gpu.cpp) on a GPU.
-  std::set<std::string> tested{"triton_calls_torch",     "triton_side_stream",
-                               "triton_tunes_in_timing", "tells_checks_by_poison",
-                               "inline_flags_escape",    "sees_other_runners"};  // test_modelnew.cpp
+  std::set<std::string> tested{"triton_calls_torch",         "triton_side_stream",  "triton_tunes_in_timing",
+                               "tells_checks_by_poison",     "inline_flags_escape", "sees_other_runners",
+                               "keeps_state_between_runners"};  // test_modelnew.cpp
   for (const PythonExploit& e : k_python_exploits) tested.insert(e.name);
   const std::string doc = read_file(source_dir() / "docs/exploits.md");
   for (const auto& entry : std::filesystem::directory_iterator(source_dir() / "tests/exploits/python")) {

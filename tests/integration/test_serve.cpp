@@ -106,12 +106,7 @@ class ServeProcess {
 
 std::string kernel_source(const std::string& relative) { return read_file(testing::source_dir() / relative); }
 
-// The softmax of support.h, without its fence.
-std::string softmax_cpp() {
-  const std::string& block = testing::k_softmax_kernel_block;
-  const size_t begin = block.find('\n') + 1;
-  return block.substr(begin, block.rfind("```") - begin);
-}
+std::string softmax_cpp() { return read_file(testing::test_kernel("softmax_loop")); }
 
 json verify_body(const std::string& task, const std::string& source, json extra = json::object()) {
   json body{{"task", task}, {"source", source}};

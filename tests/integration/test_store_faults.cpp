@@ -57,7 +57,7 @@ void write_small_suite(const std::filesystem::path& root, const std::vector<std:
   }
 }
 
-const std::string k_softmax_reply = "Here it is:\n" + testing::k_softmax_kernel_block;
+const std::string k_softmax_reply = "Here it is:\n" + testing::softmax_kernel_block();
 
 unsigned fault_seed() {
   if (const char* text = std::getenv("KFORGE_FAULT_SEED"); text != nullptr && *text != '\0')

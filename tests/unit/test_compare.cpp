@@ -57,6 +57,19 @@ TEST(Compare, PoisonIsDetectedForEveryDtype) {
   }
 }
 
+// Tensors larger than the block fill_poison repeats, of a size that is no multiple of it: every element poisoned,
+// the first and last included, and each element written counted out.
+TEST(Compare, PoisonCoversLargeTensorsToTheLastElement) {
+  for (auto dtype : {DType::f32, DType::f16, DType::f64, DType::u8}) {
+    HostTensor t(dtype, {3, 1001});
+    fill_poison(t.data, dtype);
+    EXPECT_EQ(count_poison(t.data, dtype), 3003u) << dtype_name(dtype);
+    for (const size_t at : {size_t{0}, size_t{1500}, size_t{3002}}) store_from_double(t.data.data(), dtype, at, 1.0);
+    EXPECT_EQ(count_poison(t.data, dtype), 3000u) << dtype_name(dtype);
+    EXPECT_EQ(t.at(1500), 1.0);
+  }
+}
+
 TEST(Compare, MutationCountsChangedElements) {
   const HostTensor before = f32({1, 2, 3, 4});
   HostTensor after = before;

@@ -1,5 +1,6 @@
-// The C++ softmax bench/serve_bench.py sends to kforge serve: the loop of softmax_modelnew_cpp.py against kforge's
-// ABI instead of torch's.
+// A correct softmax as a plain loop: the kernel the tests put in a model's reply (support.h) and the C++ softmax
+// bench/serve_bench.py sends to kforge serve, the loop of bench/kernelbench_style/softmax_modelnew_cpp.py against
+// kforge's ABI instead of torch's.
 #include <kforge/kernel.h>
 
 #include <cmath>
