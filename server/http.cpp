@@ -107,10 +107,12 @@ int serve(const ServeOptions& options) {
   // Each evaluation holds its cases' tensors (tens of MiB at a bench size) for a moment. glibc would raise its
   // mmap threshold to the largest one freed and keep such blocks in its arenas from then on, fragmented across an
   // arena per thread (the connections' threads, the workers, their stages'): a server's memory would creep with
-  // every request. Fixed thresholds and a few arenas give large blocks back (and each worker trims after a job).
+  // every request. Fixed thresholds and two arenas give large blocks back (and each worker trims after a job). The
+  // trim threshold is what free space an arena's top keeps: malloc_trim shrinks only the main arena's, so every
+  // other arena kept up to that much resident.
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
-  mallopt(M_TRIM_THRESHOLD, 8 << 20);
-  mallopt(M_ARENA_MAX, 4);
+  mallopt(M_TRIM_THRESHOLD, 1 << 20);
+  mallopt(M_ARENA_MAX, 2);
 
   VerifyService service(options.service);
   httplib::Server server;

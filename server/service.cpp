@@ -201,6 +201,9 @@ VerifyService::VerifyService(const ServiceOptions& options) : m_impl(std::make_u
   m.device = devices[static_cast<size_t>(options.device)];
   m.fingerprint = device_fingerprint(m.backend->name(), m.device);
   m.store = std::make_unique<Store>(options.db);
+  // A server only appends to its store and looks rows up by index: 256 KiB of cached pages, not SQLite's default
+  // 2 MiB, which a long-running server would otherwise fill and keep.
+  m.store->database().exec("PRAGMA cache_size = -256");
   hide_from_kernels(m.store->database().file());
   m.device_id = m.store->upsert_device(m.backend->name(), m.device, m.fingerprint);
   m.run_id = m.store->begin_run("serve", m.backend->name());
