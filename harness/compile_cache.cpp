@@ -43,7 +43,7 @@ std::string CompileCache::python_key(const std::string& source_text) const {
     auto& found = prefixes[m_backend.name()];
     if (found.empty())
       found =
-          sha256_hex("kforge-compile-python-v1\n" + m_backend.name() + "\n" + python_fingerprint(python_environment()));
+          sha256_hex("kforge-compile-python-v2\n" + m_backend.name() + "\n" + python_fingerprint(python_environment()));
     prefix = found;
   }
   return sha256_hex(prefix + "\n" + source_text);

@@ -50,15 +50,17 @@ bool is_python_kernel(const std::filesystem::path& source);
 // and the host compiler.
 std::string python_fingerprint(const PythonEnvironment& python);
 
-// The translation unit that makes `source_text` (a file called `name`) an artifact: the adapter's macros, the
-// source as bytes, the adapter included.
-std::string python_adapter_unit(const PythonEnvironment& python, const std::string& name,
-                                const std::string& source_text);
+// The translation unit of the adapter every Python kernel's artifact starts with (<kforge/python_kernel.h>).
+std::string python_adapter_unit(const PythonEnvironment& python);
+// What follows the adapter in a kernel's artifact: the kernel's file name and source, their size, a magic.
+std::string python_payload(const std::string& name, const std::string& source_text);
+// The adapter for `python`, compiled once into the cache (Error(environment) when it does not compile).
+std::filesystem::path python_adapter(const PythonEnvironment& python);
 
-// Builds the artifact `output` for the Python kernel `source` (never throws for a broken kernel: a syntax
-// error is found when the runner loads it); throws Error(environment) when Python kernels cannot run here.
-// A kernel that carries native extensions (a ModelNew's load_inline sources, listed in the kernel as
-// _KFORGE_INLINE_EXTENSIONS by harness/modelnew.cpp) has each built here, in the compile stage, against the
+// Builds the artifact `output` for the Python kernel `source`: the adapter's file with the kernel appended, a
+// compile error when its syntax is wrong (never throws for a broken kernel); throws Error(environment) when Python
+// kernels cannot run here. A kernel that carries native extensions (a ModelNew's load_inline sources, listed in the
+// kernel as _KFORGE_INLINE_EXTENSIONS by harness/modelnew.cpp) has each built here, in the compile stage, against the
 // interpreter's PyTorch, into `companions` as <name>-<key>.so, which the runner's folder gets beside the artifact:
 // no runner ever starts a compiler. CUDA sources are built for a GPU backend (`gpu`) only.
 CompileResult compile_python_kernel(const PythonEnvironment& python, const std::filesystem::path& source,

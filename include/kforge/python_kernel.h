@@ -1,17 +1,21 @@
 /* kforge's adapter for Python kernels (docs/python.md): the C ABI of <kforge/kernel.h>, implemented by
  * embedding CPython and calling the `.py` file's own functions.
  *
- * kforge never loads Python code any other way. For a kernel `mine.py` it generates one translation unit that
- * defines the four macros and two arrays below, then includes this file, and compiles it like any CPU kernel.
- * The artifact is then an ordinary kernel `.so`: the runner loads it RTLD_LOCAL, checks its ABI tag, installs
- * the seccomp filter and calls kforge_setup/kforge_run/kforge_teardown, and the timing loop stays the runner's
- * (Google Benchmark on the CPU, events on GPUs). What a Python kernel adds is the interpreter: started and
- * `import torch` paid once per runner process, in the first kforge_setup, never inside a timed call.
+ * kforge never loads Python code any other way. Once per interpreter it compiles a translation unit that defines
+ * the two macros below and includes this file, like any CPU kernel: the adapter. A kernel `mine.py`'s artifact
+ * is that adapter's file with the kernel appended (its payload, which no loader maps):
+ *
+ *   [file name] NUL [source] NUL [payload size: 8 bytes, little-endian, both NULs counted] "KFPYSRC1"
+ *
+ * so a new source costs a file copy, not a compiler. The artifact is an ordinary kernel `.so`: the runner loads
+ * it RTLD_LOCAL, checks its ABI tag, installs the seccomp filter and calls kforge_setup/kforge_run/
+ * kforge_teardown, and the timing loop stays the runner's (Google Benchmark on the CPU, events on GPUs). The
+ * adapter reads its payload back from the file it was loaded from, in the first kforge_setup. What a Python
+ * kernel adds is the interpreter: started and `import torch` paid once per runner process, in the first
+ * kforge_setup, never inside a timed call.
  *
  *   KFORGE_PY_EXECUTABLE  the interpreter whose environment (a venv's site-packages) the kernel runs in
  *   KFORGE_PY_LIBRARY     the soname of its libpython, made global before Python starts
- *   k_kforge_py_name[]    the kernel's file name, for tracebacks
- *   k_kforge_py_source[]  the kernel's source, NUL-terminated
  *
  * The Python contract:
  *   kforge_run(inputs, outputs, params)          required; inputs and outputs are lists of torch.Tensor in task
@@ -35,6 +39,7 @@
 #include <kforge/kernel.h>
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +245,45 @@ static PyObject* g_glue = nullptr;    // the glue's namespace
 static PyObject* g_kernel = nullptr;  // the kernel's namespace
 static bool g_failed = false;         // starting failed once: every later call fails the same way
 
+// The kernel appended to this adapter's file (see the top of this file): its name and source, or a message on
+// stderr and false.
+static bool read_payload(const char** name, const char** source) {
+  static char* payload = nullptr;
+  if (payload == nullptr) {
+    Dl_info self;
+    if (dladdr(reinterpret_cast<void*>(&read_payload), &self) == 0 || self.dli_fname == nullptr) {
+      fprintf(stderr, "kforge: the Python adapter cannot find its own file\n");
+      return false;
+    }
+    FILE* file = fopen(self.dli_fname, "rb");
+    if (file == nullptr) {
+      fprintf(stderr, "kforge: cannot read %s: %s\n", self.dli_fname, strerror(errno));
+      return false;
+    }
+    unsigned char trailer[16];
+    unsigned long long size = 0;
+    bool ok = fseek(file, 0, SEEK_END) == 0;
+    const long length = ok ? ftell(file) : -1;
+    ok = length >= 16 && fseek(file, length - 16, SEEK_SET) == 0 && fread(trailer, 1, 16, file) == 16 &&
+         memcmp(trailer + 8, "KFPYSRC1", 8) == 0;
+    for (int i = 7; ok && i >= 0; --i) size = size << 8 | trailer[i];
+    ok = ok && size >= 2 && size <= static_cast<unsigned long long>(length - 16);
+    if (ok) payload = static_cast<char*>(malloc(size));
+    ok = ok && payload != nullptr && fseek(file, length - 16 - static_cast<long>(size), SEEK_SET) == 0 &&
+         fread(payload, 1, size, file) == size && payload[size - 1] == '\0' && memchr(payload, '\0', size - 1);
+    fclose(file);
+    if (!ok) {
+      free(payload);
+      payload = nullptr;
+      fprintf(stderr, "kforge: %s holds no Python kernel after its adapter\n", self.dli_fname);
+      return false;
+    }
+  }
+  *name = payload;
+  *source = payload + strlen(payload) + 1;
+  return true;
+}
+
 // Prints the pending Python exception (the traceback reaches the kernel's log) and returns the C error code.
 static int report() {
   if (PyErr_Occurred()) PyErr_Print();
@@ -299,6 +343,9 @@ static int start(int32_t num_threads, int interpret) {
     }
     PyEval_SaveThread();  // every entry point takes the GIL for itself
   }
+  const char* name = nullptr;
+  const char* source = nullptr;
+  if (!read_payload(&name, &source)) return 1;
   const PyGILState_STATE gil = PyGILState_Ensure();
   int rc = 0;
   g_glue = PyDict_New();
@@ -308,8 +355,7 @@ static int start(int32_t num_threads, int interpret) {
     rc = report();
   } else {
     Py_DECREF(done);
-    g_kernel = PyObject_CallFunction(glue("load"), "ssii", reinterpret_cast<const char*>(k_kforge_py_source),
-                                     k_kforge_py_name, static_cast<int>(num_threads), interpret);
+    g_kernel = PyObject_CallFunction(glue("load"), "ssii", source, name, static_cast<int>(num_threads), interpret);
     if (g_kernel == nullptr) rc = PyErr_ExceptionMatches(glue("Plain")) != 0 ? report_message() : report();
   }
   PyGILState_Release(gil);

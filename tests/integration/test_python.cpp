@@ -103,6 +103,55 @@ TEST(PythonKernel, AnExceptionIsARuntimeErrorWithItsTraceback) {
   ASSERT_TRUE(v.verdict.is_object()) << v.output;
   EXPECT_EQ(v.verdict["status"], "runtime_error") << v.output;
   EXPECT_NE(v.verdict["message"].get<std::string>().find("this kernel always fails"), std::string::npos) << v.output;
+  EXPECT_NE(v.verdict["message"].get<std::string>().find("File \"raises.py\", line 3"), std::string::npos)
+      << "the traceback names the file the payload named: " << v.output;
+}
+
+// A kernel's artifact is the adapter, compiled once, with the kernel after it: a new source costs a copy.
+TEST(PythonKernel, ItsArtifactIsTheAdapterWithTheKernelAfterIt) {
+  KFORGE_NEEDS_PYTORCH();
+  const auto dir = testing::fresh_test_dir("kforge-python-artifact");
+  const std::string adapter = read_file(python_adapter(python_environment()));
+  for (const std::string name : {"softmax", "raises"}) {
+    const auto source = source_dir() / python_kernel(name);
+    const auto artifact = dir / (name + ".so");
+    const CompileResult built = compile_python_kernel(python_environment(), source, artifact);
+    ASSERT_TRUE(built.ok) << built.log;
+    const std::string bytes = read_file(artifact);
+    const std::string payload = python_payload(name + ".py", read_file(source));
+    ASSERT_EQ(bytes.size(), adapter.size() + payload.size());
+    EXPECT_EQ(bytes.compare(0, adapter.size(), adapter), 0) << name << ": the adapter's bytes first";
+    EXPECT_EQ(bytes.compare(adapter.size(), payload.size(), payload), 0) << name << ": then the payload";
+  }
+  const std::string payload = python_payload("k.py", "x = 1\n");
+  EXPECT_EQ(payload.substr(0, 12), std::string("k.py\0x = 1\n\0", 12));
+  EXPECT_EQ(payload.substr(12, 8), std::string("\x0c\0\0\0\0\0\0\0", 8)) << "12 bytes, little-endian";
+  EXPECT_EQ(payload.substr(20), "KFPYSRC1");
+  std::filesystem::remove_all(dir);
+}
+
+// The adapter alone, or with a payload whose size points outside the file, runs nothing: the runner's log says
+// why, and it is the kernel's failure, not kforge's.
+TEST(PythonKernel, AnArtifactWithoutItsKernelRunsNothingAndSaysSo) {
+  KFORGE_NEEDS_PYTORCH();
+  const auto dir = testing::fresh_test_dir("kforge-python-payload");
+  const std::string adapter = read_file(python_adapter(python_environment()));
+  std::string too_long = python_payload("k.py", "def kforge_run(inputs, outputs, params):\n    pass\n");
+  too_long[too_long.size() - 9] = '\x7f';  // the size's top byte
+  const Suite suite = testing::source_suite();
+  const Task task = suite.load("relu");
+  for (const auto& [name, tail] : {std::pair<std::string, std::string>{"bare", ""}, {"too_long", too_long}}) {
+    const auto artifact = dir / (name + ".so");
+    write_file_atomic(artifact, adapter + tail);
+    std::vector<Case> cases = make_cases(task, ShapeRole::check, {1}, "cpu");
+    ProcessExecutor executor;
+    const ExecOutcome outcome = executor.execute(artifact, cases, {std::chrono::milliseconds(60000), 1});
+    const bool failed = outcome.kind != ExecOutcome::Kind::ok || cases.front().kernel_rc != 0;
+    EXPECT_TRUE(failed) << name;
+    EXPECT_NE(outcome.log.find("holds no Python kernel after its adapter"), std::string::npos)
+        << name << ": " << outcome.log;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 // tests/kernels/python/torch.py sits beside every kernel above and raises when imported: each of them passing
