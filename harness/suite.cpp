@@ -47,14 +47,14 @@ std::vector<Task> Suite::load_all() const {
   return tasks;
 }
 
-bool Suite::contains(const std::string& name) const {
-  const auto files = task_files();
-  return std::any_of(files.begin(), files.end(), [&](const auto& file) { return file.stem() == name; });
+std::optional<Task> Suite::find(const std::string& name) const {
+  for (const auto& file : task_files())
+    if (file.stem() == name) return load_task(file);
+  return std::nullopt;
 }
 
 Task Suite::load(const std::string& name) const {
-  for (const auto& file : task_files())
-    if (file.stem() == name) return load_task(file);
+  if (auto task = find(name)) return std::move(*task);
   throw_usage("unknown task '" + name + "' in " + m_tasks_dir.string() + " (see kforge tasks list)");
 }
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,8 +22,8 @@ class Suite {
   [[nodiscard]] std::vector<Task> load_all() const;
   // One task by name, parsing only its file; throws Error(usage) when there is none.
   [[nodiscard]] Task load(const std::string& name) const;
-  // Whether a task of that name has a file, without parsing it.
-  [[nodiscard]] bool contains(const std::string& name) const;
+  // One task by name, parsing only its file; nullopt when there is none, Error(usage) when it is malformed.
+  [[nodiscard]] std::optional<Task> find(const std::string& name) const;
   // The trusted kernel of `task` for `key` ("cpu", "gpu" or "baseline:NAME").
   [[nodiscard]] std::filesystem::path reference(const Task& task, const std::string& key) const;
 

@@ -164,13 +164,14 @@ int serve(const ServeOptions& options) {
     } catch (const Error& e) {
       return refuse(res, 400, e.what());
     }
-    if (!service.suite().contains(request.task))
-      return refuse(
-          res, 404,
-          "task: no task '" + request.task + "' in " + service.suite().tasks_dir().string() + " (GET /v1/tasks)");
     std::shared_ptr<Job> job;
     try {
-      job = service.submit(std::move(request));
+      std::optional<Task> task = service.suite().find(request.task);  // a malformed task file: Error(usage), 400
+      if (!task)
+        return refuse(
+            res, 404,
+            "task: no task '" + request.task + "' in " + service.suite().tasks_dir().string() + " (GET /v1/tasks)");
+      job = service.submit(std::move(request), std::move(*task));
     } catch (const Error& e) {
       return refuse(res, e.code() == ExitCode::usage ? 400 : 503, e.what());
     }

@@ -222,7 +222,7 @@ VerifyService::~VerifyService() { shutdown(); }
 
 const Suite& VerifyService::suite() const { return m_impl->suite; }
 
-std::shared_ptr<Job> VerifyService::submit(VerifyRequest request) {
+std::shared_ptr<Job> VerifyService::submit(VerifyRequest request, Task task) {
   Impl& m = *m_impl;
   static const std::vector<std::string> k_languages{"cpp", "cuda", "hip", "python", "triton", "kernelbench"};
   if (std::find(k_languages.begin(), k_languages.end(), request.language) == k_languages.end())
@@ -231,7 +231,6 @@ std::shared_ptr<Job> VerifyService::submit(VerifyRequest request) {
   if ((request.language == "cuda" || request.language == "hip") && request.language != m.backend->name())
     throw_usage("language: " + request.language + " kernels run on a " + request.language +
                 " backend; this server runs " + m.backend->name());
-  Task task = m.suite.load(request.task);  // Error(usage) naming the task
   if (request.time && task.source && !task.source->excluded.empty())
     throw_usage("time: " + task.name + " is left out of scores (" + task.source->excluded + ")");
   if (m.extension(request.language) == ".py") {

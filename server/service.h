@@ -81,10 +81,10 @@ class VerifyService {
   VerifyService& operator=(const VerifyService&) = delete;
 
   [[nodiscard]] const Suite& suite() const;
-  // Queues `request`. Throws Error(usage) for one that cannot run (no such task, an unknown language, an empty
-  // source, a Triton kernel timed on the CPU), naming the field; nullptr when the queue is full or the service is
-  // stopping (`stopping()` tells which).
-  std::shared_ptr<Job> submit(VerifyRequest request);
+  // Queues `request` on `task` (its suite's, found by the caller: Suite::find). Throws Error(usage) for one that
+  // cannot run (an unknown language, an empty source, a Triton kernel timed on the CPU), naming the field; nullptr
+  // when the queue is full or the service is stopping (`stopping()` tells which).
+  std::shared_ptr<Job> submit(VerifyRequest request, Task task);
   [[nodiscard]] bool stopping() const;
   // What a refused client should wait before retrying: the queue's expected drain time, at least 1 s.
   [[nodiscard]] int retry_after_seconds() const;

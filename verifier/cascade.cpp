@@ -12,6 +12,7 @@
 #include <kforge/kernel.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -82,15 +83,16 @@ std::string replay_command(const Task& task, const Case& c) {
   return command + " KERNEL --dump DIR";
 }
 
-// Copies the inputs and poisoned outputs of `cases`, so the oracle gets its own buffers.
-std::vector<Case> clone_for_oracle(const std::vector<Case>& cases) {
+// The oracle's copies of `cases`: their inputs in buffers of its own and outputs poisoned afresh. Reads only the
+// inputs of `cases`, which no executor writes, so a candidate may be running on them meanwhile.
+std::vector<Case> answer_copies(const Task& task, const std::vector<Case>& cases) {
   std::vector<Case> copies;
   for (const auto& c : cases) {
     Case copy;
     copy.problem = c.problem;
     copy.seed = c.seed;
     copy.inputs = c.inputs;
-    copy.outputs = c.outputs;
+    copy.outputs = make_poisoned_outputs(task, c.problem);
     copies.push_back(std::move(copy));
   }
   return copies;
@@ -321,7 +323,7 @@ class Evaluation {
     for (size_t i = 0; i < got.size(); ++i) {
       const Case& c = got[i];
       for (size_t t = 0; t < c.inputs.size(); ++t) {
-        const Mutation mutation = compare_bytes(c.inputs[t], c.inputs_after[t]);
+        const Mutation mutation = c.input_changes.at(t);
         if (mutation.changed > 0) {
           fail(stage, Status::incorrect,
                "the kernel changed its input '" + m_task.inputs[t].name + "' (" + std::to_string(mutation.changed) +
@@ -603,41 +605,52 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
     std::vector<Case> expected;
     ExecOutcome outcome;
   };
-  auto run_stage = [&](ShapeRole role, const std::vector<uint64_t>& seeds, const ExecLimits& limits) {
+  // A stage's cases: its sizes and seeds (the check stage's held-out cases among them), and a copy of each for the
+  // answers, so the reference gets buffers of its own.
+  auto prepare_stage = [&](ShapeRole role, const std::vector<uint64_t>& seeds) {
     StageRun run{Clock::now(), make_cases(task, role, seeds, options.backend), {}, {}};
-    std::vector<Case>& cases = run.cases;
     if (role == ShapeRole::check) {
       for (const auto& h : held_out) {
         Problem problem = resolve_problem(task, h.shape);
         problem.domain = h.domain;
-        cases.push_back(make_case(task, problem, h.seed));
+        run.cases.push_back(make_case(task, problem, h.seed));
       }
     }
-    std::vector<Case>& expected = run.expected;
-    expected = clone_for_oracle(cases);
-    KernelExecutor& answers = role == ShapeRole::check ? *check_executor : m_oracle;
-    const std::filesystem::path& answer_artifact = role == ShapeRole::check ? check_artifact : reference_built.artifact;
-    const std::filesystem::path& answer_source = role == ShapeRole::check ? check_source : reference;
-    // The answers and the candidate run at once, unless both would hold the same exclusive GPU.
-    const bool one_at_a_time = options.device_exclusive && &answers == &m_oracle && options.is_gpu;
-    auto oracle_run = std::async(one_at_a_time ? std::launch::deferred : std::launch::async,
-                                 [&] { return answers.execute(answer_artifact, expected, limits); });
-    run.outcome = m_executor.execute(built.artifact, cases, limits);
-    ExecOutcome oracle_outcome = oracle_run.get();
-    // A candidate running beside the oracle can kill it (a process of the same user; the OS jail will hide it):
-    // rerun an oracle that failed on its own, and only a failure there is the environment's.
+    run.expected = answer_copies(task, run.cases);
+    return run;
+  };
+  auto answers_of = [&](ShapeRole role) -> KernelExecutor& {
+    return role == ShapeRole::check ? *check_executor : m_oracle;
+  };
+  auto answer = [&](ShapeRole role, std::vector<Case>& expected, const ExecLimits& limits) {
+    return answers_of(role).execute(role == ShapeRole::check ? check_artifact : reference_built.artifact, expected,
+                                    limits);
+  };
+  // The answers are the trusted reference's. A candidate running beside the oracle can kill it (a process of the
+  // same user; the OS jail will hide it): an oracle that failed is rerun on its own, and only a failure there is
+  // the environment's.
+  auto settle = [&](ShapeRole role, StageRun& run, ExecOutcome oracle_outcome, const ExecLimits& limits) {
     if (oracle_outcome.kind != ExecOutcome::Kind::ok) {
-      expected = clone_for_oracle(cases);
-      for (auto& c : expected) c.outputs = make_poisoned_outputs(task, c.problem);
-      oracle_outcome = answers.execute(answer_artifact, expected, limits);
+      run.expected = answer_copies(task, run.cases);
+      oracle_outcome = answer(role, run.expected, limits);
     }
     if (oracle_outcome.kind != ExecOutcome::Kind::ok)
-      throw_environment("the reference kernel " + answer_source.string() + " failed on " + task.name + ": " +
-                        oracle_outcome.detail);
-    for (const auto& c : expected)
+      throw_environment("the reference kernel " + (role == ShapeRole::check ? check_source : reference).string() +
+                        " failed on " + task.name + ": " + oracle_outcome.detail);
+    for (const auto& c : run.expected)
       if (c.kernel_rc != 0)
         throw_environment("the reference kernel returned " + std::to_string(c.kernel_rc) + " on " +
                           evaluation.describe(c));
+  };
+  // A stage's runs: the candidate and the answers, each in its own runner, at once unless both would hold the same
+  // exclusive GPU.
+  auto run_stage = [&](ShapeRole role, const std::vector<uint64_t>& seeds, const ExecLimits& limits) {
+    StageRun run = prepare_stage(role, seeds);
+    const bool one_at_a_time = options.device_exclusive && &answers_of(role) == &m_oracle && options.is_gpu;
+    auto oracle_run = std::async(one_at_a_time ? std::launch::deferred : std::launch::async,
+                                 [&] { return answer(role, run.expected, limits); });
+    run.outcome = m_executor.execute(built.artifact, run.cases, limits);
+    settle(role, run, oracle_run.get(), limits);
     return run;
   };
   auto judge_stage = [&](const std::string& stage, const StageRun& run) {
@@ -664,16 +677,56 @@ Verdict Cascade::evaluate(const Task& task, const std::filesystem::path& candida
   if (overlap)
     bench_run =
         std::async(std::launch::async, [&] { return run_stage(ShapeRole::bench, {fresh}, options.bench_limits); });
+  // For a candidate, the bench size's inputs and the reference's answers on them (which do not depend on it) are
+  // drawn and computed beside its check stage, and its own bench run starts the moment the check stage passes; a
+  // check stage that fails (or throws) cancels them. Not on an exclusive GPU, where the reference would wait for
+  // the device the candidate holds.
+  const bool prepare_bench = options.bench_correctness && !overlap && !(options.device_exclusive && options.is_gpu);
+  std::atomic<bool> bench_unwanted{false};
+  ExecLimits bench_answer_limits = options.bench_limits;
+  bench_answer_limits.cancel = &bench_unwanted;
+  StageRun bench_prepared;
+  std::promise<void> bench_drawn;
+  const std::shared_future<void> bench_ready = bench_drawn.get_future().share();
+  std::future<ExecOutcome> bench_answers;
+  if (prepare_bench)
+    bench_answers = std::async(std::launch::async, [&] {
+      try {
+        bench_prepared.cases = make_cases(task, ShapeRole::bench, {fresh}, options.backend);
+      } catch (...) {
+        bench_drawn.set_exception(std::current_exception());
+        throw;
+      }
+      bench_drawn.set_value();  // the candidate may run on the cases from here
+      bench_prepared.expected = answer_copies(task, bench_prepared.cases);
+      if (bench_unwanted.load()) return ExecOutcome{};
+      return answer(ShapeRole::bench, bench_prepared.expected, bench_answer_limits);
+    });
+  struct CancelOnExit {  // declared after what the answers use, so it runs before their future is waited for
+    std::atomic<bool>& flag;
+    ~CancelOnExit() { flag = true; }
+  } cancel_on_exit{bench_unwanted};
+
   const StageRun check_run = run_stage(ShapeRole::check, verdict.seeds, options.check_limits);
   if (!judge_stage("check", check_run)) {
+    bench_unwanted = true;
+    if (bench_answers.valid()) bench_answers.wait();
     if (bench_run.valid()) bench_run.wait();  // its runners end before the verdict does; its result is moot
     return finish();
   }
   // The bench size is always run: a kernel is never ok at a size it was not run at. Its time limit is the
   // task's (the bench limit), the same for every kernel, never projected from the candidate's own speed: a
   // kernel slow on purpose at the check sizes must not skip the size where its fast path is wrong.
-  if (options.bench_correctness &&
-      !judge_stage("bench", overlap ? bench_run.get() : run_stage(ShapeRole::bench, {fresh}, options.bench_limits))) {
+  auto run_bench = [&]() -> StageRun {
+    if (overlap) return bench_run.get();
+    if (!prepare_bench) return run_stage(ShapeRole::bench, {fresh}, options.bench_limits);
+    bench_ready.get();  // a draw that threw throws here
+    bench_prepared.start = Clock::now();
+    bench_prepared.outcome = m_executor.execute(built.artifact, bench_prepared.cases, options.bench_limits);
+    settle(ShapeRole::bench, bench_prepared, bench_answers.get(), options.bench_limits);
+    return std::move(bench_prepared);
+  };
+  if (options.bench_correctness && !judge_stage("bench", run_bench())) {
     if (interpreted && verdict.status == Status::timeout)
       verdict.message +=
           " (Triton's interpreter ran the bench size on the CPU, where it is slow: a larger --timeout "

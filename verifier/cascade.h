@@ -6,12 +6,14 @@
 #pragma once
 
 #include "core/task.h"
+#include "verifier/compare.h"
 #include "verifier/speed_of_light.h"
 #include "verifier/static_scan.h"
 #include "verifier/stats.h"
 #include "verifier/tensor.h"
 #include "verifier/verdict.h"
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -53,9 +55,9 @@ class KernelCompiler {
 struct Case {
   Problem problem;
   uint64_t seed = 0;
-  std::vector<HostTensor> inputs;        // what the kernel is given; never changed by the executor
-  std::vector<HostTensor> outputs;       // poisoned before, the kernel's results after
-  std::vector<HostTensor> inputs_after;  // the input buffers as the kernel left them
+  std::vector<HostTensor> inputs;       // what the kernel is given; never changed by the executor
+  std::vector<HostTensor> outputs;      // poisoned before, the kernel's results after
+  std::vector<Mutation> input_changes;  // what the kernel changed in each input buffer (the executor compares)
   bool ran = false;
   int kernel_rc = 0;
 };
@@ -67,6 +69,9 @@ struct ExecLimits {
   // kernel on a GPU (Triton runs the C compiler and ptxas), set by the cascade. The runner's filter then allows
   // process creation and exec; everything else of the jail holds. Never set for any other candidate.
   bool spawns = false;
+  // When set and it turns true, the run ends as at its deadline: a run whose result is no longer wanted (the bench
+  // answers prepared beside a check stage that failed).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // What a Python kernel's checked calls dispatched, as its runner recorded it (kernel.h: kforge_record_end).
@@ -164,7 +169,7 @@ class KernelExecutor {
  public:
   virtual ~KernelExecutor() = default;
   // Runs every case in order and stops at the first kernel that returns non-zero. Fills outputs,
-  // inputs_after, ran and kernel_rc of each case it ran. Infrastructure faults throw Error(environment).
+  // input_changes, ran and kernel_rc of each case it ran. Infrastructure faults throw Error(environment).
   virtual ExecOutcome execute(const std::filesystem::path& artifact, std::vector<Case>& cases,
                               const ExecLimits& limits) = 0;
   // Times `candidate`, round by round with `reference` unless it is empty, each in a runner of its own

@@ -4,6 +4,7 @@
 #include "core/task.h"
 #include "verifier/tensor.h"
 
+#include <span>
 #include <string>
 
 namespace kforge {
@@ -27,5 +28,7 @@ struct Mutation {
   size_t first_changed = 0;
 };
 Mutation compare_bytes(const HostTensor& before, const HostTensor& after);
+// The same against the bytes `after` (an input's buffer as the kernel left it, where it lies), without a copy.
+Mutation compare_bytes(const HostTensor& before, std::span<const std::byte> after);
 
 }  // namespace kforge

@@ -207,7 +207,7 @@ ExecOutcome ImportOracle::execute(const std::filesystem::path& artifact, std::ve
         return {ExecOutcome::Kind::runtime_error, false, "the oracle wrote an output of the wrong size", "", {}};
       std::memcpy(cases[c].outputs[t].data.data(), data.data(), data.size());
     }
-    cases[c].inputs_after = cases[c].inputs;
+    cases[c].input_changes.assign(cases[c].inputs.size(), Mutation{});  // the oracle's inputs are its copies
     cases[c].ran = true;
     cases[c].kernel_rc = 0;
   }

@@ -179,7 +179,10 @@ RunnerProcess::RunnerProcess(const std::filesystem::path& runner, const SandboxL
                              const RunnerDevice& device, const std::filesystem::path& dir,
                              const std::filesystem::path& artifact, const TensorArena& arena, const ExecLimits& limits,
                              json request, const std::filesystem::path& triton_cache, bool commands)
-    : m_dir(dir), m_key(event_key()), m_deadline(std::chrono::steady_clock::now() + limits.timeout) {
+    : m_dir(dir),
+      m_key(event_key()),
+      m_deadline(std::chrono::steady_clock::now() + limits.timeout),
+      m_cancel(limits.cancel) {
   if (runner.empty() || !std::filesystem::exists(runner))
     throw_environment("cannot find kforge-runner (looked for " + runner.string() + "); set KFORGE_RUNNER");
   request["key"] = m_key;
@@ -249,7 +252,7 @@ std::optional<json> RunnerProcess::next_event() {
     if (m_ended) return std::nullopt;
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(m_deadline - std::chrono::steady_clock::now()).count();
-    if (left <= 0) {
+    if (left <= 0 || (m_cancel != nullptr && m_cancel->load())) {
       m_run.deadline_hit = true;
       m_ended = true;
       continue;

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -94,6 +95,8 @@ class TensorArena {
     }
     return list;
   }
+  // The `bytes` at `offset`, where they lie.
+  [[nodiscard]] std::span<const std::byte> view(size_t offset, size_t bytes) const { return {at(offset), bytes}; }
   // Copies what lies at `offsets` into `tensors`.
   void read(const std::vector<size_t>& offsets, std::vector<HostTensor>& tensors) const {
     for (size_t t = 0; t < tensors.size(); ++t)
@@ -200,6 +203,7 @@ class RunnerProcess {
   std::filesystem::path m_dir;
   std::string m_key;
   std::chrono::steady_clock::time_point m_deadline;
+  const std::atomic<bool>* m_cancel;  // ExecLimits::cancel
   Fd m_events;
   Fd m_commands;
   std::unique_ptr<ChildProcess> m_child;  // a cold runner

@@ -164,8 +164,9 @@ ExecOutcome ProcessExecutor::execute(const std::filesystem::path& artifact, std:
     Case& c = cases[i];
     if (!c.ran) continue;
     arena.read(output_offsets[i], c.outputs);
-    c.inputs_after = c.inputs;
-    arena.read(input_offsets[i], c.inputs_after);
+    c.input_changes.clear();
+    for (size_t t = 0; t < c.inputs.size(); ++t)
+      c.input_changes.push_back(compare_bytes(c.inputs[t], arena.view(input_offsets[i][t], c.inputs[t].nbytes())));
   }
   ExecOutcome outcome =
       judge_exit(run, running != k_none ? " while running " + case_name(cases[running]) : "", limits, m_limits);

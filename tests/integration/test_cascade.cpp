@@ -3,6 +3,9 @@
 #include "core/error.h"
 #include "support.h"
 
+#include <atomic>
+#include <thread>
+
 namespace kforge {
 namespace {
 
@@ -90,6 +93,28 @@ TEST_F(Cascade, InfiniteLoopTimesOut) {
   EXPECT_EQ(v.status, Status::timeout);
   expect_message(v, "no result within 1");
   EXPECT_LT(seconds, 10.0);
+}
+
+// A run whose result is no longer wanted (ExecLimits::cancel) ends within moments of the cancel, its runner with it.
+TEST_F(Cascade, ACancelledRunEndsLongBeforeItsDeadline) {
+  const CompileOutcome built = harness().cache.compile(test_kernel("infinite_loop"));
+  ASSERT_TRUE(built.ok) << built.log;
+  const Task task = harness().suite.load("relu");
+  std::vector<Case> cases = make_cases(task, ShapeRole::check, {1}, "cpu");
+  std::atomic<bool> cancel{false};
+  ExecLimits limits{std::chrono::milliseconds(60000), 1};
+  limits.cancel = &cancel;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    cancel = true;
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const ExecOutcome outcome = harness().executor.execute(built.artifact, cases, limits);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  canceller.join();
+  EXPECT_NE(outcome.kind, ExecOutcome::Kind::ok);
+  EXPECT_FALSE(cases.front().ran);
+  EXPECT_LT(seconds, 10.0) << "a 60 s deadline, cancelled after 0.5 s";
 }
 
 TEST_F(Cascade, CompileErrorCarriesTheCompilerLog) {

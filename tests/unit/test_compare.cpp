@@ -78,6 +78,29 @@ TEST(Compare, MutationCountsChangedElements) {
   const Mutation m = compare_bytes(before, after);
   EXPECT_EQ(m.changed, 1u);
   EXPECT_EQ(m.first_changed, 2u);
+  const Mutation in_place = compare_bytes(before, std::span<const std::byte>(after.data));
+  EXPECT_EQ(in_place.changed, 1u) << "the same, against the bytes where they lie";
+  EXPECT_EQ(in_place.first_changed, 2u);
+}
+
+// A tensor large enough to be compared a slice per core gives what one loop over it gives: the first mismatch
+// of the whole, every mismatch counted, the largest errors of any slice.
+TEST(Compare, ALargeTensorComparedInSlicesIsJudgedAsOneLoopWould) {
+  const size_t count = (size_t{1} << 22) + 7;
+  HostTensor expected(DType::f32, {static_cast<int64_t>(count)});
+  for (size_t i = 0; i < count; ++i) store_from_double(expected.data.data(), DType::f32, i, 1.0);
+  HostTensor got = expected;
+  EXPECT_TRUE(compare_tensors(expected, got, {1e-5, 1e-5}).ok);
+  // Wrong in the last slice by a lot, in the first by a little, and in between.
+  for (const auto& [at, value] : {std::pair<size_t, double>{count - 1, 9.0}, {count / 2, 1.5}, {5, 1.25}})
+    store_from_double(got.data.data(), DType::f32, at, value);
+  const Comparison cmp = compare_tensors(expected, got, {1e-5, 1e-5});
+  EXPECT_FALSE(cmp.ok);
+  EXPECT_EQ(cmp.mismatches, 3u);
+  EXPECT_EQ(cmp.first_mismatch, 5u) << "the first of the whole tensor, not of the slice that finished first";
+  EXPECT_EQ(cmp.first_got, 1.25);
+  EXPECT_EQ(cmp.max_abs_error, 8.0) << "the largest error is the last slice's";
+  EXPECT_EQ(cmp.max_rel_error, 8.0);
 }
 
 TEST(Compare, FormatIndexIsRowMajor) {
